@@ -1,0 +1,27 @@
+"""The AttendanceService servicer and the process's `serve`.
+
+Each RPC maps proto to domain and back; rules live in the domain module, tables in the
+store module. RPCs not yet built answer UNIMPLEMENTED (HTTP 501) through grpc's own base
+class, so clients see the whole contract from the first day.
+"""
+
+from __future__ import annotations
+
+from media.attendance.v1 import attendance_pb2, attendance_pb2_grpc
+from service_kit.grpc_server import Registration
+from service_kit.grpc_server import serve as serve_grpc
+from service_kit.settings import Settings
+
+SERVICE_NAME = attendance_pb2.DESCRIPTOR.services_by_name["AttendanceService"].full_name
+
+
+class AttendanceServicer(attendance_pb2_grpc.AttendanceServiceServicer):
+    """Serves media.attendance.v1.AttendanceService."""
+
+
+async def serve(settings: Settings) -> None:
+    await serve_grpc(
+        service="attendance",
+        settings=settings,
+        registrations=[Registration(SERVICE_NAME, attendance_pb2_grpc.add_AttendanceServiceServicer_to_server, AttendanceServicer())],
+    )

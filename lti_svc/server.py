@@ -1,0 +1,27 @@
+"""The LtiService servicer and the process's `serve`.
+
+Each RPC maps proto to domain and back; rules live in the domain module, tables in the
+store module. RPCs not yet built answer UNIMPLEMENTED (HTTP 501) through grpc's own base
+class, so clients see the whole contract from the first day.
+"""
+
+from __future__ import annotations
+
+from media.lti.v1 import lti_pb2, lti_pb2_grpc
+from service_kit.grpc_server import Registration
+from service_kit.grpc_server import serve as serve_grpc
+from service_kit.settings import Settings
+
+SERVICE_NAME = lti_pb2.DESCRIPTOR.services_by_name["LtiService"].full_name
+
+
+class LtiServicer(lti_pb2_grpc.LtiServiceServicer):
+    """Serves media.lti.v1.LtiService."""
+
+
+async def serve(settings: Settings) -> None:
+    await serve_grpc(
+        service="lti",
+        settings=settings,
+        registrations=[Registration(SERVICE_NAME, lti_pb2_grpc.add_LtiServiceServicer_to_server, LtiServicer())],
+    )

@@ -1,0 +1,78 @@
+"""Session JWTs: minted by a launch, verified by the edge and again by every service."""
+
+from __future__ import annotations
+
+import time
+
+import jwt
+import pytest
+
+from service_kit.auth import (
+    ExpiredSessionToken,
+    InvalidSessionToken,
+    bearer_token,
+    issue_session_token,
+    verify_session_token,
+)
+
+SECRET = "k" * 40
+
+
+def mint(**overrides: object) -> str:
+    args: dict[str, object] = {
+        "user_id": "u1",
+        "organization_id": "org1",
+        "course_id": "c1",
+        "roles": {"Instructor"},
+        "ttl_seconds": 600,
+    }
+    args.update(overrides)
+    return issue_session_token(SECRET, **args)  # type: ignore[arg-type]
+
+
+def test_a_minted_token_verifies_to_the_same_identity() -> None:
+    claims = verify_session_token(mint(), SECRET)
+    assert (claims.user_id, claims.organization_id, claims.course_id) == ("u1", "org1", "c1")
+    assert claims.roles == {"Instructor"}
+    assert claims.manages_course and not claims.is_administrator
+
+
+def test_an_expired_token_is_refused_with_a_hint_to_launch_again() -> None:
+    token = mint(now=int(time.time()) - 3600, ttl_seconds=60)
+    with pytest.raises(ExpiredSessionToken, match="launch the tool again"):
+        verify_session_token(token, SECRET)
+
+
+def test_a_token_signed_with_another_key_is_refused() -> None:
+    token = issue_session_token(
+        "x" * 40, user_id="u", organization_id="o", course_id=None, roles=[], ttl_seconds=60
+    )
+    with pytest.raises(InvalidSessionToken):
+        verify_session_token(token, SECRET)
+
+
+def test_an_unsigned_token_is_refused() -> None:
+    token = jwt.encode({"sub": "u", "org": "o", "iat": 1, "exp": 2**31}, key=None, algorithm="none")
+    with pytest.raises(InvalidSessionToken):
+        verify_session_token(token, SECRET)
+
+
+def test_a_token_without_an_organization_is_refused() -> None:
+    token = jwt.encode({"sub": "u", "iat": int(time.time()), "exp": int(time.time()) + 60}, SECRET, "HS256")
+    with pytest.raises(InvalidSessionToken, match="org"):
+        verify_session_token(token, SECRET)
+
+
+def test_learners_do_not_manage_courses() -> None:
+    assert not verify_session_token(mint(roles=["Learner"]), SECRET).manages_course
+
+
+@pytest.mark.parametrize("header", ["Basic abc", "Bearer", "Bearer   ", "token"])
+def test_an_authorization_header_that_is_not_bearer_is_refused(header: str) -> None:
+    with pytest.raises(InvalidSessionToken, match="Bearer"):
+        bearer_token(header)
+
+
+def test_no_authorization_header_means_no_token() -> None:
+    assert bearer_token(None) is None
+    assert bearer_token("Bearer abc") == "abc"

@@ -1,0 +1,82 @@
+"""Settings: every process reads the same variables and refuses bad ones with one clear line."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from service_kit.settings import SettingsError, load_settings
+
+NO_DOTENV = Path("/nonexistent/.env")
+SECRET = "s" * 40
+MINIMAL = {
+    "JWT_SECRET_KEY": SECRET,
+    "HLS_PROXY_SECRET": SECRET,
+    "ZOOM_WEBHOOK_SECRET": "zoom-secret",
+    "AWS_ACCESS_KEY_ID": "key",
+    "AWS_SECRET_ACCESS_KEY": "secret",
+}
+
+
+def test_defaults_fill_everything_but_the_secrets() -> None:
+    settings = load_settings(MINIMAL, dotenv_path=NO_DOTENV)
+    assert settings.edge_port == 8000
+    assert settings.endpoint("upload").address == "127.0.0.1:50051"
+    assert settings.database_url.startswith("postgresql+psycopg://")
+    assert not settings.is_production
+
+
+@pytest.mark.parametrize("name", ["JWT_SECRET_KEY", "HLS_PROXY_SECRET", "AWS_ACCESS_KEY_ID"])
+def test_a_missing_required_setting_is_named(name: str) -> None:
+    env = {k: v for k, v in MINIMAL.items() if k != name}
+    with pytest.raises(SettingsError, match=f"^{name} is not set"):
+        load_settings(env, dotenv_path=NO_DOTENV)
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "expected"),
+    [
+        ("EDGE_PORT", "eighty", "expected a port number"),
+        ("EDGE_PORT", "70000", "from 1 to 65535"),
+        ("DATABASE_URL", "mysql://x/y", "expected a URL starting with"),
+        ("REDIS_URL", "localhost:6379", "expected a URL starting with"),
+        ("BACKEND_TIMEOUT_SECONDS", "-1", "a positive number"),
+        ("JWT_SECRET_KEY", "short", "too short"),
+        ("MEDIA_ENV", "staging", "development, production or test"),
+    ],
+)
+def test_a_malformed_setting_says_what_is_expected(name: str, value: str, expected: str) -> None:
+    with pytest.raises(SettingsError, match=name) as raised:
+        load_settings({**MINIMAL, name: value}, dotenv_path=NO_DOTENV)
+    assert expected in str(raised.value)
+
+
+def test_a_plain_postgresql_url_is_driven_by_psycopg_3() -> None:
+    settings = load_settings({**MINIMAL, "DATABASE_URL": "postgresql://u@db:5432/media"}, dotenv_path=NO_DOTENV)
+    assert settings.database_url == "postgresql+psycopg://u@db:5432/media"
+
+
+def test_the_dotenv_file_fills_gaps_but_the_environment_wins(tmp_path: Path) -> None:
+    dotenv = tmp_path / ".env"
+    dotenv.write_text(f"JWT_SECRET_KEY={'d' * 40}\nEDGE_PORT=9000\n")
+    settings = load_settings({**MINIMAL, "EDGE_PORT": "8100"}, dotenv_path=dotenv)
+    assert settings.edge_port == 8100
+    assert settings.jwt_secret_key == SECRET
+    settings = load_settings({k: v for k, v in MINIMAL.items() if k != "JWT_SECRET_KEY"}, dotenv_path=dotenv)
+    assert settings.jwt_secret_key == "d" * 40
+
+
+def test_a_service_with_a_missing_secret_stops_with_one_line_and_no_traceback(tmp_path: Path) -> None:
+    env = {k: v for k, v in MINIMAL.items() if k != "JWT_SECRET_KEY"}
+    env["MEDIA_DOTENV"] = str(tmp_path / "absent.env")
+    env["PATH"] = "/usr/bin:/bin"
+    result = subprocess.run(
+        [sys.executable, "-m", "upload_svc"], env=env, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "configuration error: JWT_SECRET_KEY is not set: set it in the environment or in .env (see .env.example)"
+    ]

@@ -1,0 +1,2 @@
+"""The transcode service: Owns transcode jobs: it queues FFmpeg work for the RQ workers and reports their progress.
+"""
