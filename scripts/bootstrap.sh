@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# System packages the project needs (Debian/Ubuntu): FFmpeg, PostgreSQL, Redis, wrk, python3-venv.
+#
+# Installs only what is missing, and only when it can do so without a prompt: as root, or
+# through `sudo -n`. `apt-get update` runs once, right before the install. Anything it cannot
+# install is named in one warning line, and the script still succeeds: `make run` starts
+# private servers from whatever binaries exist and says what is missing.
+#
+# When a local PostgreSQL answers on 127.0.0.1:5432 and we may act as its `postgres` user,
+# a superuser role named after the developer is created, since .env's DATABASE_URL connects
+# as that user (Debian's cluster only has `postgres`).
+set -euo pipefail
+export DEBIAN_FRONTEND=noninteractive
+
+have() { command -v "$1" >/dev/null 2>&1; }
+
+have_postgres_server() {
+  compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || have initdb
+}
+
+missing=()
+have ffmpeg || missing+=(ffmpeg)
+have ffprobe || [[ " ${missing[*]} " == *" ffmpeg "* ]] || missing+=(ffmpeg)
+have_postgres_server && have psql || missing+=(postgresql postgresql-client)
+have redis-server || missing+=(redis-server)
+have wrk || missing+=(wrk)
+python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || missing+=(python3-venv)
+
+as_root=()
+if [[ $EUID -ne 0 ]]; then
+  if have sudo && sudo -n true 2>/dev/null; then as_root=(sudo -n); else as_root=(); fi
+fi
+can_root() { [[ $EUID -eq 0 || ${#as_root[@]} -gt 0 ]]; }
+
+if ((${#missing[@]})); then
+  if ! have apt-get; then
+    echo "bootstrap: no apt-get here; install these yourself: ${missing[*]}" >&2
+  elif ! can_root; then
+    echo "bootstrap: missing ${missing[*]}; run as root or with passwordless sudo to install them" >&2
+  else
+    echo "bootstrap: installing ${missing[*]}"
+    "${as_root[@]}" apt-get update -qq
+    "${as_root[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  fi
+fi
+
+# A role for the developer in the local cluster, if there is one and we may administer it.
+if have pg_isready && pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null && id postgres >/dev/null 2>&1 && can_root; then
+  role="${SUDO_USER:-$(id -un)}"
+  # Through the unix socket: Debian's pg_hba.conf trusts the postgres OS user there (peer).
+  as_postgres=("${as_root[@]}" runuser -u postgres --)
+  exists="$(cd / && "${as_postgres[@]}" psql -p 5432 -d postgres -tAc \
+    "SELECT 1 FROM pg_roles WHERE rolname = '${role//\'/\'\'}'" 2>/dev/null || true)"
+  if [[ "$exists" != "1" ]]; then
+    (cd / && "${as_postgres[@]}" createuser -p 5432 --superuser "$role") 2>/dev/null \
+      && echo "bootstrap: created PostgreSQL role $role" \
+      || echo "bootstrap: could not create PostgreSQL role $role (create it yourself: createuser --superuser $role)" >&2
+  fi
+fi
