@@ -23,5 +23,10 @@ async def serve(settings: Settings) -> None:
     await serve_grpc(
         service="attendance",
         settings=settings,
-        registrations=[Registration(SERVICE_NAME, attendance_pb2_grpc.add_AttendanceServiceServicer_to_server, AttendanceServicer())],
+        registrations=[
+            # RPCs not built yet are abstract in the typed stubs and answer UNIMPLEMENTED at run time.
+            Registration(
+                SERVICE_NAME, attendance_pb2_grpc.add_AttendanceServiceServicer_to_server, AttendanceServicer()
+            )  # type: ignore[abstract]
+        ],
     )

@@ -23,5 +23,8 @@ async def serve(settings: Settings) -> None:
     await serve_grpc(
         service="lti",
         settings=settings,
-        registrations=[Registration(SERVICE_NAME, lti_pb2_grpc.add_LtiServiceServicer_to_server, LtiServicer())],
+        registrations=[
+            # RPCs not built yet are abstract in the typed stubs and answer UNIMPLEMENTED at run time.
+            Registration(SERVICE_NAME, lti_pb2_grpc.add_LtiServiceServicer_to_server, LtiServicer())  # type: ignore[abstract]
+        ],
     )

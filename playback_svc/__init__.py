@@ -1,2 +1,1 @@
-"""The playback service: Owns playback access: short-lived HLS access tokens and the rewritten playlists that carry them.
-"""
+"""The playback service: Owns playback access: short-lived HLS access tokens and the rewritten playlists that carry them."""

@@ -23,5 +23,8 @@ async def serve(settings: Settings) -> None:
     await serve_grpc(
         service="playback",
         settings=settings,
-        registrations=[Registration(SERVICE_NAME, playback_pb2_grpc.add_PlaybackServiceServicer_to_server, PlaybackServicer())],
+        registrations=[
+            # RPCs not built yet are abstract in the typed stubs and answer UNIMPLEMENTED at run time.
+            Registration(SERVICE_NAME, playback_pb2_grpc.add_PlaybackServiceServicer_to_server, PlaybackServicer())  # type: ignore[abstract]
+        ],
     )

@@ -109,13 +109,12 @@ def verify_session_token(token: str, secret: str, *, now: int | None = None) -> 
 
     Only HS256 is accepted, so a token cannot choose a weaker algorithm or ``none``.
     """
-    options: dict[str, object] = {"require": ["sub", "org", "iat", "exp"]}
     try:
         claims = jwt.decode(
             token,
             secret,
             algorithms=[SESSION_ALGORITHM],
-            options=options,
+            options={"require": ["sub", "org", "iat", "exp"]},
             leeway=CLOCK_SKEW_SECONDS,
         )
     except jwt.ExpiredSignatureError:

@@ -32,7 +32,7 @@ STATUS_BY_CATEGORY: dict[type[errors.ServiceError], grpc.StatusCode] = {
 def status_code_for(error: errors.ServiceError) -> grpc.StatusCode:
     """The code of the nearest category in the error's class hierarchy (UNKNOWN if none)."""
     for cls in type(error).__mro__:
-        code = STATUS_BY_CATEGORY.get(cls)  # type: ignore[call-overload]
+        code = STATUS_BY_CATEGORY.get(cls)
         if code is not None:
             return code
     return grpc.StatusCode.UNKNOWN

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from grpc import aio
+from grpc_health.v1 import _async as health_aio
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
@@ -50,7 +51,7 @@ async def serve(
         interceptors=[ServiceInterceptor(settings.jwt_secret_key, error_domain=f"media.{service}")],
         options=[("grpc.so_reuseport", 0)],
     )
-    health_servicer = health.aio.HealthServicer()
+    health_servicer = health_aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     for registration in registrations:
         registration.add_to_server(registration.servicer, server)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import grpc
 from grpc import aio
@@ -24,6 +24,15 @@ from service_kit.grpc_errors import to_rpc_status
 
 log = logging.getLogger(__name__)
 
+if TYPE_CHECKING:  # the stubs make these generic; at run time they are plain classes
+    Context = aio.ServicerContext[Any, Any]
+    Handler = grpc.RpcMethodHandler[Any, Any]
+    UnaryBehavior = Callable[[Any, Context], Awaitable[Any]]
+    StreamBehavior = Callable[[Any, Context], AsyncIterator[Any]]
+    _InterceptorBase = aio.ServerInterceptor[Any, Any]
+else:
+    _InterceptorBase = aio.ServerInterceptor
+
 STATUS_DETAILS_KEY = "grpc-status-details-bin"
 _INFRASTRUCTURE_PREFIX = "/grpc."
 
@@ -34,7 +43,7 @@ class _Outcome:
     code: grpc.StatusCode | None = None
 
 
-class ServiceInterceptor(aio.ServerInterceptor):  # type: ignore[misc]
+class ServiceInterceptor(_InterceptorBase):
     """Wraps each application RPC; health and reflection calls pass through untouched."""
 
     def __init__(self, jwt_secret: str, error_domain: str) -> None:
@@ -43,9 +52,9 @@ class ServiceInterceptor(aio.ServerInterceptor):  # type: ignore[misc]
 
     async def intercept_service(
         self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[Handler]],
         handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler:
+    ) -> Handler:
         handler = await continuation(handler_call_details)
         method: str = handler_call_details.method
         if handler is None or method.startswith(_INFRASTRUCTURE_PREFIX):
@@ -53,22 +62,22 @@ class ServiceInterceptor(aio.ServerInterceptor):  # type: ignore[misc]
         service, _, rpc = method.lstrip("/").rpartition("/")
         if handler.unary_unary is not None:
             return grpc.unary_unary_rpc_method_handler(
-                self._wrap_unary(handler.unary_unary, service, rpc, "unary"),
+                self._wrap_unary(cast("UnaryBehavior", handler.unary_unary), service, rpc, "unary"),
                 request_deserializer=handler.request_deserializer,
                 response_serializer=handler.response_serializer,
             )
         if handler.unary_stream is not None:
             return grpc.unary_stream_rpc_method_handler(
-                self._wrap_stream(handler.unary_stream, service, rpc, "server_stream"),
+                self._wrap_stream(cast("StreamBehavior", handler.unary_stream), service, rpc, "server_stream"),
                 request_deserializer=handler.request_deserializer,
                 response_serializer=handler.response_serializer,
             )
         return handler
 
     def _wrap_unary(
-        self, behavior: Callable[[Any, aio.ServicerContext], Awaitable[Any]], service: str, rpc: str, kind: str
-    ) -> Callable[[Any, aio.ServicerContext], Awaitable[Any]]:
-        async def wrapped(request: Any, ctx: aio.ServicerContext) -> Any:
+        self, behavior: Callable[[Any, Context], Awaitable[Any]], service: str, rpc: str, kind: str
+    ) -> Callable[[Any, Context], Awaitable[Any]]:
+        async def wrapped(request: Any, ctx: Context) -> Any:
             started = time.perf_counter()
             outcome = _Outcome()
             try:
@@ -84,9 +93,9 @@ class ServiceInterceptor(aio.ServerInterceptor):  # type: ignore[misc]
         return wrapped
 
     def _wrap_stream(
-        self, behavior: Callable[[Any, aio.ServicerContext], AsyncIterator[Any]], service: str, rpc: str, kind: str
-    ) -> Callable[[Any, aio.ServicerContext], AsyncIterator[Any]]:
-        async def wrapped(request: Any, ctx: aio.ServicerContext) -> AsyncIterator[Any]:
+        self, behavior: Callable[[Any, Context], AsyncIterator[Any]], service: str, rpc: str, kind: str
+    ) -> Callable[[Any, Context], AsyncIterator[Any]]:
+        async def wrapped(request: Any, ctx: Context) -> AsyncIterator[Any]:
             started = time.perf_counter()
             outcome = _Outcome()
             try:
@@ -102,7 +111,7 @@ class ServiceInterceptor(aio.ServerInterceptor):  # type: ignore[misc]
 
         return wrapped
 
-    def _enter(self, ctx: aio.ServicerContext, service: str, rpc: str, kind: str) -> None:
+    def _enter(self, ctx: Context, service: str, rpc: str, kind: str) -> None:
         """Set the request context and the verified caller; raise ServiceError on a bad token."""
         metadata = {key: value for key, value in (ctx.invocation_metadata() or ()) if isinstance(value, str)}
         context.request_id_var.set(context.accept_request_id(metadata.get(context.REQUEST_ID_HEADER)))
@@ -116,13 +125,13 @@ class ServiceInterceptor(aio.ServerInterceptor):  # type: ignore[misc]
             caller_var.set(caller)
             context.user_id_var.set(caller.user_id)
 
-    async def _abort_with(self, ctx: aio.ServicerContext, error: ServiceError, outcome: _Outcome) -> None:
+    async def _abort_with(self, ctx: Context, error: ServiceError, outcome: _Outcome) -> None:
         code, status = to_rpc_status(error, self._error_domain)
         outcome.code = code
         log.info("rpc refused", extra={"code": code.name, "reason": error.reason, "error": error.message})
         await ctx.abort(code, status.message, trailing_metadata=((STATUS_DETAILS_KEY, status.SerializeToString()),))
 
-    async def _abort_unexpected(self, ctx: aio.ServicerContext, exc: Exception, outcome: _Outcome) -> None:
+    async def _abort_unexpected(self, ctx: Context, exc: Exception, outcome: _Outcome) -> None:
         if isinstance(exc, aio.AbortError):
             raise exc  # the servicer aborted on purpose; grpc finishes the call
         chosen = _code_of(ctx)
@@ -145,7 +154,7 @@ class ServiceInterceptor(aio.ServerInterceptor):  # type: ignore[misc]
         log.info("rpc finished", extra={"code": name, "duration_ms": round(elapsed * 1000, 2)})
 
 
-def _code_of(ctx: aio.ServicerContext) -> grpc.StatusCode | None:
+def _code_of(ctx: Context) -> grpc.StatusCode | None:
     code = ctx.code()
     if code is None or isinstance(code, grpc.StatusCode):
         return code

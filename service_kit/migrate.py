@@ -58,7 +58,9 @@ def upgrade(services: list[str], database_url: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("services", nargs="*", metavar="SERVICE", help=f"any of {', '.join(SERVICE_NAMES)} (all by default)")
+    parser.add_argument(
+        "services", nargs="*", metavar="SERVICE", help=f"any of {', '.join(SERVICE_NAMES)} (all by default)"
+    )
     args = parser.parse_args(argv)
     services: list[str] = args.services or list(SERVICE_NAMES)
     unknown = sorted(set(services) - set(SERVICE_NAMES))

@@ -7,13 +7,14 @@ no service repeats this and every process starts the same way.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 from service_kit.logging import configure_logging
 from service_kit.settings import Settings, load_settings_or_exit
 
 
-def run_service(process_name: str, serve: Callable[[Settings], Awaitable[None]]) -> None:
+def run_service(process_name: str, serve: Callable[[Settings], Coroutine[Any, Any, None]]) -> None:
     settings = load_settings_or_exit()
     configure_logging(process_name, settings.log_level)
     asyncio.run(serve(settings))

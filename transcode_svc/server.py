@@ -23,5 +23,8 @@ async def serve(settings: Settings) -> None:
     await serve_grpc(
         service="transcode",
         settings=settings,
-        registrations=[Registration(SERVICE_NAME, transcode_pb2_grpc.add_TranscodeServiceServicer_to_server, TranscodeServicer())],
+        registrations=[
+            # RPCs not built yet are abstract in the typed stubs and answer UNIMPLEMENTED at run time.
+            Registration(SERVICE_NAME, transcode_pb2_grpc.add_TranscodeServiceServicer_to_server, TranscodeServicer())  # type: ignore[abstract]
+        ],
     )

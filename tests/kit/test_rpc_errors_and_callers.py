@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
+from typing import Any, cast
 
 import grpc
 import pytest
@@ -22,7 +23,7 @@ class ScriptedTranscodeServicer(transcode_pb2_grpc.TranscodeServiceServicer):
     """Answers GetTranscodeJob according to the job id, so each test picks an outcome."""
 
     async def GetTranscodeJob(
-        self, request: transcode_pb2.GetTranscodeJobRequest, ctx: aio.ServicerContext
+        self, request: transcode_pb2.GetTranscodeJobRequest, ctx: aio.ServicerContext[Any, Any]
     ) -> transcode_pb2.GetTranscodeJobResponse:
         if request.job_id == "missing":
             raise errors.NotFound("no transcode job with that id", reason="JOB_NOT_FOUND", metadata={"job_id": "x"})
@@ -41,16 +42,17 @@ class ScriptedTranscodeServicer(transcode_pb2_grpc.TranscodeServiceServicer):
         return transcode_pb2.GetTranscodeJobResponse(job=transcode_pb2.TranscodeJob(job_id=request.job_id))
 
     async def WatchTranscodeJob(
-        self, request: transcode_pb2.WatchTranscodeJobRequest, ctx: aio.ServicerContext
+        self, request: transcode_pb2.WatchTranscodeJobRequest, ctx: aio.ServicerContext[Any, Any]
     ) -> AsyncIterator[transcode_pb2.WatchTranscodeJobResponse]:
         yield transcode_pb2.WatchTranscodeJobResponse(job=transcode_pb2.TranscodeJob(job_id=request.job_id))
         raise errors.Unavailable("the progress store went away")
 
 
 @pytest.fixture
-async def stub() -> AsyncIterator[transcode_pb2_grpc.TranscodeServiceStub]:
+async def stub() -> AsyncIterator[transcode_pb2_grpc.TranscodeServiceAsyncStub]:
     server = aio.server(interceptors=[ServiceInterceptor(SECRET, error_domain="media.transcode")])
-    transcode_pb2_grpc.add_TranscodeServiceServicer_to_server(ScriptedTranscodeServicer(), server)
+    servicer = ScriptedTranscodeServicer()  # type: ignore[abstract]  # the other RPCs answer UNIMPLEMENTED
+    transcode_pb2_grpc.add_TranscodeServiceServicer_to_server(servicer, server)
     port = server.add_insecure_port("127.0.0.1:0")
     await server.start()
     async with aio.insecure_channel(f"127.0.0.1:{port}") as channel:
@@ -58,18 +60,26 @@ async def stub() -> AsyncIterator[transcode_pb2_grpc.TranscodeServiceStub]:
     await server.stop(None)
 
 
-async def call(stub: transcode_pb2_grpc.TranscodeServiceStub, job_id: str, **kwargs: object) -> aio.AioRpcError:
+async def call(
+    stub: transcode_pb2_grpc.TranscodeServiceAsyncStub,
+    job_id: str,
+    metadata: tuple[tuple[str, str | bytes], ...] = (),
+) -> aio.AioRpcError:
     with pytest.raises(aio.AioRpcError) as raised:
-        await stub.GetTranscodeJob(transcode_pb2.GetTranscodeJobRequest(job_id=job_id), timeout=5, **kwargs)
+        await stub.GetTranscodeJob(transcode_pb2.GetTranscodeJobRequest(job_id=job_id), timeout=5, metadata=metadata)
     return raised.value
 
 
 def status_details(error: aio.AioRpcError) -> status_pb2.Status:
-    trailers = dict(error.trailing_metadata() or ())
-    return status_pb2.Status.FromString(trailers[STATUS_DETAILS_KEY])
+    trailers = cast(Iterable[tuple[str, str | bytes]], error.trailing_metadata() or ())
+    details = [value for key, value in trailers if key == STATUS_DETAILS_KEY]
+    assert len(details) == 1 and isinstance(details[0], bytes)
+    return status_pb2.Status.FromString(details[0])
 
 
-async def test_a_missing_resource_is_not_found_with_a_stable_reason(stub: transcode_pb2_grpc.TranscodeServiceStub) -> None:
+async def test_a_missing_resource_is_not_found_with_a_stable_reason(
+    stub: transcode_pb2_grpc.TranscodeServiceAsyncStub,
+) -> None:
     error = await call(stub, "missing")
     assert error.code() == grpc.StatusCode.NOT_FOUND
     assert error.details() == "no transcode job with that id"
@@ -78,7 +88,7 @@ async def test_a_missing_resource_is_not_found_with_a_stable_reason(stub: transc
     assert (info.reason, info.domain, dict(info.metadata)) == ("JOB_NOT_FOUND", "media.transcode", {"job_id": "x"})
 
 
-async def test_every_invalid_field_is_reported_at_once(stub: transcode_pb2_grpc.TranscodeServiceStub) -> None:
+async def test_every_invalid_field_is_reported_at_once(stub: transcode_pb2_grpc.TranscodeServiceAsyncStub) -> None:
     error = await call(stub, "invalid")
     assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
     bad_request = error_details_pb2.BadRequest()
@@ -89,27 +99,31 @@ async def test_every_invalid_field_is_reported_at_once(stub: transcode_pb2_grpc.
     ]
 
 
-async def test_an_unexpected_failure_is_internal_and_leaks_nothing(stub: transcode_pb2_grpc.TranscodeServiceStub) -> None:
+async def test_an_unexpected_failure_is_internal_and_leaks_nothing(
+    stub: transcode_pb2_grpc.TranscodeServiceAsyncStub,
+) -> None:
     error = await call(stub, "crash")
     assert error.code() == grpc.StatusCode.INTERNAL
     assert "hunter2" not in (error.details() or "")
 
 
 async def test_a_bad_session_token_is_refused_before_the_servicer_runs(
-    stub: transcode_pb2_grpc.TranscodeServiceStub,
+    stub: transcode_pb2_grpc.TranscodeServiceAsyncStub,
 ) -> None:
     error = await call(stub, "ok", metadata=(("authorization", "Bearer not-a-jwt"),))
     assert error.code() == grpc.StatusCode.UNAUTHENTICATED
 
 
-async def test_an_rpc_that_needs_a_caller_refuses_an_anonymous_one(stub: transcode_pb2_grpc.TranscodeServiceStub) -> None:
+async def test_an_rpc_that_needs_a_caller_refuses_an_anonymous_one(
+    stub: transcode_pb2_grpc.TranscodeServiceAsyncStub,
+) -> None:
     error = await call(stub, "whoami")
     assert error.code() == grpc.StatusCode.UNAUTHENTICATED
     assert "Authorization: Bearer" in (error.details() or "")
 
 
 async def test_the_verified_caller_and_request_id_reach_the_servicer(
-    stub: transcode_pb2_grpc.TranscodeServiceStub,
+    stub: transcode_pb2_grpc.TranscodeServiceAsyncStub,
 ) -> None:
     token = issue_session_token(
         SECRET, user_id="learner-7", organization_id="org", course_id="c", roles=["Learner"], ttl_seconds=60
@@ -123,7 +137,7 @@ async def test_the_verified_caller_and_request_id_reach_the_servicer(
 
 
 async def test_a_stream_that_fails_midway_ends_with_the_mapped_status(
-    stub: transcode_pb2_grpc.TranscodeServiceStub,
+    stub: transcode_pb2_grpc.TranscodeServiceAsyncStub,
 ) -> None:
     received = []
     with pytest.raises(aio.AioRpcError) as raised:
