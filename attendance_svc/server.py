@@ -20,13 +20,12 @@ class AttendanceServicer(attendance_pb2_grpc.AttendanceServiceServicer):
 
 
 async def serve(settings: Settings) -> None:
+    # RPCs not built yet are abstract in the typed stubs and answer UNIMPLEMENTED at run time.
+    servicer = AttendanceServicer()  # type: ignore[abstract]
     await serve_grpc(
         service="attendance",
         settings=settings,
         registrations=[
-            # RPCs not built yet are abstract in the typed stubs and answer UNIMPLEMENTED at run time.
-            Registration(
-                SERVICE_NAME, attendance_pb2_grpc.add_AttendanceServiceServicer_to_server, AttendanceServicer()
-            )  # type: ignore[abstract]
+            Registration(SERVICE_NAME, attendance_pb2_grpc.add_AttendanceServiceServicer_to_server, servicer)
         ],
     )

@@ -20,11 +20,10 @@ class LtiServicer(lti_pb2_grpc.LtiServiceServicer):
 
 
 async def serve(settings: Settings) -> None:
+    # RPCs not built yet are abstract in the typed stubs and answer UNIMPLEMENTED at run time.
+    servicer = LtiServicer()  # type: ignore[abstract]
     await serve_grpc(
         service="lti",
         settings=settings,
-        registrations=[
-            # RPCs not built yet are abstract in the typed stubs and answer UNIMPLEMENTED at run time.
-            Registration(SERVICE_NAME, lti_pb2_grpc.add_LtiServiceServicer_to_server, LtiServicer())  # type: ignore[abstract]
-        ],
+        registrations=[Registration(SERVICE_NAME, lti_pb2_grpc.add_LtiServiceServicer_to_server, servicer)],
     )

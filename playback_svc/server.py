@@ -20,11 +20,10 @@ class PlaybackServicer(playback_pb2_grpc.PlaybackServiceServicer):
 
 
 async def serve(settings: Settings) -> None:
+    # RPCs not built yet are abstract in the typed stubs and answer UNIMPLEMENTED at run time.
+    servicer = PlaybackServicer()  # type: ignore[abstract]
     await serve_grpc(
         service="playback",
         settings=settings,
-        registrations=[
-            # RPCs not built yet are abstract in the typed stubs and answer UNIMPLEMENTED at run time.
-            Registration(SERVICE_NAME, playback_pb2_grpc.add_PlaybackServiceServicer_to_server, PlaybackServicer())  # type: ignore[abstract]
-        ],
+        registrations=[Registration(SERVICE_NAME, playback_pb2_grpc.add_PlaybackServiceServicer_to_server, servicer)],
     )

@@ -20,11 +20,10 @@ class TranscodeServicer(transcode_pb2_grpc.TranscodeServiceServicer):
 
 
 async def serve(settings: Settings) -> None:
+    # RPCs not built yet are abstract in the typed stubs and answer UNIMPLEMENTED at run time.
+    servicer = TranscodeServicer()  # type: ignore[abstract]
     await serve_grpc(
         service="transcode",
         settings=settings,
-        registrations=[
-            # RPCs not built yet are abstract in the typed stubs and answer UNIMPLEMENTED at run time.
-            Registration(SERVICE_NAME, transcode_pb2_grpc.add_TranscodeServiceServicer_to_server, TranscodeServicer())  # type: ignore[abstract]
-        ],
+        registrations=[Registration(SERVICE_NAME, transcode_pb2_grpc.add_TranscodeServiceServicer_to_server, servicer)],
     )
