@@ -1,0 +1,36 @@
+"""``python -m edge``: settings, JSON logs, then serve until SIGTERM/SIGINT.
+
+aiohttp's runner stops accepting, lets in-flight requests finish for
+SHUTDOWN_GRACE_SECONDS, then runs the cleanup contexts (channels, clients).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from aiohttp import web
+
+from edge.app import create_app, default_backend_services
+from service_kit.logging import configure_logging
+from service_kit.settings import load_settings_or_exit
+
+log = logging.getLogger("edge")
+
+
+def main() -> None:
+    settings = load_settings_or_exit()
+    configure_logging("edge", settings.log_level)
+    app = create_app(settings, default_backend_services(settings), with_process_metrics=True)
+    log.info("edge listening", extra={"host": settings.edge_host, "port": settings.edge_port})
+    web.run_app(
+        app,
+        host=settings.edge_host,
+        port=settings.edge_port,
+        access_log=None,
+        print=None,
+        shutdown_timeout=settings.shutdown_grace_seconds,
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,135 @@
+"""The edge's app factory.
+
+``create_app(settings, services)`` compiles every ``google.api.http`` binding of the
+given services into one router, once; adding an annotated RPC to a proto needs no
+change here. Channels, the Redis client and the S3 client are opened in
+``cleanup_ctx`` and closed on shutdown.
+
+Overrides: HTTP sometimes needs what a JSON body cannot carry (LTI form posts and
+redirects, the Zoom webhook's raw-body signature, HLS playlists, server-sent events).
+Pass ``overrides={("POST", "/api/v1/webhooks/zoom"): handler}``: the key is the HTTP
+method and the path template exactly as written in the proto's http rule, and the
+handler replaces the generic one for that route only. The route keeps its place in
+the router's precedence and in /openapi.json, and the handler finds its path
+variables and RPC in ``request[edge.keys.MATCH]``; ``edge.gateway`` has the helpers to
+call the backend the standard way. An override for a route no proto declares is
+refused at startup, so a typo cannot silently leave the generic handler in place.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.metadata
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+
+from aiohttp import web
+from google.protobuf import descriptor_pool
+
+from edge.backends import Backends, BackendService
+from edge.errors import error_middleware
+from edge.gateway import handle_operation, make_dispatcher
+from edge.health import HealthChecker
+from edge.keys import BACKENDS, HEALTH, METRICS, OPENAPI_DOCUMENT, SETTINGS
+from edge.metrics import EdgeMetrics
+from edge.middleware import echo_request_id, request_context_middleware
+from edge.openapi import build_openapi
+from edge.operational import OPERATIONAL_ROUTES
+from edge.operations import Handler, Operation, RouteTarget, compile_operations
+from edge.routes import Router, parse_template
+from edge.transcode import dumps
+from service_kit.settings import Settings
+
+RouteKey = tuple[str, str]
+"""(HTTP method, path template as written in the http rule)."""
+
+DEFAULT_SERVICES = (
+    ("upload", "media.upload.v1.UploadService"),
+    ("transcode", "media.transcode.v1.TranscodeService"),
+    ("playback", "media.playback.v1.PlaybackService"),
+    ("lti", "media.lti.v1.LtiService"),
+    ("attendance", "media.attendance.v1.AttendanceService"),
+)
+API_TITLE = "Lecture media API"
+
+
+def default_backend_services(settings: Settings) -> list[BackendService]:
+    """The five media services, from their generated modules and the configured addresses."""
+    pool = descriptor_pool.Default()
+    services = []
+    for domain, full_name in DEFAULT_SERVICES:
+        importlib.import_module(f"media.{domain}.v1.{domain}_pb2")
+        services.append(
+            BackendService(pool.FindServiceByName(full_name), settings.endpoint(domain).address, short_name=domain)
+        )
+    return services
+
+
+def create_app(
+    settings: Settings,
+    services: Sequence[BackendService],
+    *,
+    overrides: Mapping[RouteKey, Handler] | None = None,
+    with_process_metrics: bool = False,
+) -> web.Application:
+    """Build the edge for ``services``; raises ValueError on a bad http rule or override."""
+    operations = compile_operations(services)
+    router = build_router(operations, overrides or {})
+    app = web.Application(middlewares=[request_context_middleware(), error_middleware])
+    app[SETTINGS] = settings
+    app[METRICS] = EdgeMetrics(with_process_metrics=with_process_metrics)
+    app[HEALTH] = HealthChecker(settings, services)
+    app[OPENAPI_DOCUMENT] = dumps(build_openapi([op.binding for op in operations], title=API_TITLE, version=_version()))
+    app.cleanup_ctx.append(_backends_context(services, settings.shutdown_grace_seconds))
+    app.cleanup_ctx.append(_health_context)
+    app.on_response_prepare.append(echo_request_id)
+    app.router.add_route("*", "/{path:.*}", make_dispatcher(router))
+    return app
+
+
+def build_router(operations: Sequence[Operation], overrides: Mapping[RouteKey, Handler]) -> Router[RouteTarget]:
+    """One router for the RPC routes and the operational ones, overrides applied."""
+    router: Router[RouteTarget] = Router()
+    for method, path, operational in OPERATIONAL_ROUTES:
+        router.add(method, parse_template(path), RouteTarget(operational, None))
+    declared: set[RouteKey] = set()
+    for operation in operations:
+        key = (operation.binding.http_method, operation.binding.template.source)
+        declared.add(key)
+        handler: Handler = overrides.get(key, handle_operation)
+        router.add(key[0], operation.binding.template, RouteTarget(handler, operation))
+    unknown = sorted(set(overrides) - declared)
+    if unknown:
+        raise ValueError(f"overrides for routes no http rule declares: {unknown}")
+    return router
+
+
+def _backends_context(
+    services: Sequence[BackendService], grace: float
+) -> Callable[[web.Application], AsyncIterator[None]]:
+    """One channel per backend address for the app's lifetime, closed with a grace period."""
+
+    async def context(app: web.Application) -> AsyncIterator[None]:
+        backends = Backends(services)
+        app[BACKENDS] = backends
+        try:
+            yield
+        finally:
+            await backends.close(grace)
+
+    return context
+
+
+async def _health_context(app: web.Application) -> AsyncIterator[None]:
+    checker = app[HEALTH]
+    await checker.start()
+    try:
+        yield
+    finally:
+        await checker.close()
+
+
+def _version() -> str:
+    try:
+        return importlib.metadata.version("lecture-media")
+    except importlib.metadata.PackageNotFoundError:
+        return "0.0.0"

@@ -1,0 +1,27 @@
+"""Typed keys of what the app and each request carry (aiohttp's AppKey / RequestKey).
+
+One module so that the gateway, the operational handlers and hand-written overrides
+reach the same objects without importing each other.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from edge.backends import Backends
+from edge.health import HealthChecker
+from edge.metrics import EdgeMetrics
+from edge.operations import RouteMatch
+from service_kit.settings import Settings
+
+SETTINGS = web.AppKey("settings", Settings)
+BACKENDS = web.AppKey("backends", Backends)
+"""Open channels; present from startup (cleanup_ctx) to shutdown."""
+METRICS = web.AppKey("metrics", EdgeMetrics)
+HEALTH = web.AppKey("health", HealthChecker)
+OPENAPI_DOCUMENT = web.AppKey("openapi_document", bytes)
+"""/openapi.json, serialized once at startup."""
+
+REQUEST_ID = web.RequestKey("request_id", str)
+MATCH = web.RequestKey("match", RouteMatch)
+"""The route that serves the request: template label, path variables, and the RPC if any."""
