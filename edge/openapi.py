@@ -246,6 +246,7 @@ def build_openapi(bindings: Sequence[HttpBinding], *, title: str, version: str) 
         operation_id = binding.operation_id if count == 1 else f"{binding.operation_id}_{count}"
         operation = _operation(binding, operation_id, parameters, components, comments)
         paths.setdefault(path, {})[binding.http_method.lower()] = operation
+    paths.update(_OPERATIONAL_PATHS)
     return {
         "openapi": "3.1.0",
         "info": {"title": title, "version": version},
@@ -256,6 +257,31 @@ def build_openapi(bindings: Sequence[HttpBinding], *, title: str, version: str) 
         },
         "security": [{"bearerAuth": []}, {}],
     }
+
+
+def _operational(operation_id: str, summary: str, content_type: str, schema: JsonObject) -> JsonObject:
+    """An operations route: open to anyone (no bearer), served by the edge itself."""
+    return {
+        "get": {
+            "operationId": operation_id,
+            "summary": summary,
+            "tags": ["Operations"],
+            "security": [],
+            "responses": {"200": {"description": summary, "content": {content_type: {"schema": schema}}}},
+        }
+    }
+
+
+_OPERATIONAL_PATHS: dict[str, JsonObject] = {
+    "/health": _operational(
+        "Edge_Health",
+        "Health of the database, Redis, the object store and every backend; 503 when one is down.",
+        "application/json",
+        {"type": "object", "properties": {"status": {"type": "string"}, "components": {"type": "object"}}},
+    ),
+    "/metrics": _operational("Edge_Metrics", "Prometheus metrics of the edge.", "text/plain", {"type": "string"}),
+    "/openapi.json": _operational("Edge_OpenApi", "This document.", "application/json", {"type": "object"}),
+}
 
 
 def _operation(

@@ -31,6 +31,7 @@ def alembic_config(service: str, database_url: str) -> Config:
     """An in-memory Alembic config for one service (no alembic.ini to keep in sync)."""
     config = Config()
     config.set_main_option("script_location", str(ENV_DIR))
+    config.set_main_option("path_separator", "os")
     config.set_main_option("version_locations", str(versions_dir(service)))
     config.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
     config.attributes["service"] = service
