@@ -1,1 +1,1 @@
-"""The attendance service: Owns live sessions (Zoom meetings) and the attendance computed from Zoom's webhooks."""
+"""The attendance service: owns live sessions (Zoom meetings) and the attendance computed from Zoom's webhooks."""

@@ -1,8 +1,7 @@
 """`python -m lti_svc`: run the lti service as its own process."""
 
-from service_kit.process import run_service
-
 from lti_svc.server import serve
+from service_kit.process import run_service
 
 if __name__ == "__main__":
     run_service("lti_svc", serve)

@@ -1,1 +1,3 @@
-"""The playback service: Owns playback access: short-lived HLS access tokens and the rewritten playlists that carry them."""
+"""The playback service: owns playback access, that is short-lived HLS access tokens and the
+rewritten playlists that carry them.
+"""

@@ -1,1 +1,1 @@
-"""The transcode service: Owns transcode jobs: it queues FFmpeg work for the RQ workers and reports their progress."""
+"""The transcode service: owns transcode jobs: it queues FFmpeg work for the RQ workers and reports their progress."""

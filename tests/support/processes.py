@@ -100,10 +100,9 @@ def wait_for_http(process: Process, url: str, deadline: float) -> None:
     while True:
         if process.popen.poll() is not None:
             raise RuntimeError(f"{process.name} exited early:\n{process.log_text()}")
-        with contextlib.suppress(OSError):
-            with urllib.request.urlopen(url, timeout=2) as reply:
-                if reply.status == 200:
-                    return
+        with contextlib.suppress(OSError), urllib.request.urlopen(url, timeout=2) as reply:
+            if reply.status == 200:
+                return
         if time.monotonic() > deadline:
             raise RuntimeError(f"{process.name} did not answer {url}:\n{process.log_text()}")
         time.sleep(0.1)
