@@ -13,6 +13,8 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from prometheus_client.parser import text_string_to_metric_families
+from redis import Redis
+from rq import Worker
 
 from devstack import free_port
 from service_kit.settings import SERVICE_NAMES
@@ -108,5 +110,24 @@ def test_a_service_stops_cleanly_on_sigterm(infra: Infra) -> None:
         assert process.popen.wait(15) == 0
         messages = [json.loads(line)["msg"] for line in process.log_text().splitlines() if line.startswith("{")]
         assert messages[-2:] == ["stopping", "stopped"]
+    finally:
+        process.stop()
+
+
+def test_a_transcode_worker_listens_on_the_shared_queue_and_stops_on_sigterm(infra: Infra) -> None:
+    connection = Redis.from_url(infra.settings.redis_url)
+    before = {worker.name for worker in Worker.all(connection=connection)}
+    process = spawn("worker", "transcode_svc.worker", infra)
+    try:
+        deadline = time.monotonic() + 30
+        started: list[Worker] = []
+        while not started and time.monotonic() < deadline:
+            started = [w for w in Worker.all(connection=connection) if w.name not in before]
+            time.sleep(0.1)
+        assert started, process.log_text()
+        assert started[0].queue_names() == ["transcode"]
+        process.popen.send_signal(signal.SIGTERM)
+        process.popen.wait(30)
+        assert started[0].name not in {w.name for w in Worker.all(connection=connection)}
     finally:
         process.stop()
