@@ -12,7 +12,7 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
-BENCHMARKS = ("bench.gateway",)
+BENCHMARKS = ("bench.gateway", "bench.upload")
 """Run in this order; the gateway first."""
 
 

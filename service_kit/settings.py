@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 from urllib.parse import urlsplit
@@ -28,6 +28,12 @@ SERVICE_NAMES = ("upload", "transcode", "playback", "lti", "attendance")
 
 DEFAULT_GRPC_PORTS = {"upload": 50051, "transcode": 50052, "playback": 50053, "lti": 50054, "attendance": 50055}
 DEFAULT_METRICS_PORTS = {"upload": 9101, "transcode": 9102, "playback": 9103, "lti": 9104, "attendance": 9105}
+
+MIB = 1024 * 1024
+S3_MIN_PART_BYTES = 5 * MIB
+"""S3's smallest part (all but the last part of a multipart upload)."""
+S3_MAX_SINGLE_UPLOAD_BYTES = 5 * 1024 * MIB
+"""S3's largest object written by one PUT or POST, and its largest part."""
 
 
 class SettingsError(Exception):
@@ -70,7 +76,15 @@ class Settings:
     backend_timeout_seconds: float
     shutdown_grace_seconds: float
     session_token_ttl_seconds: int
+    max_upload_bytes: int
+    multipart_threshold_bytes: int
+    multipart_part_bytes: int
+    upload_ttl_seconds: int
+    presign_expiry_seconds: int
+    probe_timeout_seconds: float
     services: Mapping[str, ServiceEndpoint]
+    transcode: TranscodeSettings = field(default_factory=lambda: TranscodeSettings())
+    """Transcoding: see :class:`TranscodeSettings` (its own block below)."""
 
     @property
     def is_production(self) -> bool:
@@ -151,6 +165,18 @@ def _positive_int(raw: str) -> int:
     return value
 
 
+def _whole_number_between(low: int, high: int) -> Callable[[str], int]:
+    """A parser of a whole number from ``low`` to ``high`` (S3 and SigV4 bound sizes and lifetimes)."""
+
+    def parse(raw: str) -> int:
+        value = int(raw)
+        if not low <= value <= high:
+            raise ValueError(raw)
+        return value
+
+    return parse
+
+
 def _environment_with_dotenv(env: Mapping[str, str], dotenv_path: Path | None) -> dict[str, str]:
     """The process environment over the .env file: real variables always win."""
     merged: dict[str, str] = {}
@@ -208,7 +234,33 @@ def load_settings(env: Mapping[str, str] | None = None, dotenv_path: Path | None
         session_token_ttl_seconds=read.parsed(
             "SESSION_TOKEN_TTL_SECONDS", "28800", _positive_int, "a positive whole number of seconds"
         ),
+        max_upload_bytes=read.parsed(
+            "MAX_UPLOAD_BYTES", str(20 * 1024 * MIB), _positive_int, "a positive whole number of bytes"
+        ),
+        multipart_threshold_bytes=read.parsed(
+            "MULTIPART_THRESHOLD",
+            str(100 * MIB),
+            _whole_number_between(1, S3_MAX_SINGLE_UPLOAD_BYTES),
+            f"a whole number of bytes from 1 to {S3_MAX_SINGLE_UPLOAD_BYTES} (S3's largest single upload)",
+        ),
+        multipart_part_bytes=read.parsed(
+            "MULTIPART_PART_SIZE",
+            str(16 * MIB),
+            _whole_number_between(S3_MIN_PART_BYTES, S3_MAX_SINGLE_UPLOAD_BYTES),
+            f"a whole number of bytes from {S3_MIN_PART_BYTES} to {S3_MAX_SINGLE_UPLOAD_BYTES} (S3's part limits)",
+        ),
+        upload_ttl_seconds=read.parsed(
+            "UPLOAD_TTL_SECONDS", "86400", _positive_int, "a positive whole number of seconds"
+        ),
+        presign_expiry_seconds=read.parsed(
+            "PRESIGN_EXPIRY_SECONDS",
+            "3600",
+            _whole_number_between(1, 7 * 24 * 3600),
+            "a whole number of seconds from 1 to 604800 (SigV4's longest presigned URL)",
+        ),
+        probe_timeout_seconds=read.parsed("PROBE_TIMEOUT_SECONDS", "60", _positive_float, "a positive number"),
         services=services,
+        transcode=load_transcode_settings(env, dotenv_path),
     )
 
 
@@ -219,3 +271,86 @@ def load_settings_or_exit() -> Settings:
     except SettingsError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
+
+
+# ---- transcoding: transcode_svc, its RQ workers and `python -m transcode_svc.ladder` ----------
+
+X264_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow")
+
+
+@dataclass(frozen=True)
+class TranscodeSettings:
+    """How the ladder is encoded and how transcode jobs run, retry and report.
+
+    Separate from :class:`Settings` so the operator's ladder CLI reads these alone,
+    without the secrets a service needs.
+    """
+
+    preset: str = "veryfast"
+    """TRANSCODE_PRESET: the x264 preset of every rung (tests use ultrafast)."""
+    segment_seconds: float = 6.0
+    """HLS_SEGMENT_SECONDS: target segment length; keyframes are forced on this grid."""
+    max_attempts: int = 3
+    """TRANSCODE_MAX_ATTEMPTS: runs of one job at most, the first included."""
+    retry_intervals: tuple[int, ...] = (10, 60, 300)
+    """TRANSCODE_RETRY_INTERVALS: seconds before each retry, comma-separated; the last repeats."""
+    timeout_factor: float = 10.0
+    """TRANSCODE_TIMEOUT_FACTOR: FFmpeg may take this many seconds per source second (plus 2 min)."""
+    progress_flush_seconds: float = 3.0
+    """TRANSCODE_PROGRESS_FLUSH_SECONDS: how often running progress reaches PostgreSQL (Redis: always)."""
+    heartbeat_seconds: int = 10
+    """TRANSCODE_HEARTBEAT_SECONDS: worker heartbeat; a job unheard of for 3 beats is abandoned and retried."""
+    maintenance_seconds: int = 30
+    """TRANSCODE_MAINTENANCE_SECONDS: how often idle workers look for abandoned jobs."""
+
+
+def _retry_intervals(raw: str) -> tuple[int, ...]:
+    values = tuple(int(part) for part in raw.split(",") if part.strip())
+    if not values or any(value < 0 for value in values):
+        raise ValueError(raw)
+    return values
+
+
+def _preset(raw: str) -> str:
+    if raw not in X264_PRESETS:
+        raise ValueError(raw)
+    return raw
+
+
+def load_transcode_settings(env: Mapping[str, str] | None = None, dotenv_path: Path | None = None) -> TranscodeSettings:
+    """Read the TRANSCODE_* and HLS_* variables, raising :class:`SettingsError` on a bad one."""
+    read = _Reader(_environment_with_dotenv(os.environ if env is None else env, dotenv_path))
+    defaults = TranscodeSettings()
+    return TranscodeSettings(
+        preset=read.parsed("TRANSCODE_PRESET", defaults.preset, _preset, f"one of {', '.join(X264_PRESETS)}"),
+        segment_seconds=read.parsed(
+            "HLS_SEGMENT_SECONDS", str(defaults.segment_seconds), _positive_float, "a positive number of seconds"
+        ),
+        max_attempts=read.parsed(
+            "TRANSCODE_MAX_ATTEMPTS", str(defaults.max_attempts), _whole_number_between(1, 20), "a whole number 1-20"
+        ),
+        retry_intervals=read.parsed(
+            "TRANSCODE_RETRY_INTERVALS",
+            ",".join(str(s) for s in defaults.retry_intervals),
+            _retry_intervals,
+            "comma-separated whole numbers of seconds, e.g. 10,60,300",
+        ),
+        timeout_factor=read.parsed(
+            "TRANSCODE_TIMEOUT_FACTOR", str(defaults.timeout_factor), _positive_float, "a positive number"
+        ),
+        progress_flush_seconds=read.parsed(
+            "TRANSCODE_PROGRESS_FLUSH_SECONDS",
+            str(defaults.progress_flush_seconds),
+            _positive_float,
+            "a positive number of seconds",
+        ),
+        heartbeat_seconds=read.parsed(
+            "TRANSCODE_HEARTBEAT_SECONDS", str(defaults.heartbeat_seconds), _positive_int, "a positive whole number"
+        ),
+        maintenance_seconds=read.parsed(
+            "TRANSCODE_MAINTENANCE_SECONDS",
+            str(defaults.maintenance_seconds),
+            _positive_int,
+            "a positive whole number",
+        ),
+    )

@@ -15,6 +15,7 @@ from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from prometheus_client.parser import text_string_to_metric_families
 from redis import Redis
 from rq import Worker
+from rq.worker import BaseWorker
 
 from devstack import free_port
 from service_kit.settings import SERVICE_NAMES
@@ -120,7 +121,7 @@ def test_a_transcode_worker_listens_on_the_shared_queue_and_stops_on_sigterm(inf
     process = spawn("worker", "transcode_svc.worker", infra)
     try:
         deadline = time.monotonic() + 30
-        started: list[Worker] = []
+        started: list[BaseWorker] = []
         while not started and time.monotonic() < deadline:
             started = [w for w in Worker.all(connection=connection) if w.name not in before]
             time.sleep(0.1)

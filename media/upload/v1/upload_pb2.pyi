@@ -36,21 +36,37 @@ class _UploadMethodEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_UploadMe
     UPLOAD_METHOD_UNSPECIFIED: _UploadMethod.ValueType  # 0
     """The method is not set; never a valid method."""
     UPLOAD_METHOD_POST: _UploadMethod.ValueType  # 1
-    """One presigned POST form: send `fields` plus the file as multipart/form-data to `url`."""
+    """One presigned POST form: send `fields` plus the file (last, as field "file") as
+    multipart/form-data to `url`. The form's policy makes object storage itself refuse
+    another size or content type. What this service issues up to MULTIPART_THRESHOLD.
+    """
     UPLOAD_METHOD_PUT: _UploadMethod.ValueType  # 2
-    """One presigned PUT of the whole file to `url` with `headers`."""
+    """One presigned PUT of the whole file to `url` with `headers`; not issued today, for
+    object stores that do not enforce POST policies.
+    """
     UPLOAD_METHOD_MULTIPART: _UploadMethod.ValueType  # 3
     """S3 multipart: presign parts with PresignParts, PUT each, then CompleteUpload."""
 
 class UploadMethod(_UploadMethod, metaclass=_UploadMethodEnumTypeWrapper):
-    """UploadMethod is how the browser sends the source to object storage."""
+    """UploadMethod is how the browser sends the source to object storage.
+
+    JSON carries the full value name ("UPLOAD_METHOD_MULTIPART"), as protobuf's
+    JSON mapping does for every enum; the issue's lowercase word ("multipart") is
+    the name without its prefix. Kept an enum, not a string, so gRPC clients get a
+    closed type, /openapi.json lists the values, and the contract stays compatible.
+    """
 
 UPLOAD_METHOD_UNSPECIFIED: UploadMethod.ValueType  # 0
 """The method is not set; never a valid method."""
 UPLOAD_METHOD_POST: UploadMethod.ValueType  # 1
-"""One presigned POST form: send `fields` plus the file as multipart/form-data to `url`."""
+"""One presigned POST form: send `fields` plus the file (last, as field "file") as
+multipart/form-data to `url`. The form's policy makes object storage itself refuse
+another size or content type. What this service issues up to MULTIPART_THRESHOLD.
+"""
 UPLOAD_METHOD_PUT: UploadMethod.ValueType  # 2
-"""One presigned PUT of the whole file to `url` with `headers`."""
+"""One presigned PUT of the whole file to `url` with `headers`; not issued today, for
+object stores that do not enforce POST policies.
+"""
 UPLOAD_METHOD_MULTIPART: UploadMethod.ValueType  # 3
 """S3 multipart: presign parts with PresignParts, PUT each, then CompleteUpload."""
 Global___UploadMethod: _TypeAlias = UploadMethod  # noqa: Y015
@@ -66,7 +82,9 @@ class _VideoStatusEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_VideoStat
     VIDEO_STATUS_PENDING_UPLOAD: _VideoStatus.ValueType  # 1
     """The upload is registered; the browser has not finished sending the source."""
     VIDEO_STATUS_UPLOADED: _VideoStatus.ValueType  # 2
-    """The source is stored and verified; transcoding is not queued yet."""
+    """The source is stored, verified and probed; transcoding is not queued yet (it stays
+    here while transcode_svc cannot accept jobs, and is handed off again later).
+    """
     VIDEO_STATUS_QUEUED: _VideoStatus.ValueType  # 3
     """A transcode job waits for a worker."""
     VIDEO_STATUS_TRANSCODING: _VideoStatus.ValueType  # 4
@@ -79,14 +97,20 @@ class _VideoStatusEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_VideoStat
     """The upload was aborted or the transcode cancelled."""
 
 class VideoStatus(_VideoStatus, metaclass=_VideoStatusEnumTypeWrapper):
-    """VideoStatus is where a video stands, from upload to playable; uploads report it too."""
+    """VideoStatus is where a video stands, from upload to playable; uploads report it too.
+
+    JSON carries the full value name ("VIDEO_STATUS_PENDING_UPLOAD"); the issue's
+    lowercase word (pending_upload) is the name without its prefix.
+    """
 
 VIDEO_STATUS_UNSPECIFIED: VideoStatus.ValueType  # 0
 """The status is not set; never a valid state."""
 VIDEO_STATUS_PENDING_UPLOAD: VideoStatus.ValueType  # 1
 """The upload is registered; the browser has not finished sending the source."""
 VIDEO_STATUS_UPLOADED: VideoStatus.ValueType  # 2
-"""The source is stored and verified; transcoding is not queued yet."""
+"""The source is stored, verified and probed; transcoding is not queued yet (it stays
+here while transcode_svc cannot accept jobs, and is handed off again later).
+"""
 VIDEO_STATUS_QUEUED: VideoStatus.ValueType  # 3
 """A transcode job waits for a worker."""
 VIDEO_STATUS_TRANSCODING: VideoStatus.ValueType  # 4
@@ -284,7 +308,9 @@ class CreateUploadResponse(_message.Message):
 
     @_builtins.property
     def expires_at(self) -> _timestamp_pb2.Timestamp:
-        """When the presigned URL (or the upload itself, for MULTIPART) expires."""
+        """When the presigned request expires (POST), or when the unfinished upload is
+        cleaned up (MULTIPART; each part URL has its own, shorter expiry).
+        """
 
     def __init__(
         self,
@@ -319,7 +345,9 @@ class PresignPartsRequest(_message.Message):
     """Identifier of the upload."""
     @_builtins.property
     def part_numbers(self) -> _containers.RepeatedScalarFieldContainer[_builtins.int]:
-        """Part numbers to presign, each from 1 to part_count."""
+        """Part numbers to presign, each from 1 to part_count, at most 100 per request: a
+        browser asks for the next few as it goes, never for every part at once.
+        """
 
     def __init__(
         self,
@@ -344,10 +372,16 @@ class PresignedPart(_message.Message):
     PART_NUMBER_FIELD_NUMBER: _builtins.int
     URL_FIELD_NUMBER: _builtins.int
     EXPIRES_AT_FIELD_NUMBER: _builtins.int
+    SIZE_FIELD_NUMBER: _builtins.int
     part_number: _builtins.int
     """Number of the part, from 1."""
     url: _builtins.str
     """Presigned URL to PUT the part's bytes to."""
+    size: _builtins.int
+    """Exact size of the part in bytes (part_size, or the remainder for the last part); the
+    URL signs this Content-Length, so a slice of another size is refused. int64, so JSON
+    carries it as a string.
+    """
     @_builtins.property
     def expires_at(self) -> _timestamp_pb2.Timestamp:
         """When the URL expires."""
@@ -358,10 +392,11 @@ class PresignedPart(_message.Message):
         part_number: _builtins.int = ...,
         url: _builtins.str = ...,
         expires_at: _timestamp_pb2.Timestamp | None = ...,
+        size: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["expires_at", b"expires_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["expires_at", b"expires_at", "part_number", b"part_number", "url", b"url"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["expires_at", b"expires_at", "part_number", b"part_number", "size", b"size", "url", b"url"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -517,7 +552,9 @@ class CompleteUploadRequest(_message.Message):
     """Identifier of the upload."""
     @_builtins.property
     def parts(self) -> _containers.RepeatedCompositeFieldContainer[Global___CompletedPart]:
-        """Parts of a multipart upload; when empty the service lists the stored parts itself."""
+        """Parts of a multipart upload, optional: the service always assembles from the parts
+        object storage lists; when given, they must match those (a check, not an input).
+        """
 
     def __init__(
         self,
@@ -543,14 +580,21 @@ class CompleteUploadResponse(_message.Message):
     VIDEO_ID_FIELD_NUMBER: _builtins.int
     STATUS_FIELD_NUMBER: _builtins.int
     TRANSCODE_JOB_ID_FIELD_NUMBER: _builtins.int
+    PROBE_FIELD_NUMBER: _builtins.int
     upload_id: _builtins.str
     """Identifier of the upload."""
     video_id: _builtins.str
     """Identifier of the video."""
     status: Global___VideoStatus.ValueType
-    """Status of the video after completion, normally QUEUED."""
+    """Status of the video after completion: QUEUED once transcode_svc accepted the job,
+    UPLOADED while it cannot accept jobs yet. Completing again returns the same state.
+    """
     transcode_job_id: _builtins.str
-    """Identifier of the transcode job started for the video."""
+    """Identifier of the transcode job started for the video; empty while UPLOADED."""
+    @_builtins.property
+    def probe(self) -> _transcode_pb2.ProbeFacts:
+        """Facts from probing the stored source."""
+
     def __init__(
         self,
         *,
@@ -558,10 +602,11 @@ class CompleteUploadResponse(_message.Message):
         video_id: _builtins.str = ...,
         status: Global___VideoStatus.ValueType = ...,
         transcode_job_id: _builtins.str = ...,
+        probe: _transcode_pb2.ProbeFacts | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["probe", b"probe"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["status", b"status", "transcode_job_id", b"transcode_job_id", "upload_id", b"upload_id", "video_id", b"video_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["probe", b"probe", "status", b"status", "transcode_job_id", b"transcode_job_id", "upload_id", b"upload_id", "video_id", b"video_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -569,7 +614,7 @@ Global___CompleteUploadResponse: _TypeAlias = CompleteUploadResponse  # noqa: Y0
 
 @_typing.final
 class AbortUploadRequest(_message.Message):
-    """AbortUploadRequest names the upload to cancel."""
+    """AbortUploadRequest names the upload to cancel; aborting twice is not an error."""
 
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -646,6 +691,8 @@ class GetUploadResponse(_message.Message):
     FILE_SIZE_FIELD_NUMBER: _builtins.int
     CREATED_AT_FIELD_NUMBER: _builtins.int
     UPDATED_AT_FIELD_NUMBER: _builtins.int
+    PART_SIZE_FIELD_NUMBER: _builtins.int
+    PART_COUNT_FIELD_NUMBER: _builtins.int
     upload_id: _builtins.str
     """Identifier of the upload."""
     video_id: _builtins.str
@@ -664,6 +711,12 @@ class GetUploadResponse(_message.Message):
     """Name of the uploaded file."""
     file_size: _builtins.int
     """Size of the file in bytes; int64, so JSON carries it as a string."""
+    part_size: _builtins.int
+    """Size of every part but the last, for MULTIPART, so a reloaded page can slice the
+    file again and resume; int64, so JSON carries it as a string.
+    """
+    part_count: _builtins.int
+    """Number of parts, for MULTIPART; 0 otherwise."""
     @_builtins.property
     def probe(self) -> _transcode_pb2.ProbeFacts:
         """Facts from probing the source; unset until the upload completes."""
@@ -691,10 +744,12 @@ class GetUploadResponse(_message.Message):
         file_size: _builtins.int = ...,
         created_at: _timestamp_pb2.Timestamp | None = ...,
         updated_at: _timestamp_pb2.Timestamp | None = ...,
+        part_size: _builtins.int = ...,
+        part_count: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "probe", b"probe", "updated_at", b"updated_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "error_reason", b"error_reason", "eta_seconds", b"eta_seconds", "file_size", b"file_size", "filename", b"filename", "method", b"method", "probe", b"probe", "progress", b"progress", "status", b"status", "updated_at", b"updated_at", "upload_id", b"upload_id", "video_id", b"video_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "error_reason", b"error_reason", "eta_seconds", b"eta_seconds", "file_size", b"file_size", "filename", b"filename", "method", b"method", "part_count", b"part_count", "part_size", b"part_size", "probe", b"probe", "progress", b"progress", "status", b"status", "updated_at", b"updated_at", "upload_id", b"upload_id", "video_id", b"video_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

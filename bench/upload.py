@@ -1,0 +1,261 @@
+"""Presigned uploads: ``POST /api/v1/media/presigned-upload`` through the edge, versus boto3 alone.
+
+The stack is real: PostgreSQL, Redis and SeaweedFS (found or started by devstack, as
+the tests do), migrations, ``python -m upload_svc`` and ``python -m edge``. (a) ``wrk
+-t2 -c64 -d10s`` POSTs a 50 MiB declaration with an instructor's session token, so
+every request verifies the JWT twice (edge and service), validates, presigns a POST
+policy and inserts a video and an upload row. (b) The alternative a user would pick: a
+Python loop calling boto3's ``generate_presigned_post`` with the same conditions, no
+HTTP, no database, no auth. Reported: requests/s, p50, p99 of each and the ratios, so
+the price of the service's checks and bookkeeping is one number.
+
+Caveat printed with the numbers: on a small machine (2 cores here) wrk, the edge,
+upload_svc and PostgreSQL share the CPUs, so absolute numbers are lower bounds and
+the ratio is the figure to compare between runs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+from bench._support import HOST, RESULTS_DIR, ROOT, free_port, spawned, table, wait_for_http, write_result
+from bench.gateway import parse_wrk
+from service_kit.auth import INSTRUCTOR, issue_session_token
+
+NAME = "upload"
+CONNECTIONS = 64
+DURATION_SECONDS = 10
+STARTUP_SECONDS = 60.0
+FILE_SIZE = 50 * 1024 * 1024
+"""Below the 100 MiB threshold: the single presigned POST, the common case."""
+BODY = json.dumps({"filename": "Lecture_01.mp4", "content_type": "video/mp4", "file_size": FILE_SIZE})
+
+
+@contextmanager
+def infrastructure(state: Path) -> Iterator[dict[str, str]]:
+    """PostgreSQL, Redis and a private SeaweedFS, migrated; yields the processes' environment."""
+    from devstack.postgres import ensure_postgres
+    from devstack.redis import ensure_redis
+    from devstack.seaweed import start_seaweed
+    from service_kit.migrate import upgrade
+
+    postgres = ensure_postgres("postgresql+psycopg://root@127.0.0.1:5432/media_bench", state)
+    redis = ensure_redis("redis://127.0.0.1:6379/14", state)
+    access_key, secret_key = "bench-" + secrets.token_hex(6), secrets.token_urlsafe(30)
+    seaweed = start_seaweed(state / "s3", access_key=access_key, secret_key=secret_key, bucket="media-bench")
+    try:
+        env = {
+            "MEDIA_ENV": "test",
+            "MEDIA_DOTENV": "/nonexistent/.env",
+            "LOG_LEVEL": "WARNING",
+            "DATABASE_URL": postgres.url,
+            "REDIS_URL": redis.url,
+            "AWS_ACCESS_KEY_ID": access_key,
+            "AWS_SECRET_ACCESS_KEY": secret_key,
+            "AWS_REGION": "us-east-1",
+            "S3_BUCKET": "media-bench",
+            "S3_ENDPOINT_URL": seaweed.endpoint_url,
+            "S3_PUBLIC_ENDPOINT_URL": seaweed.endpoint_url,
+            "JWT_SECRET_KEY": secrets.token_urlsafe(40),
+            "HLS_PROXY_SECRET": secrets.token_urlsafe(40),
+            "ZOOM_WEBHOOK_SECRET": "bench",
+            "SHUTDOWN_GRACE_SECONDS": "1",
+            "EDGE_PORT": str(free_port()),
+            "UPLOAD_SVC_PORT": str(free_port()),
+            "UPLOAD_SVC_METRICS_PORT": str(free_port()),
+        }
+        upgrade(["upload"], postgres.url)
+        yield env
+    finally:
+        seaweed.stop()
+        redis.stop()
+        postgres.stop()
+
+
+@contextmanager
+def environment(extra: dict[str, str]) -> Iterator[None]:
+    """Children inherit ``extra`` (bench._support.spawned passes os.environ on)."""
+    saved = {key: os.environ.get(key) for key in extra}
+    os.environ.update(extra)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def session_token(env: dict[str, str]) -> str:
+    return issue_session_token(
+        env["JWT_SECRET_KEY"],
+        user_id="bench-instructor",
+        organization_id="bench-org",
+        course_id="bench-course",
+        roles=[INSTRUCTOR],
+        ttl_seconds=3600,
+    )
+
+
+def check_route(url: str, token: str) -> None:
+    """One request first: the numbers mean nothing if the route answers an error."""
+    request = urllib.request.Request(
+        url, data=BODY.encode(), headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"}
+    )
+    with urllib.request.urlopen(request, timeout=10) as reply:
+        body = json.loads(reply.read())
+    if body.get("method") != "UPLOAD_METHOD_POST" or "policy" not in body.get("fields", {}):
+        raise RuntimeError(f"unexpected reply: {body}")
+
+
+def run_wrk(url: str, token: str, scratch: Path) -> dict[str, Any]:
+    if shutil.which("wrk") is None:
+        raise RuntimeError("wrk is not installed (apt-get install wrk)")
+    script = scratch / "presign.lua"
+    script.write_text(
+        'wrk.method = "POST"\n'
+        f"wrk.body = {json.dumps(BODY)}\n"
+        'wrk.headers["Content-Type"] = "application/json"\n'
+        f'wrk.headers["Authorization"] = "Bearer {token}"\n'
+    )
+    command = ["wrk", "-t2", f"-c{CONNECTIONS}", f"-d{DURATION_SECONDS}s", "--latency", "-s", str(script), url]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=DURATION_SECONDS + 30, check=True)
+    return parse_wrk(done.stdout)
+
+
+def run_direct(env: dict[str, str]) -> dict[str, Any]:
+    """boto3's generate_presigned_post in a closed loop for DURATION_SECONDS, one call at a time."""
+    client = boto3.client(
+        "s3",
+        endpoint_url=env["S3_PUBLIC_ENDPOINT_URL"],
+        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+        region_name=env["AWS_REGION"],
+        config=Config(signature_version="s3v4", s3={"addressing_style": "path"}),
+    )
+    latencies: list[float] = []
+    started = time.perf_counter()
+    deadline = started + DURATION_SECONDS
+    while time.perf_counter() < deadline:
+        before = time.perf_counter()
+        client.generate_presigned_post(
+            env["S3_BUCKET"],
+            f"uploads/bench-org/{secrets.token_hex(16)}/source",
+            Fields={"Content-Type": "video/mp4"},
+            Conditions=[["content-length-range", FILE_SIZE, FILE_SIZE], {"Content-Type": "video/mp4"}],
+            ExpiresIn=3600,
+        )
+        latencies.append((time.perf_counter() - before) * 1000)
+    elapsed = time.perf_counter() - started
+    latencies.sort()
+    return {
+        "requests": len(latencies),
+        "rps": len(latencies) / elapsed,
+        "p50_ms": latencies[len(latencies) // 2],
+        "p99_ms": latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))],
+        "errors": 0,
+    }
+
+
+def main() -> dict[str, Any]:
+    logs = RESULTS_DIR / "logs"
+    with tempfile.TemporaryDirectory(prefix="bench-upload-") as scratch_name:
+        scratch = Path(scratch_name)
+        with infrastructure(scratch) as env, environment(env):
+            edge_url = f"http://{HOST}:{env['EDGE_PORT']}"
+            with (
+                spawned([sys.executable, "-m", "upload_svc"], logs / "upload_svc.log") as upload,
+                spawned([sys.executable, "-m", "edge"], logs / "upload_edge.log") as edge,
+            ):
+                wait_for_http(f"{edge_url}/openapi.json", edge, STARTUP_SECONDS)
+                if upload.poll() is not None:
+                    raise RuntimeError("upload_svc exited; see bench/results/logs/upload_svc.log")
+                token = session_token(env)
+                url = f"{edge_url}/api/v1/media/presigned-upload"
+                _wait_for_route(url, token)
+                through_edge = run_wrk(url, token, scratch)
+            direct = run_direct(env)
+    result = {
+        "benchmark": NAME,
+        "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "cpus": os.cpu_count(),
+        "connections": CONNECTIONS,
+        "duration_seconds": DURATION_SECONDS,
+        "edge": through_edge,
+        "direct": direct,
+        "ratio_edge_over_direct": {
+            "rps": through_edge["rps"] / direct["rps"],
+            "p50": through_edge["p50_ms"] / direct["p50_ms"],
+            "p99": through_edge["p99_ms"] / direct["p99_ms"],
+        },
+        "note": (
+            f"{os.cpu_count()} CPUs shared by wrk, the edge, upload_svc and PostgreSQL: absolute numbers are "
+            "lower bounds; compare the ratio between runs. Edge: HTTP + JWT (twice) + validation + presign + "
+            "two inserts per request, 64 in flight; direct: boto3 generate_presigned_post only, one at a time."
+        ),
+    }
+    path = write_result(NAME, result)
+    print(report(result))
+    print(f"written to {path.relative_to(ROOT)}")
+    return result
+
+
+def _wait_for_route(url: str, token: str) -> None:
+    """upload_svc may answer a moment after the edge: retry the first request briefly."""
+    deadline = time.monotonic() + STARTUP_SECONDS
+    while True:
+        try:
+            check_route(url, token)
+            return
+        except (OSError, RuntimeError):
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
+def report(result: dict[str, Any]) -> str:
+    edge, direct, ratio = result["edge"], result["direct"], result["ratio_edge_over_direct"]
+    rows = [
+        [
+            "presigned-upload via edge (wrk)",
+            f"{edge['rps']:.0f}",
+            f"{edge['p50_ms']:.2f}",
+            f"{edge['p99_ms']:.2f}",
+            str(edge["errors"]),
+        ],
+        [
+            "boto3 generate_presigned_post",
+            f"{direct['rps']:.0f}",
+            f"{direct['p50_ms']:.3f}",
+            f"{direct['p99_ms']:.3f}",
+            str(direct["errors"]),
+        ],
+        ["edge / direct", f"{ratio['rps']:.3f}x", f"{ratio['p50']:.1f}x", f"{ratio['p99']:.1f}x", ""],
+    ]
+    heading = (
+        f"upload: POST /api/v1/media/presigned-upload, {result['connections']} in flight, "
+        f"{result['duration_seconds']} s each (real PostgreSQL, SeaweedFS, upload_svc, edge)"
+    )
+    lines = [heading, table(["path", "req/s", "p50 ms", "p99 ms", "errors"], rows), f"note: {result['note']}"]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()
+    sys.exit(0)

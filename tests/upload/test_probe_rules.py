@@ -1,0 +1,93 @@
+"""What makes a probed file a video, from ffprobe's JSON report, as plain calls."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from upload_svc import domain, errors
+
+VIDEO_STREAM: dict[str, Any] = {
+    "codec_type": "video",
+    "codec_name": "h264",
+    "width": 1920,
+    "height": 1080,
+    "avg_frame_rate": "30000/1001",
+    "r_frame_rate": "30000/1001",
+}
+AUDIO_STREAM: dict[str, Any] = {"codec_type": "audio", "codec_name": "aac"}
+
+
+def report(*streams: dict[str, Any], duration: str | None = "12.5") -> dict[str, Any]:
+    return {"streams": list(streams), "format": {"duration": duration} if duration else {}}
+
+
+def test_a_video_with_sound_gives_every_fact() -> None:
+    facts = domain.facts_from_ffprobe(report(VIDEO_STREAM, AUDIO_STREAM))
+    assert facts == domain.ProbeFacts(
+        duration_seconds=12.5,
+        width=1920,
+        height=1080,
+        rotation=0,
+        frame_rate=29.97,
+        video_codec="h264",
+        audio_codec="aac",
+        has_audio=True,
+    )
+
+
+def test_a_silent_video_has_no_audio_codec() -> None:
+    facts = domain.facts_from_ffprobe(report(VIDEO_STREAM))
+    assert (facts.has_audio, facts.audio_codec) == (False, "")
+
+
+def test_an_audio_file_is_refused_for_having_no_video_stream() -> None:
+    with pytest.raises(errors.UploadRejected, match="no video stream"):
+        domain.facts_from_ffprobe(report(AUDIO_STREAM))
+
+
+def test_cover_art_is_not_a_video_stream() -> None:
+    cover = {**VIDEO_STREAM, "codec_name": "mjpeg", "disposition": {"attached_pic": 1}}
+    with pytest.raises(errors.UploadRejected, match="no video stream"):
+        domain.facts_from_ffprobe(report(AUDIO_STREAM, cover))
+
+
+@pytest.mark.parametrize("duration", [None, "0.000000", "N/A"])
+def test_a_video_of_zero_duration_is_refused(duration: str | None) -> None:
+    with pytest.raises(errors.UploadRejected, match="zero duration"):
+        domain.facts_from_ffprobe(report(VIDEO_STREAM, duration=duration))
+
+
+def test_the_stream_duration_serves_when_the_container_has_none() -> None:
+    facts = domain.facts_from_ffprobe(report({**VIDEO_STREAM, "duration": "3.2"}, duration=None))
+    assert facts.duration_seconds == 3.2
+
+
+def test_a_video_stream_without_picture_size_is_refused() -> None:
+    with pytest.raises(errors.UploadRejected, match="picture size"):
+        domain.facts_from_ffprobe(report({**VIDEO_STREAM, "width": 0}))
+
+
+@pytest.mark.parametrize(
+    ("stream_extra", "rotation"),
+    [
+        ({"side_data_list": [{"side_data_type": "Display Matrix", "rotation": -90}]}, 90),
+        ({"side_data_list": [{"side_data_type": "Display Matrix", "rotation": 90}]}, 270),
+        ({"side_data_list": [{"side_data_type": "Display Matrix", "rotation": 180}]}, 180),
+        ({"tags": {"rotate": "90"}}, 90),
+        ({}, 0),
+    ],
+)
+def test_rotation_is_reported_clockwise(stream_extra: dict[str, Any], rotation: int) -> None:
+    assert domain.facts_from_ffprobe(report({**VIDEO_STREAM, **stream_extra})).rotation == rotation
+
+
+def test_an_unknown_average_frame_rate_falls_back_to_the_base_rate() -> None:
+    facts = domain.facts_from_ffprobe(report({**VIDEO_STREAM, "avg_frame_rate": "0/0", "r_frame_rate": "25/1"}))
+    assert facts.frame_rate == 25.0
+
+
+def test_an_unreadable_file_says_so_with_ffprobes_reason() -> None:
+    error = domain.unreadable("Invalid data found when processing input")
+    assert "could not be read as a video (Invalid data found when processing input)" in error.message
