@@ -12,16 +12,16 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 from urllib.parse import urlsplit
 
-import boto3
 import grpc
 import psycopg
 import redis.asyncio as aioredis
-from botocore.config import Config
 
 from edge.backends import Backends, BackendService
+from service_kit.object_store import s3_client
 from service_kit.settings import Settings
 
 CHECK_TIMEOUT_SECONDS = 2.0
@@ -60,7 +60,9 @@ class HealthChecker:
         self._redis = aioredis.from_url(
             self._settings.redis_url, socket_connect_timeout=self._timeout, socket_timeout=self._timeout
         )
-        self._s3 = await asyncio.to_thread(_make_s3_client, self._settings, self._timeout)
+        self._s3 = await asyncio.to_thread(
+            partial(s3_client, self._settings, timeout_seconds=self._timeout, max_attempts=1)
+        )
 
     async def close(self) -> None:
         if self._redis is not None:
@@ -124,24 +126,6 @@ def _backend_check(backends: Backends, address: str, timeout: float) -> Check:
             raise RuntimeError(f"health status {status} at {address}")
 
     return check
-
-
-def _make_s3_client(settings: Settings, timeout: float) -> Any:
-    config = Config(
-        signature_version="s3v4",
-        s3={"addressing_style": "path"},
-        connect_timeout=timeout,
-        read_timeout=timeout,
-        retries={"max_attempts": 1, "mode": "standard"},
-    )
-    return boto3.client(
-        "s3",
-        endpoint_url=settings.s3_endpoint_url,
-        aws_access_key_id=settings.aws_access_key_id,
-        aws_secret_access_key=settings.aws_secret_access_key,
-        region_name=settings.aws_region,
-        config=config,
-    )
 
 
 def _secrets_of(settings: Settings) -> tuple[str, ...]:

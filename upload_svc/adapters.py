@@ -26,17 +26,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
-import boto3
 import grpc
-from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from media.transcode.v1 import transcode_pb2, transcode_pb2_grpc
+from service_kit.object_store import s3_client
 from service_kit.settings import Settings
 from upload_svc import domain, errors
 
 if TYPE_CHECKING:
-    from mypy_boto3_s3 import S3Client
     from mypy_boto3_s3.type_defs import ObjectIdentifierTypeDef
 
 log = logging.getLogger(__name__)
@@ -46,23 +44,6 @@ T = TypeVar("T")
 
 _MISSING_OBJECT_CODES = frozenset({"404", "NoSuchKey", "NotFound"})
 _NO_SUCH_UPLOAD = "NoSuchUpload"
-
-
-def _s3_client(settings: Settings, endpoint_url: str | None) -> S3Client:
-    """SigV4 and path-style addressing: what SeaweedFS and MinIO expect, and AWS accepts."""
-    return boto3.client(
-        "s3",
-        endpoint_url=endpoint_url,
-        aws_access_key_id=settings.aws_access_key_id,
-        aws_secret_access_key=settings.aws_secret_access_key,
-        region_name=settings.aws_region,
-        config=Config(
-            signature_version="s3v4",
-            s3={"addressing_style": "path"},
-            retries={"max_attempts": 3, "mode": "standard"},
-            max_pool_connections=32,
-        ),
-    )
 
 
 @dataclass(frozen=True)
@@ -99,8 +80,8 @@ class ObjectStore:
 
     def __init__(self, settings: Settings) -> None:
         self.bucket = settings.s3_bucket
-        self._client = _s3_client(settings, settings.s3_endpoint_url)
-        self._public = _s3_client(settings, settings.s3_public_endpoint_url or settings.s3_endpoint_url)
+        self._client = s3_client(settings, max_pool_connections=32)
+        self._public = s3_client(settings, endpoint_url=settings.s3_public_endpoint_url)
 
     # -- presigning (no I/O) --
 

@@ -17,12 +17,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
-import boto3
 import pytest
-from botocore.config import Config
 
 from devstack import free_port
 from service_kit.auth import INSTRUCTOR, LEARNER, issue_session_token
+from service_kit.object_store import s3_client
 from tests.support.processes import Infra, Stack, spawn, wait_for_grpc_health, wait_for_http
 
 if TYPE_CHECKING:
@@ -150,15 +149,7 @@ def large_video(media_dir: Path) -> bytes:
 @pytest.fixture(scope="session")
 def s3(infra: Infra) -> S3Client:
     """The bucket as an operator sees it, to check what object storage really holds."""
-    settings = infra.settings
-    return boto3.client(
-        "s3",
-        endpoint_url=settings.s3_endpoint_url,
-        aws_access_key_id=settings.aws_access_key_id,
-        aws_secret_access_key=settings.aws_secret_access_key,
-        region_name=settings.aws_region,
-        config=Config(signature_version="s3v4", s3={"addressing_style": "path"}),
-    )
+    return s3_client(infra.settings)
 
 
 @pytest.fixture(scope="session")
