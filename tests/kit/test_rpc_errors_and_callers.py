@@ -145,3 +145,11 @@ async def test_a_stream_that_fails_midway_ends_with_the_mapped_status(
             received.append(reply.job.job_id)
     assert received == ["j"]
     assert raised.value.code() == grpc.StatusCode.UNAVAILABLE
+
+
+async def test_an_rpc_not_built_yet_answers_unimplemented_not_internal(
+    stub: transcode_pb2_grpc.TranscodeServiceAsyncStub,
+) -> None:
+    with pytest.raises(aio.AioRpcError) as raised:
+        await stub.CancelTranscodeJob(transcode_pb2.CancelTranscodeJobRequest(job_id="j"), timeout=5)
+    assert raised.value.code() == grpc.StatusCode.UNIMPLEMENTED

@@ -7,6 +7,7 @@ import signal
 import time
 import urllib.error
 import urllib.request
+import uuid
 
 import grpc
 import pytest
@@ -18,6 +19,7 @@ from rq import Worker
 from rq.worker import BaseWorker
 
 from devstack import free_port
+from service_kit.auth import issue_session_token
 from service_kit.settings import SERVICE_NAMES
 from tests.support.processes import Infra, Stack, spawn, wait_for_grpc_health
 
@@ -54,44 +56,50 @@ def test_reflection_lets_grpcurl_discover_each_service(stack: Stack, service: st
     assert "grpc.health.v1.Health" in names
 
 
-def test_an_rpc_not_built_yet_answers_unimplemented_not_internal(stack: Stack) -> None:
-    from media.transcode.v1 import transcode_pb2, transcode_pb2_grpc
-
-    with grpc.insecure_channel(stack.address("transcode")) as channel:
-        stub = transcode_pb2_grpc.TranscodeServiceStub(channel)
-        with pytest.raises(grpc.RpcError) as raised:
-            stub.GetTranscodeJob(transcode_pb2.GetTranscodeJobRequest(job_id="j1"), timeout=5)
-    assert raised.value.code() == grpc.StatusCode.UNIMPLEMENTED
+def unknown_upload(stack: Stack, request_id: str) -> urllib.error.HTTPError:
+    """GET an upload that does not exist, as a signed-in instructor: a 404 from upload_svc."""
+    token = issue_session_token(
+        stack.infra.settings.jwt_secret_key,
+        user_id="instructor-1",
+        organization_id="org-stack",
+        course_id="course-1",
+        roles=["Instructor"],
+        ttl_seconds=300,
+    )
+    request = urllib.request.Request(
+        f"{stack.edge_url}/api/v1/media/uploads/{uuid.uuid4()}",
+        headers={"X-Request-ID": request_id, "Authorization": f"Bearer {token}"},
+    )
+    with pytest.raises(urllib.error.HTTPError) as raised:
+        urllib.request.urlopen(request, timeout=10)
+    assert raised.value.code == 404
+    return raised.value
 
 
 def test_a_request_id_from_the_browser_reaches_the_service_logs(stack: Stack) -> None:
     request_id = f"trace-{time.time_ns()}"
-    request = urllib.request.Request(
-        f"{stack.edge_url}/api/v1/media/transcode-jobs/j1", headers={"X-Request-ID": request_id}
-    )
-    with pytest.raises(urllib.error.HTTPError) as raised:
-        urllib.request.urlopen(request, timeout=10)
-    assert raised.value.headers["X-Request-ID"] == request_id
+    assert unknown_upload(stack, request_id).headers["X-Request-ID"] == request_id
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline:
-        lines = [json.loads(line) for line in stack.processes["transcode"].log_text().splitlines() if line.strip()]
+        lines = [json.loads(line) for line in stack.processes["upload"].log_text().splitlines() if line.strip()]
         matching = [line for line in lines if line.get("request_id") == request_id]
         if matching:
-            assert matching[-1]["rpc"] == "media.transcode.v1.TranscodeService/GetTranscodeJob"
+            assert matching[-1]["rpc"] == "media.upload.v1.UploadService/GetUpload"
+            assert matching[-1]["user_id"] == "instructor-1"
             return
         time.sleep(0.1)
-    pytest.fail("the request id never reached the transcode service's logs")
+    pytest.fail("the request id never reached the upload service's logs")
 
 
 def test_service_metrics_count_rpcs_by_method_and_code(stack: Stack) -> None:
-    test_an_rpc_not_built_yet_answers_unimplemented_not_internal(stack)
-    port = stack.infra.settings.endpoint("transcode").metrics_port
+    unknown_upload(stack, "metrics-probe")
+    port = stack.infra.settings.endpoint("upload").metrics_port
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as reply:
         families = {family.name: family for family in text_string_to_metric_families(reply.read().decode())}
     handled = [
         sample
         for sample in families["grpc_server_handled"].samples
-        if sample.labels.get("grpc_method") == "GetTranscodeJob" and sample.labels.get("grpc_code") == "UNIMPLEMENTED"
+        if sample.labels.get("grpc_method") == "GetUpload" and sample.labels.get("grpc_code") == "NOT_FOUND"
     ]
     assert handled and handled[0].value >= 1
     assert "grpc_server_handling_seconds" in families
