@@ -10,7 +10,7 @@ import logging
 
 from aiohttp import web
 
-from edge.app import create_app, default_backend_services
+from edge.app import create_app, default_backend_services, default_overrides
 from service_kit.logging import configure_logging
 from service_kit.settings import load_settings_or_exit
 
@@ -20,7 +20,9 @@ log = logging.getLogger("edge")
 def main() -> None:
     settings = load_settings_or_exit()
     configure_logging("edge", settings.log_level)
-    app = create_app(settings, default_backend_services(settings), with_process_metrics=True)
+    app = create_app(
+        settings, default_backend_services(settings), overrides=default_overrides(), with_process_metrics=True
+    )
     log.info("edge listening", extra={"host": settings.edge_host, "port": settings.edge_port})
     web.run_app(
         app,

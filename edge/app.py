@@ -29,6 +29,7 @@ from edge.backends import Backends, BackendService
 from edge.errors import error_middleware
 from edge.gateway import handle_operation, make_dispatcher
 from edge.health import HealthChecker
+from edge.hls import hls_preflight_middleware
 from edge.keys import BACKENDS, HEALTH, METRICS, OPENAPI_DOCUMENT, SETTINGS
 from edge.metrics import EdgeMetrics
 from edge.middleware import echo_request_id, request_context_middleware
@@ -64,6 +65,15 @@ def default_backend_services(settings: Settings) -> list[BackendService]:
     return services
 
 
+def default_overrides() -> dict[RouteKey, Handler]:
+    """The hand-written handlers of the five media services' routes (``python -m edge``)."""
+    from edge.hls import hls_overrides
+    from edge.lti_pages import lti_overrides
+    from edge.sse import EVENTS_ROUTE, upload_events
+
+    return {EVENTS_ROUTE: upload_events, **lti_overrides(), **hls_overrides()}
+
+
 def create_app(
     settings: Settings,
     services: Sequence[BackendService],
@@ -74,7 +84,7 @@ def create_app(
     """Build the edge for ``services``; raises ValueError on a bad http rule or override."""
     operations = compile_operations(services)
     router = build_router(operations, overrides or {})
-    app = web.Application(middlewares=[request_context_middleware(), error_middleware])
+    app = web.Application(middlewares=[request_context_middleware(), error_middleware, hls_preflight_middleware()])
     app[SETTINGS] = settings
     app[METRICS] = EdgeMetrics(with_process_metrics=with_process_metrics)
     app[HEALTH] = HealthChecker(settings, services)

@@ -24,6 +24,7 @@ have ffprobe || [[ " ${missing[*]} " == *" ffmpeg "* ]] || missing+=(ffmpeg)
 have_postgres_server && have psql || missing+=(postgresql postgresql-client)
 have redis-server || missing+=(redis-server)
 have wrk || missing+=(wrk)
+have nginx || [[ -x /usr/sbin/nginx ]] || missing+=(nginx)
 python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || missing+=(python3-venv)
 
 as_root=()

@@ -3,28 +3,55 @@
 Workers are separate processes so FFmpeg never shares a process with a gRPC server; run
 as many as the machines allow, on any machine that reaches Redis, PostgreSQL and the
 object store. The scheduler runs inside the worker so retries with backoff fire.
+
+A worker killed with SIGKILL (or a machine that dies) leaves its job in RQ's started
+registry; RQ 3 treats an entry whose heartbeat lapsed as abandoned and retries it
+(or fails it when no retry is left) the next time any worker cleans the registries.
+Stock RQ lets a heartbeat lapse only after 60 s plus the monitoring interval and
+cleans every 10 minutes; :class:`TranscodeWorker` makes both settings
+(TRANSCODE_HEARTBEAT_SECONDS: abandoned after three silent beats;
+TRANSCODE_MAINTENANCE_SECONDS), so a dead worker's job moves on in seconds.
 """
 
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from redis import Redis
 from rq import Queue, Worker
 
 from service_kit.logging import configure_logging
 from service_kit.settings import load_settings_or_exit
-
-TRANSCODE_QUEUE = "transcode"
+from transcode_svc.adapters import TRANSCODE_QUEUE
 
 log = logging.getLogger(__name__)
+
+MISSED_BEATS = 3
+"""Heartbeats a running job may miss before it counts as abandoned."""
+
+
+class TranscodeWorker(Worker):
+    """RQ's forking worker with a heartbeat lease measured in beats, not a fixed minute."""
+
+    def get_heartbeat_ttl(self, job: Any, working_time: float = 0.0) -> int:
+        return int(self.job_monitoring_interval * MISSED_BEATS)
 
 
 def main() -> None:
     settings = load_settings_or_exit()
     configure_logging("transcode_worker", settings.log_level)
     connection = Redis.from_url(settings.redis_url)
-    worker = Worker([Queue(TRANSCODE_QUEUE, connection=connection)], connection=connection)
+    beat = settings.transcode.heartbeat_seconds
+    maintenance = settings.transcode.maintenance_seconds
+    worker = TranscodeWorker(
+        [Queue(TRANSCODE_QUEUE, connection=connection)],
+        connection=connection,
+        job_monitoring_interval=beat,
+        maintenance_interval=maintenance,
+        # An idle worker wakes from its blocking dequeue (worker_ttl - 15 s) to clean registries.
+        worker_ttl=maintenance + 15,
+    )
     log.info("worker starting", extra={"queues": [TRANSCODE_QUEUE], "worker": worker.name})
     worker.work(with_scheduler=True, logging_level=settings.log_level.upper())
 

@@ -70,7 +70,7 @@ async def test_pending_uploads_past_their_time_to_live_are_removed(
     assert orphan["UploadId"] not in open_uploads
     assert s3.list_objects_v2(Bucket="media-test", Prefix=single["fields"]["key"]).get("KeyCount") == 0
     kept = await api.call("GET", f"/api/v1/media/uploads/{finished['upload_id']}", instructor)
-    assert kept.body["status"] == "VIDEO_STATUS_UPLOADED"
+    assert kept.body["status"] == "VIDEO_STATUS_QUEUED"
 
 
 async def test_a_fresh_pending_upload_survives_the_sweep(stack: Stack, api: Api) -> None:

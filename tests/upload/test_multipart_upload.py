@@ -68,7 +68,7 @@ async def test_a_multipart_upload_resumes_from_the_listed_parts_and_completes(
 
     completed = await api.call("POST", f"/api/v1/media/uploads/{upload_id}/complete", instructor, {})
     assert completed.status == 200, completed.body
-    assert completed.body["status"] == "VIDEO_STATUS_UPLOADED"
+    assert completed.body["status"] == "VIDEO_STATUS_QUEUED"
     assert (completed.body["probe"]["width"], completed.body["probe"]["height"]) == (640, 360)
     assert completed.body["probe"]["has_audio"] is False
     again = await api.call("POST", f"/api/v1/media/uploads/{upload_id}/complete", instructor, {})

@@ -71,9 +71,9 @@ async def test_a_small_video_uploaded_and_completed_has_its_probe_facts_recorded
 
     completed = await api.call("POST", f"/api/v1/media/uploads/{created['upload_id']}/complete", instructor, {})
     assert completed.status == 200, completed.body
-    # transcode_svc does not accept jobs yet: the verified video waits as UPLOADED.
-    assert completed.body["status"] == "VIDEO_STATUS_UPLOADED"
-    assert completed.body["transcode_job_id"] == ""
+    # Verified, then handed to transcode_svc: queued for a worker (none runs in this stack).
+    assert completed.body["status"] == "VIDEO_STATUS_QUEUED"
+    assert completed.body["transcode_job_id"] != ""
     probe = completed.body["probe"]
     assert probe["duration_seconds"] == 2.0
     assert (probe["width"], probe["height"], probe["rotation"]) == (320, 240, 0)
@@ -81,7 +81,7 @@ async def test_a_small_video_uploaded_and_completed_has_its_probe_facts_recorded
     assert (probe["video_codec"], probe["audio_codec"], probe["has_audio"]) == ("h264", "aac", True)
 
     status = (await api.call("GET", f"/api/v1/media/uploads/{created['upload_id']}", instructor)).body
-    assert status["status"] == "VIDEO_STATUS_UPLOADED"
+    assert status["status"] == "VIDEO_STATUS_QUEUED"
     assert status["probe"] == probe
     assert status["error_reason"] == ""
 

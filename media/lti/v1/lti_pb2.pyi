@@ -865,6 +865,7 @@ class StartOidcLoginRequest(_message.Message):
     LTI_MESSAGE_HINT_FIELD_NUMBER: _builtins.int
     CLIENT_ID_FIELD_NUMBER: _builtins.int
     LTI_DEPLOYMENT_ID_FIELD_NUMBER: _builtins.int
+    LTI_STORAGE_TARGET_FIELD_NUMBER: _builtins.int
     iss: _builtins.str
     """Issuer of the platform."""
     login_hint: _builtins.str
@@ -877,6 +878,10 @@ class StartOidcLoginRequest(_message.Message):
     """Client id of the tool, when the platform sends it."""
     lti_deployment_id: _builtins.str
     """Deployment id, when the platform sends it."""
+    lti_storage_target: _builtins.str
+    """Frame name of the platform's postMessage storage, when the platform offers it
+    (LTI client-side postMessage storage); the login page stores the state there.
+    """
     def __init__(
         self,
         *,
@@ -886,10 +891,11 @@ class StartOidcLoginRequest(_message.Message):
         lti_message_hint: _builtins.str = ...,
         client_id: _builtins.str = ...,
         lti_deployment_id: _builtins.str = ...,
+        lti_storage_target: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["client_id", b"client_id", "iss", b"iss", "login_hint", b"login_hint", "lti_deployment_id", b"lti_deployment_id", "lti_message_hint", b"lti_message_hint", "target_link_uri", b"target_link_uri"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["client_id", b"client_id", "iss", b"iss", "login_hint", b"login_hint", "lti_deployment_id", b"lti_deployment_id", "lti_message_hint", b"lti_message_hint", "lti_storage_target", b"lti_storage_target", "target_link_uri", b"target_link_uri"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -957,10 +963,23 @@ class CompleteBrowserLaunchResponse(_message.Message):
     EXPIRES_AT_FIELD_NUMBER: _builtins.int
     REDIRECT_URL_FIELD_NUMBER: _builtins.int
     LAUNCH_FIELD_NUMBER: _builtins.int
+    LTI_STORAGE_TARGET_FIELD_NUMBER: _builtins.int
+    PLATFORM_ORIGIN_FIELD_NUMBER: _builtins.int
+    RELAUNCH_URL_FIELD_NUMBER: _builtins.int
     session_token: _builtins.str
     """Session JWT the page hands to the UI."""
     redirect_url: _builtins.str
     """Path or URL of the UI view to open, e.g. the video picker for deep linking."""
+    lti_storage_target: _builtins.str
+    """Frame name of the platform's postMessage storage the login stored the state in; empty
+    when the platform offered none. The page checks the state there before using the session.
+    """
+    platform_origin: _builtins.str
+    """Origin of the platform's authorization endpoint: the postMessage target origin."""
+    relaunch_url: _builtins.str
+    """The tool's login URL with this launch's login parameters, to start again in a new window
+    when nothing in the frame can prove the browser started the login.
+    """
     @_builtins.property
     def expires_at(self) -> _timestamp_pb2.Timestamp:
         """When the session token expires."""
@@ -976,10 +995,13 @@ class CompleteBrowserLaunchResponse(_message.Message):
         expires_at: _timestamp_pb2.Timestamp | None = ...,
         redirect_url: _builtins.str = ...,
         launch: Global___LtiLaunch | None = ...,
+        lti_storage_target: _builtins.str = ...,
+        platform_origin: _builtins.str = ...,
+        relaunch_url: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["expires_at", b"expires_at", "launch", b"launch"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["expires_at", b"expires_at", "launch", b"launch", "redirect_url", b"redirect_url", "session_token", b"session_token"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["expires_at", b"expires_at", "launch", b"launch", "lti_storage_target", b"lti_storage_target", "platform_origin", b"platform_origin", "redirect_url", b"redirect_url", "relaunch_url", b"relaunch_url", "session_token", b"session_token"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1443,26 +1465,178 @@ class RegisterPlatformRequest(_message.Message):
     OPENID_CONFIGURATION_FIELD_NUMBER: _builtins.int
     REGISTRATION_TOKEN_FIELD_NUMBER: _builtins.int
     ORGANIZATION_ID_FIELD_NUMBER: _builtins.int
+    INVITATION_FIELD_NUMBER: _builtins.int
     openid_configuration: _builtins.str
     """URL of the platform's OpenID configuration."""
     registration_token: _builtins.str
     """Bearer token for the platform's registration endpoint, when it sends one."""
     organization_id: _builtins.str
     """Organization to register the platform for; defaults to the caller's."""
+    invitation: _builtins.str
+    """Invitation from CreateRegistrationInvitation: names the organization when no session comes
+    with the request (the LMS opens the registration URL itself).
+    """
     def __init__(
         self,
         *,
         openid_configuration: _builtins.str = ...,
         registration_token: _builtins.str = ...,
         organization_id: _builtins.str = ...,
+        invitation: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["openid_configuration", b"openid_configuration", "organization_id", b"organization_id", "registration_token", b"registration_token"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["invitation", b"invitation", "openid_configuration", b"openid_configuration", "organization_id", b"organization_id", "registration_token", b"registration_token"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___RegisterPlatformRequest: _TypeAlias = RegisterPlatformRequest  # noqa: Y015
+
+@_typing.final
+class CreateRegistrationInvitationRequest(_message.Message):
+    """CreateRegistrationInvitationRequest asks for a dynamic-registration URL."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ORGANIZATION_ID_FIELD_NUMBER: _builtins.int
+    organization_id: _builtins.str
+    """Organization the platform will be registered for; defaults to the caller's."""
+    def __init__(
+        self,
+        *,
+        organization_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["organization_id", b"organization_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CreateRegistrationInvitationRequest: _TypeAlias = CreateRegistrationInvitationRequest  # noqa: Y015
+
+@_typing.final
+class CreateRegistrationInvitationResponse(_message.Message):
+    """CreateRegistrationInvitationResponse is the URL to paste into the LMS."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REGISTRATION_URL_FIELD_NUMBER: _builtins.int
+    EXPIRES_AT_FIELD_NUMBER: _builtins.int
+    registration_url: _builtins.str
+    """The tool's registration URL with the invitation; the LMS adds openid_configuration."""
+    @_builtins.property
+    def expires_at(self) -> _timestamp_pb2.Timestamp:
+        """When the invitation stops working."""
+
+    def __init__(
+        self,
+        *,
+        registration_url: _builtins.str = ...,
+        expires_at: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["expires_at", b"expires_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["expires_at", b"expires_at", "registration_url", b"registration_url"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CreateRegistrationInvitationResponse: _TypeAlias = CreateRegistrationInvitationResponse  # noqa: Y015
+
+@_typing.final
+class LineItem(_message.Message):
+    """LineItem is a gradebook column on the platform, as this service knows it."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LINE_ITEM_ID_FIELD_NUMBER: _builtins.int
+    COURSE_ID_FIELD_NUMBER: _builtins.int
+    LIVE_SESSION_ID_FIELD_NUMBER: _builtins.int
+    LABEL_FIELD_NUMBER: _builtins.int
+    SCORE_MAXIMUM_FIELD_NUMBER: _builtins.int
+    line_item_id: _builtins.str
+    """Identifier of the line item in this service."""
+    course_id: _builtins.str
+    """Course (LTI context) id."""
+    live_session_id: _builtins.str
+    """Live session the column grades (its attendance)."""
+    label: _builtins.str
+    """Column title shown in the gradebook."""
+    score_maximum: _builtins.float
+    """Points possible."""
+    def __init__(
+        self,
+        *,
+        line_item_id: _builtins.str = ...,
+        course_id: _builtins.str = ...,
+        live_session_id: _builtins.str = ...,
+        label: _builtins.str = ...,
+        score_maximum: _builtins.float = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["course_id", b"course_id", "label", b"label", "line_item_id", b"line_item_id", "live_session_id", b"live_session_id", "score_maximum", b"score_maximum"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___LineItem: _TypeAlias = LineItem  # noqa: Y015
+
+@_typing.final
+class CreateLineItemRequest(_message.Message):
+    """CreateLineItemRequest describes the column to make for a live session."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    COURSE_ID_FIELD_NUMBER: _builtins.int
+    LIVE_SESSION_ID_FIELD_NUMBER: _builtins.int
+    LABEL_FIELD_NUMBER: _builtins.int
+    SCORE_MAXIMUM_FIELD_NUMBER: _builtins.int
+    course_id: _builtins.str
+    """Course (LTI context) id; the course must have been launched from its platform."""
+    live_session_id: _builtins.str
+    """Live session the column grades; one column per live session."""
+    label: _builtins.str
+    """Column title shown in the gradebook."""
+    score_maximum: _builtins.float
+    """Points possible; 0 means 100."""
+    def __init__(
+        self,
+        *,
+        course_id: _builtins.str = ...,
+        live_session_id: _builtins.str = ...,
+        label: _builtins.str = ...,
+        score_maximum: _builtins.float = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["course_id", b"course_id", "label", b"label", "live_session_id", b"live_session_id", "score_maximum", b"score_maximum"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CreateLineItemRequest: _TypeAlias = CreateLineItemRequest  # noqa: Y015
+
+@_typing.final
+class CreateLineItemResponse(_message.Message):
+    """CreateLineItemResponse carries the column, new or found."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LINE_ITEM_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def line_item(self) -> Global___LineItem:
+        """The line item."""
+
+    def __init__(
+        self,
+        *,
+        line_item: Global___LineItem | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["line_item", b"line_item"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["line_item", b"line_item"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CreateLineItemResponse: _TypeAlias = CreateLineItemResponse  # noqa: Y015
 
 @_typing.final
 class RegisterPlatformResponse(_message.Message):

@@ -105,6 +105,16 @@ class LtiServiceStub:
                 request_serializer=media_dot_lti_dot_v1_dot_lti__pb2.RegisterPlatformRequest.SerializeToString,
                 response_deserializer=media_dot_lti_dot_v1_dot_lti__pb2.RegisterPlatformResponse.FromString,
                 _registered_method=True)
+        self.CreateRegistrationInvitation = channel.unary_unary(
+                '/media.lti.v1.LtiService/CreateRegistrationInvitation',
+                request_serializer=media_dot_lti_dot_v1_dot_lti__pb2.CreateRegistrationInvitationRequest.SerializeToString,
+                response_deserializer=media_dot_lti_dot_v1_dot_lti__pb2.CreateRegistrationInvitationResponse.FromString,
+                _registered_method=True)
+        self.CreateLineItem = channel.unary_unary(
+                '/media.lti.v1.LtiService/CreateLineItem',
+                request_serializer=media_dot_lti_dot_v1_dot_lti__pb2.CreateLineItemRequest.SerializeToString,
+                response_deserializer=media_dot_lti_dot_v1_dot_lti__pb2.CreateLineItemResponse.FromString,
+                _registered_method=True)
         self.GetZoomCredentials = channel.unary_unary(
                 '/media.lti.v1.LtiService/GetZoomCredentials',
                 request_serializer=media_dot_lti_dot_v1_dot_lti__pb2.GetZoomCredentialsRequest.SerializeToString,
@@ -219,6 +229,22 @@ class LtiServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CreateRegistrationInvitation(self, request, context):
+        """CreateRegistrationInvitation makes the one URL an administrator pastes into the LMS to
+        start LTI Dynamic Registration for their organization; it works once, until it expires.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateLineItem(self, request, context):
+        """CreateLineItem makes (or finds) the platform gradebook column of a live session in a course
+        (Assignment and Grade Services); scores are then published against it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def GetZoomCredentials(self, request, context):
         """GetZoomCredentials returns a registration's decrypted Zoom credentials; internal, for
         attendance_svc only, and never exposed over HTTP.
@@ -299,6 +325,16 @@ def add_LtiServiceServicer_to_server(servicer, server):
                     servicer.RegisterPlatform,
                     request_deserializer=media_dot_lti_dot_v1_dot_lti__pb2.RegisterPlatformRequest.FromString,
                     response_serializer=media_dot_lti_dot_v1_dot_lti__pb2.RegisterPlatformResponse.SerializeToString,
+            ),
+            'CreateRegistrationInvitation': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateRegistrationInvitation,
+                    request_deserializer=media_dot_lti_dot_v1_dot_lti__pb2.CreateRegistrationInvitationRequest.FromString,
+                    response_serializer=media_dot_lti_dot_v1_dot_lti__pb2.CreateRegistrationInvitationResponse.SerializeToString,
+            ),
+            'CreateLineItem': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateLineItem,
+                    request_deserializer=media_dot_lti_dot_v1_dot_lti__pb2.CreateLineItemRequest.FromString,
+                    response_serializer=media_dot_lti_dot_v1_dot_lti__pb2.CreateLineItemResponse.SerializeToString,
             ),
             'GetZoomCredentials': grpc.unary_unary_rpc_method_handler(
                     servicer.GetZoomCredentials,
@@ -685,6 +721,60 @@ class LtiService:
             '/media.lti.v1.LtiService/RegisterPlatform',
             media_dot_lti_dot_v1_dot_lti__pb2.RegisterPlatformRequest.SerializeToString,
             media_dot_lti_dot_v1_dot_lti__pb2.RegisterPlatformResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateRegistrationInvitation(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/media.lti.v1.LtiService/CreateRegistrationInvitation',
+            media_dot_lti_dot_v1_dot_lti__pb2.CreateRegistrationInvitationRequest.SerializeToString,
+            media_dot_lti_dot_v1_dot_lti__pb2.CreateRegistrationInvitationResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateLineItem(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/media.lti.v1.LtiService/CreateLineItem',
+            media_dot_lti_dot_v1_dot_lti__pb2.CreateLineItemRequest.SerializeToString,
+            media_dot_lti_dot_v1_dot_lti__pb2.CreateLineItemResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -77,6 +77,14 @@ class LtiServiceStub:
     """RegisterPlatform runs LTI Dynamic Registration against the platform that opened the page;
     the edge renders the HTML page that reports the outcome and closes the registration window.
     """
+    CreateRegistrationInvitation: _grpc.UnaryUnaryMultiCallable[_lti_pb2.CreateRegistrationInvitationRequest, _lti_pb2.CreateRegistrationInvitationResponse]
+    """CreateRegistrationInvitation makes the one URL an administrator pastes into the LMS to
+    start LTI Dynamic Registration for their organization; it works once, until it expires.
+    """
+    CreateLineItem: _grpc.UnaryUnaryMultiCallable[_lti_pb2.CreateLineItemRequest, _lti_pb2.CreateLineItemResponse]
+    """CreateLineItem makes (or finds) the platform gradebook column of a live session in a course
+    (Assignment and Grade Services); scores are then published against it.
+    """
     GetZoomCredentials: _grpc.UnaryUnaryMultiCallable[_lti_pb2.GetZoomCredentialsRequest, _lti_pb2.GetZoomCredentialsResponse]
     """GetZoomCredentials returns a registration's decrypted Zoom credentials; internal, for
     attendance_svc only, and never exposed over HTTP.
@@ -123,6 +131,14 @@ class LtiServiceAsyncStub(LtiServiceStub):
     RegisterPlatform: _aio.UnaryUnaryMultiCallable[_lti_pb2.RegisterPlatformRequest, _lti_pb2.RegisterPlatformResponse]  # type: ignore[assignment]
     """RegisterPlatform runs LTI Dynamic Registration against the platform that opened the page;
     the edge renders the HTML page that reports the outcome and closes the registration window.
+    """
+    CreateRegistrationInvitation: _aio.UnaryUnaryMultiCallable[_lti_pb2.CreateRegistrationInvitationRequest, _lti_pb2.CreateRegistrationInvitationResponse]  # type: ignore[assignment]
+    """CreateRegistrationInvitation makes the one URL an administrator pastes into the LMS to
+    start LTI Dynamic Registration for their organization; it works once, until it expires.
+    """
+    CreateLineItem: _aio.UnaryUnaryMultiCallable[_lti_pb2.CreateLineItemRequest, _lti_pb2.CreateLineItemResponse]  # type: ignore[assignment]
+    """CreateLineItem makes (or finds) the platform gradebook column of a live session in a course
+    (Assignment and Grade Services); scores are then published against it.
     """
     GetZoomCredentials: _aio.UnaryUnaryMultiCallable[_lti_pb2.GetZoomCredentialsRequest, _lti_pb2.GetZoomCredentialsResponse]  # type: ignore[assignment]
     """GetZoomCredentials returns a registration's decrypted Zoom credentials; internal, for
@@ -251,6 +267,26 @@ class LtiServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_lti_pb2.RegisterPlatformResponse, _abc.Awaitable[_lti_pb2.RegisterPlatformResponse]]:
         """RegisterPlatform runs LTI Dynamic Registration against the platform that opened the page;
         the edge renders the HTML page that reports the outcome and closes the registration window.
+        """
+
+    @_abc_1.abstractmethod
+    def CreateRegistrationInvitation(
+        self,
+        request: _lti_pb2.CreateRegistrationInvitationRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_lti_pb2.CreateRegistrationInvitationResponse, _abc.Awaitable[_lti_pb2.CreateRegistrationInvitationResponse]]:
+        """CreateRegistrationInvitation makes the one URL an administrator pastes into the LMS to
+        start LTI Dynamic Registration for their organization; it works once, until it expires.
+        """
+
+    @_abc_1.abstractmethod
+    def CreateLineItem(
+        self,
+        request: _lti_pb2.CreateLineItemRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_lti_pb2.CreateLineItemResponse, _abc.Awaitable[_lti_pb2.CreateLineItemResponse]]:
+        """CreateLineItem makes (or finds) the platform gradebook column of a live session in a course
+        (Assignment and Grade Services); scores are then published against it.
         """
 
     @_abc_1.abstractmethod

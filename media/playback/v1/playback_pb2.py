@@ -25,10 +25,11 @@ _sym_db = _symbol_database.Default()
 from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
 from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior__pb2
 from google.api import httpbody_pb2 as google_dot_api_dot_httpbody__pb2
+from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n media/playback/v1/playback.proto\x12\x11media.playback.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/httpbody.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"C\n\x18\x43reateAccessTokenRequest\x12\x16\n\x08video_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x0f\n\x07user_id\x18\x02 \x01(\t\"n\n\x19\x43reateAccessTokenResponse\x12\r\n\x05token\x18\x01 \x01(\t\x12.\n\nexpires_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nmaster_url\x18\x03 \x01(\t\"T\n\x12GetPlaylistRequest\x12\x16\n\x08video_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x11\n\trendition\x18\x02 \x01(\t\x12\x13\n\x05token\x18\x03 \x01(\tB\x04\xe2\x41\x01\x02\"9\n\x13GetPlaylistResponse\x12\"\n\x04\x62ody\x18\x01 \x01(\x0b\x32\x14.google.api.HttpBody\"t\n\x15ResolveSegmentRequest\x12\x16\n\x08video_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x17\n\trendition\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\x12\x15\n\x07segment\x18\x03 \x01(\tB\x04\xe2\x41\x01\x02\x12\x13\n\x05token\x18\x04 \x01(\tB\x04\xe2\x41\x01\x02\"`\n\x16ResolveSegmentResponse\x12\x16\n\x0credirect_url\x18\x01 \x01(\tH\x00\x12$\n\x04\x62ody\x18\x02 \x01(\x0b\x32\x14.google.api.HttpBodyH\x00\x42\x08\n\x06target2\xad\x04\n\x0fPlaybackService\x12\xa1\x01\n\x11\x43reateAccessToken\x12+.media.playback.v1.CreateAccessTokenRequest\x1a,.media.playback.v1.CreateAccessTokenResponse\"1\x82\xd3\xe4\x93\x02+\x12)/api/v1/media/hls/{video_id}/access-token\x12\xd1\x01\n\x0bGetPlaylist\x12%.media.playback.v1.GetPlaylistRequest\x1a&.media.playback.v1.GetPlaylistResponse\"s\x82\xd3\xe4\x93\x02m\x12(/api/v1/media/hls/{video_id}/master.m3u8Z;\x12\x33/api/v1/media/hls/{video_id}/{rendition}/index.m3u8b\x04\x62odyb\x04\x62ody\x12\xa1\x01\n\x0eResolveSegment\x12(.media.playback.v1.ResolveSegmentRequest\x1a).media.playback.v1.ResolveSegmentResponse\":\x82\xd3\xe4\x93\x02\x34\x12\x32/api/v1/media/hls/{video_id}/{rendition}/{segment}b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n media/playback/v1/playback.proto\x12\x11media.playback.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/httpbody.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"C\n\x18\x43reateAccessTokenRequest\x12\x16\n\x08video_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x0f\n\x07user_id\x18\x02 \x01(\t\"n\n\x19\x43reateAccessTokenResponse\x12\r\n\x05token\x18\x01 \x01(\t\x12.\n\nexpires_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nmaster_url\x18\x03 \x01(\t\"T\n\x12GetPlaylistRequest\x12\x16\n\x08video_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x11\n\trendition\x18\x02 \x01(\t\x12\x13\n\x05token\x18\x03 \x01(\tB\x04\xe2\x41\x01\x02\"\x9a\x01\n\x13GetPlaylistResponse\x12\"\n\x04\x62ody\x18\x01 \x01(\x0b\x32\x14.google.api.HttpBody\x12*\n\x07max_age\x18\x02 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x33\n\x0flinks_expire_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"t\n\x15ResolveSegmentRequest\x12\x16\n\x08video_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x17\n\trendition\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\x12\x15\n\x07segment\x18\x03 \x01(\tB\x04\xe2\x41\x01\x02\x12\x13\n\x05token\x18\x04 \x01(\tB\x04\xe2\x41\x01\x02\"x\n\x16ResolveSegmentResponse\x12\x16\n\x0credirect_url\x18\x01 \x01(\tH\x00\x12$\n\x04\x62ody\x18\x02 \x01(\x0b\x32\x14.google.api.HttpBodyH\x00\x12\x16\n\x0cupstream_url\x18\x03 \x01(\tH\x00\x42\x08\n\x06target2\xad\x04\n\x0fPlaybackService\x12\xa1\x01\n\x11\x43reateAccessToken\x12+.media.playback.v1.CreateAccessTokenRequest\x1a,.media.playback.v1.CreateAccessTokenResponse\"1\x82\xd3\xe4\x93\x02+\x12)/api/v1/media/hls/{video_id}/access-token\x12\xd1\x01\n\x0bGetPlaylist\x12%.media.playback.v1.GetPlaylistRequest\x1a&.media.playback.v1.GetPlaylistResponse\"s\x82\xd3\xe4\x93\x02m\x12(/api/v1/media/hls/{video_id}/master.m3u8Z;\x12\x33/api/v1/media/hls/{video_id}/{rendition}/index.m3u8b\x04\x62odyb\x04\x62ody\x12\xa1\x01\n\x0eResolveSegment\x12(.media.playback.v1.ResolveSegmentRequest\x1a).media.playback.v1.ResolveSegmentResponse\":\x82\xd3\xe4\x93\x02\x34\x12\x32/api/v1/media/hls/{video_id}/{rendition}/{segment}b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -55,18 +56,18 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_PLAYBACKSERVICE'].methods_by_name['GetPlaylist']._serialized_options = b'\202\323\344\223\002m\022(/api/v1/media/hls/{video_id}/master.m3u8Z;\0223/api/v1/media/hls/{video_id}/{rendition}/index.m3u8b\004bodyb\004body'
   _globals['_PLAYBACKSERVICE'].methods_by_name['ResolveSegment']._loaded_options = None
   _globals['_PLAYBACKSERVICE'].methods_by_name['ResolveSegment']._serialized_options = b'\202\323\344\223\0024\0222/api/v1/media/hls/{video_id}/{rendition}/{segment}'
-  _globals['_CREATEACCESSTOKENREQUEST']._serialized_start=178
-  _globals['_CREATEACCESSTOKENREQUEST']._serialized_end=245
-  _globals['_CREATEACCESSTOKENRESPONSE']._serialized_start=247
-  _globals['_CREATEACCESSTOKENRESPONSE']._serialized_end=357
-  _globals['_GETPLAYLISTREQUEST']._serialized_start=359
-  _globals['_GETPLAYLISTREQUEST']._serialized_end=443
-  _globals['_GETPLAYLISTRESPONSE']._serialized_start=445
-  _globals['_GETPLAYLISTRESPONSE']._serialized_end=502
-  _globals['_RESOLVESEGMENTREQUEST']._serialized_start=504
-  _globals['_RESOLVESEGMENTREQUEST']._serialized_end=620
-  _globals['_RESOLVESEGMENTRESPONSE']._serialized_start=622
-  _globals['_RESOLVESEGMENTRESPONSE']._serialized_end=718
-  _globals['_PLAYBACKSERVICE']._serialized_start=721
-  _globals['_PLAYBACKSERVICE']._serialized_end=1278
+  _globals['_CREATEACCESSTOKENREQUEST']._serialized_start=210
+  _globals['_CREATEACCESSTOKENREQUEST']._serialized_end=277
+  _globals['_CREATEACCESSTOKENRESPONSE']._serialized_start=279
+  _globals['_CREATEACCESSTOKENRESPONSE']._serialized_end=389
+  _globals['_GETPLAYLISTREQUEST']._serialized_start=391
+  _globals['_GETPLAYLISTREQUEST']._serialized_end=475
+  _globals['_GETPLAYLISTRESPONSE']._serialized_start=478
+  _globals['_GETPLAYLISTRESPONSE']._serialized_end=632
+  _globals['_RESOLVESEGMENTREQUEST']._serialized_start=634
+  _globals['_RESOLVESEGMENTREQUEST']._serialized_end=750
+  _globals['_RESOLVESEGMENTRESPONSE']._serialized_start=752
+  _globals['_RESOLVESEGMENTRESPONSE']._serialized_end=872
+  _globals['_PLAYBACKSERVICE']._serialized_start=875
+  _globals['_PLAYBACKSERVICE']._serialized_end=1432
 # @@protoc_insertion_point(module_scope)

@@ -11,6 +11,7 @@ turns proxy mode on.
 
 from google.api import httpbody_pb2 as _httpbody_pb2
 from google.protobuf import descriptor as _descriptor
+from google.protobuf import duration_pb2 as _duration_pb2
 from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 import builtins as _builtins
@@ -35,7 +36,9 @@ class CreateAccessTokenRequest(_message.Message):
     video_id: _builtins.str
     """Identifier of the video."""
     user_id: _builtins.str
-    """User the token is for; defaults to the caller, and only instructors may name someone else."""
+    """User the token is for; defaults to the caller. Only the course's instructors (for
+    their own course's video) and the organization's administrators may name someone else.
+    """
     def __init__(
         self,
         *,
@@ -119,18 +122,35 @@ class GetPlaylistResponse(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     BODY_FIELD_NUMBER: _builtins.int
+    MAX_AGE_FIELD_NUMBER: _builtins.int
+    LINKS_EXPIRE_AT_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def body(self) -> _httpbody_pb2.HttpBody:
         """The playlist, content type application/vnd.apple.mpegurl."""
+
+    @_builtins.property
+    def max_age(self) -> _duration_pb2.Duration:
+        """How long this text may be served again to tokens of the same expiry window (the
+        edge's playlist cache): short while the video is still transcoding (EVENT
+        playlists grow), longer once it is VOD.
+        """
+
+    @_builtins.property
+    def links_expire_at(self) -> _timestamp_pb2.Timestamp:
+        """When the signed segment URLs inside stop working; never later than the token's own
+        expiry. Unset for playlists that hold no signed URL (master, proxy mode).
+        """
 
     def __init__(
         self,
         *,
         body: _httpbody_pb2.HttpBody | None = ...,
+        max_age: _duration_pb2.Duration | None = ...,
+        links_expire_at: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["body", b"body"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["body", b"body", "links_expire_at", b"links_expire_at", "max_age", b"max_age"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["body", b"body"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["body", b"body", "links_expire_at", b"links_expire_at", "max_age", b"max_age"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -178,8 +198,13 @@ class ResolveSegmentResponse(_message.Message):
 
     REDIRECT_URL_FIELD_NUMBER: _builtins.int
     BODY_FIELD_NUMBER: _builtins.int
+    UPSTREAM_URL_FIELD_NUMBER: _builtins.int
     redirect_url: _builtins.str
     """Signed object-storage or CDN URL; the edge answers 302 to it."""
+    upstream_url: _builtins.str
+    """Proxy mode: a short-lived URL on the internal object-storage endpoint that the edge
+    streams the bytes from, so segments never cross gRPC.
+    """
     @_builtins.property
     def body(self) -> _httpbody_pb2.HttpBody:
         """The segment's bytes (proxy mode only); the edge writes them raw with their content type."""
@@ -189,12 +214,13 @@ class ResolveSegmentResponse(_message.Message):
         *,
         redirect_url: _builtins.str = ...,
         body: _httpbody_pb2.HttpBody | None = ...,
+        upstream_url: _builtins.str = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["body", b"body", "redirect_url", b"redirect_url", "target", b"target"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["body", b"body", "redirect_url", b"redirect_url", "target", b"target", "upstream_url", b"upstream_url"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["body", b"body", "redirect_url", b"redirect_url", "target", b"target"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["body", b"body", "redirect_url", b"redirect_url", "target", b"target", "upstream_url", b"upstream_url"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_target: _TypeAlias = _typing.Literal["redirect_url", "body"]  # noqa: Y015
+    _WhichOneofReturnType_target: _TypeAlias = _typing.Literal["redirect_url", "body", "upstream_url"]  # noqa: Y015
     _WhichOneofArgType_target: _TypeAlias = _typing.Literal["target", b"target"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_target) -> _WhichOneofReturnType_target | None: ...
 

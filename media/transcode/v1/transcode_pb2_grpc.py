@@ -91,7 +91,9 @@ class TranscodeServiceServicer:
 
     def WatchTranscodeJob(self, request, context):
         """WatchTranscodeJob streams a snapshot of the job on every change until it finishes.
-        It has no HTTP rule: the edge serves it as server-sent events by hand.
+        Over HTTP it is newline-delimited JSON at .../transcode-jobs/{job_id}:watch, and
+        server-sent events at /api/v1/media/uploads/{upload_id}/events: there the edge
+        resolves the upload to its video's job (GetUpload, GetVideoTranscode) by hand.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

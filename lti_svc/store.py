@@ -1,0 +1,288 @@
+"""The lti service's tables (schema ``lti``) and the queries on them.
+
+``registrations`` are platforms, keyed by (issuer, client_id), each with any number of
+``deployments``; Zoom credentials sit on the registration, sealed (AES-GCM envelopes
+from :mod:`lti_svc.crypto`). ``tool_keys`` hold the tool's RSA keys, private halves
+sealed the same way. ``course_links`` remember, per organization and course, the
+registration and the NRPS/AGS endpoints the latest launch offered; ``line_items``
+map a live session to its platform gradebook column. Functions take the caller's
+AsyncSession; the servicer opens one per RPC.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Text,
+    UniqueConstraint,
+    Uuid,
+    delete,
+    func,
+    select,
+    text,
+    tuple_,
+)
+from sqlalchemy.dialects.postgresql import JSONB, insert
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from lti_svc import domain
+from service_kit.db import schema_metadata
+
+metadata = schema_metadata("lti")
+
+TOOL_KEY_LOCK = 0x6C746B79  # "ltky": one advisory lock serialises key rotation across processes
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = metadata
+
+
+class RegistrationRow(Base):
+    """One LMS platform registered for an organization."""
+
+    __tablename__ = "registrations"
+    __table_args__ = (
+        UniqueConstraint("issuer", "client_id", name="uq_registrations_issuer_client_id"),
+        Index("ix_registrations_org_listing", "organization_id", "created_at", "id"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    organization_id: Mapped[str] = mapped_column(Text)
+    issuer: Mapped[str] = mapped_column(Text)
+    client_id: Mapped[str] = mapped_column(Text)
+    key_set_url: Mapped[str] = mapped_column(Text)
+    auth_login_url: Mapped[str] = mapped_column(Text)
+    auth_token_url: Mapped[str] = mapped_column(Text)
+    zoom_account_id: Mapped[str] = mapped_column(Text, default="")
+    zoom_client_id_sealed: Mapped[str | None] = mapped_column(Text)
+    zoom_client_secret_sealed: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+    @property
+    def has_zoom_credentials(self) -> bool:
+        return self.zoom_client_id_sealed is not None and self.zoom_client_secret_sealed is not None
+
+
+class DeploymentRow(Base):
+    """A deployment id a registration accepts (one per placement or install on the platform)."""
+
+    __tablename__ = "deployments"
+
+    registration_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("registrations.id", ondelete="CASCADE"), primary_key=True
+    )
+    deployment_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ToolKeyRow(Base):
+    """One of the tool's RSA signing keys: the public JWK in clear, the private key sealed."""
+
+    __tablename__ = "tool_keys"
+
+    kid: Mapped[str] = mapped_column(Text, primary_key=True)
+    public_jwk: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    private_key_sealed: Mapped[str] = mapped_column(Text)
+    activates_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class CourseLinkRow(Base):
+    """Where a course lives on its platform, refreshed by every launch from it."""
+
+    __tablename__ = "course_links"
+
+    organization_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    course_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    registration_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("registrations.id", ondelete="CASCADE"))
+    deployment_id: Mapped[str] = mapped_column(Text)
+    title: Mapped[str] = mapped_column(Text, default="")
+    label: Mapped[str] = mapped_column(Text, default="")
+    nrps_url: Mapped[str] = mapped_column(Text, default="")
+    ags_lineitems_url: Mapped[str] = mapped_column(Text, default="")
+    ags_scopes: Mapped[list[str]] = mapped_column(JSONB, default=list)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class LineItemRow(Base):
+    """The platform gradebook column of one live session."""
+
+    __tablename__ = "line_items"
+    __table_args__ = (
+        UniqueConstraint("organization_id", "course_id", "live_session_id", name="uq_line_items_session"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    organization_id: Mapped[str] = mapped_column(Text)
+    course_id: Mapped[str] = mapped_column(Text)
+    live_session_id: Mapped[str] = mapped_column(Text)
+    registration_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("registrations.id", ondelete="CASCADE"))
+    platform_url: Mapped[str] = mapped_column(Text)
+    label: Mapped[str] = mapped_column(Text)
+    score_maximum: Mapped[float] = mapped_column(Float)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+def parse_id(value: str) -> uuid.UUID | None:
+    """A UUID from a request, or None: a malformed id names nothing, like an unknown one."""
+    try:
+        return uuid.UUID(value.strip())
+    except ValueError:
+        return None
+
+
+# ---- registrations --------------------------------------------------------------------------------
+
+
+async def deployments_of(session: AsyncSession, registration_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[str]]:
+    found: dict[uuid.UUID, list[str]] = {rid: [] for rid in registration_ids}
+    if not registration_ids:
+        return found
+    rows = await session.execute(
+        select(DeploymentRow.registration_id, DeploymentRow.deployment_id)
+        .where(DeploymentRow.registration_id.in_(registration_ids))
+        .order_by(DeploymentRow.created_at, DeploymentRow.deployment_id)
+    )
+    for registration_id, deployment_id in rows.all():
+        found[registration_id].append(deployment_id)
+    return found
+
+
+async def replace_deployments(session: AsyncSession, registration_id: uuid.UUID, deployment_ids: Sequence[str]) -> None:
+    await session.execute(delete(DeploymentRow).where(DeploymentRow.registration_id == registration_id))
+    now = utcnow()
+    session.add_all(
+        DeploymentRow(registration_id=registration_id, deployment_id=d, created_at=now) for d in deployment_ids
+    )
+    await session.flush()
+
+
+async def add_deployment(session: AsyncSession, registration_id: uuid.UUID, deployment_id: str) -> None:
+    await session.execute(
+        insert(DeploymentRow)
+        .values(registration_id=registration_id, deployment_id=deployment_id, created_at=utcnow())
+        .on_conflict_do_nothing()
+    )
+
+
+async def registration_by_key(session: AsyncSession, issuer: str, client_id: str) -> RegistrationRow | None:
+    query = select(RegistrationRow).where(RegistrationRow.issuer == issuer, RegistrationRow.client_id == client_id)
+    return (await session.execute(query)).scalar_one_or_none()
+
+
+async def registrations_by_issuer(session: AsyncSession, issuer: str, *, limit: int = 2) -> Sequence[RegistrationRow]:
+    query = select(RegistrationRow).where(RegistrationRow.issuer == issuer).limit(limit)
+    return (await session.execute(query)).scalars().all()
+
+
+async def registration(
+    session: AsyncSession, registration_id: uuid.UUID, *, for_update: bool = False
+) -> RegistrationRow | None:
+    query = select(RegistrationRow).where(RegistrationRow.id == registration_id)
+    if for_update:
+        query = query.with_for_update()
+    return (await session.execute(query)).scalar_one_or_none()
+
+
+async def organization_registrations(
+    session: AsyncSession, organization_id: str, *, after: tuple[datetime, uuid.UUID] | None, limit: int
+) -> Sequence[RegistrationRow]:
+    query = select(RegistrationRow).where(RegistrationRow.organization_id == organization_id)
+    if after is not None:
+        query = query.where(tuple_(RegistrationRow.created_at, RegistrationRow.id) > tuple_(*after))
+    query = query.order_by(RegistrationRow.created_at, RegistrationRow.id).limit(limit)
+    return (await session.execute(query)).scalars().all()
+
+
+async def delete_registration(session: AsyncSession, registration_id: uuid.UUID) -> None:
+    await session.execute(delete(RegistrationRow).where(RegistrationRow.id == registration_id))
+
+
+def as_domain(row: RegistrationRow, deployment_ids: Sequence[str]) -> domain.Registration:
+    return domain.Registration(
+        config_id=str(row.id),
+        organization_id=row.organization_id,
+        issuer=row.issuer,
+        client_id=row.client_id,
+        deployment_ids=tuple(deployment_ids),
+        key_set_url=row.key_set_url,
+        auth_login_url=row.auth_login_url,
+        auth_token_url=row.auth_token_url,
+    )
+
+
+# ---- tool keys --------------------------------------------------------------------------------------
+
+
+async def lock_tool_keys(session: AsyncSession) -> None:
+    """Serialise rotation in this transaction: two processes never both create the next key."""
+    await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": TOOL_KEY_LOCK})
+
+
+async def tool_keys(session: AsyncSession) -> Sequence[ToolKeyRow]:
+    return (await session.execute(select(ToolKeyRow).order_by(ToolKeyRow.activates_at))).scalars().all()
+
+
+async def delete_tool_keys(session: AsyncSession, kids: Sequence[str]) -> None:
+    if kids:
+        await session.execute(delete(ToolKeyRow).where(ToolKeyRow.kid.in_(kids)))
+
+
+# ---- courses and line items -------------------------------------------------------------------------
+
+
+async def remember_course(session: AsyncSession, launch: domain.Launch) -> None:
+    """Upsert the course's link from a launch: the newest launch's endpoints win."""
+    values = {
+        "organization_id": launch.registration.organization_id,
+        "course_id": launch.course_id,
+        "registration_id": uuid.UUID(launch.registration.config_id),
+        "deployment_id": launch.deployment_id,
+        "title": launch.course_title,
+        "label": launch.course_label,
+        "nrps_url": launch.nrps_url,
+        "ags_lineitems_url": launch.ags_lineitems_url,
+        "ags_scopes": list(launch.ags_scopes),
+        "updated_at": func.now(),
+    }
+    statement = insert(CourseLinkRow).values(**values)
+    updated = {k: statement.excluded[k] for k in values if k not in ("organization_id", "course_id")}
+    await session.execute(
+        statement.on_conflict_do_update(index_elements=["organization_id", "course_id"], set_=updated)
+    )
+
+
+async def course_link(session: AsyncSession, organization_id: str, course_id: str) -> CourseLinkRow | None:
+    query = select(CourseLinkRow).where(
+        CourseLinkRow.organization_id == organization_id, CourseLinkRow.course_id == course_id
+    )
+    return (await session.execute(query)).scalar_one_or_none()
+
+
+async def line_item_for_session(
+    session: AsyncSession, organization_id: str, course_id: str, live_session_id: str
+) -> LineItemRow | None:
+    query = select(LineItemRow).where(
+        LineItemRow.organization_id == organization_id,
+        LineItemRow.course_id == course_id,
+        LineItemRow.live_session_id == live_session_id,
+    )
+    return (await session.execute(query)).scalar_one_or_none()
+
+
+async def line_item(session: AsyncSession, line_item_id: uuid.UUID) -> LineItemRow | None:
+    return (await session.execute(select(LineItemRow).where(LineItemRow.id == line_item_id))).scalar_one_or_none()

@@ -1,0 +1,204 @@
+"""The LTI rules as plain calls: roles, claim checks, key rotation, envelopes, paging, documents."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from lti_svc import domain, errors
+from lti_svc.crypto import Envelopes
+
+M = "http://purl.imsglobal.org/vocab/lis/v2/membership"
+REG = domain.Registration("c1", "org", "https://lms", "client", ("d1",), "https://lms/jwks", "https://lms/auth", "")
+K1, K2 = bytes(range(32)), bytes(range(1, 33))
+NO_DOTENV = Path("/nonexistent/.env")
+
+
+@pytest.mark.parametrize(
+    ("uris", "expected"),
+    [
+        ([M + "#Instructor"], {"Instructor"}),
+        ([M + "#Learner"], {"Learner"}),
+        ([M + "/Instructor#TeachingAssistant"], {"TeachingAssistant"}),
+        ([M + "/Learner#NonCreditLearner"], {"Learner"}),
+        ([M + "#ContentDeveloper", M + "#Mentor"], {"ContentDeveloper", "Mentor"}),
+        (["http://purl.imsglobal.org/vocab/lis/v2/institution/person#Administrator"], {"Administrator"}),
+        (["http://purl.imsglobal.org/vocab/lis/v2/system/person#SysAdmin"], {"Administrator"}),
+        (["http://purl.imsglobal.org/vocab/lis/v2/institution/person#Faculty"], set()),
+        (["Instructor"], {"Instructor"}),
+        (["urn:lms:unknown", "Service"], set()),
+    ],
+)
+def test_lti_roles_map_to_short_names(uris: list[str], expected: set[str]) -> None:
+    assert domain.map_roles(uris) == frozenset(expected)
+
+
+def _claims(**changes: Any) -> dict[str, Any]:
+    now = int(time.time())
+    claims: dict[str, Any] = {
+        "iss": "https://lms",
+        "aud": "client",
+        "sub": "u",
+        "iat": now,
+        "exp": now + 60,
+        "nonce": "n",
+        domain.CLAIM_DEPLOYMENT_ID: "d1",
+        domain.CLAIM_VERSION: "1.3.0",
+        domain.CLAIM_MESSAGE_TYPE: domain.RESOURCE_LINK_REQUEST,
+        domain.CLAIM_TARGET_LINK_URI: "https://tool/lti/launch",
+        domain.CLAIM_ROLES: [],
+        domain.CLAIM_CONTEXT: {"id": "course"},
+        domain.CLAIM_RESOURCE_LINK: {"id": "r"},
+    }
+    claims.update(changes)
+    return claims
+
+
+def test_a_token_from_another_issuer_is_refused() -> None:
+    with pytest.raises(errors.InvalidLaunch) as caught:
+        domain.check_launch_claims(_claims(iss="https://other"), REG, now=int(time.time()), skew=30)
+    assert caught.value.reason == "LAUNCH_WRONG_ISSUER"
+
+
+def test_an_azp_naming_another_tool_is_refused() -> None:
+    with pytest.raises(errors.InvalidLaunch) as caught:
+        domain.check_launch_claims(_claims(aud=["client", "x"], azp="x"), REG, now=int(time.time()), skew=30)
+    assert caught.value.reason == "LAUNCH_WRONG_AUDIENCE"
+
+
+def test_the_clock_skew_allowance_accepts_a_token_just_expired() -> None:
+    now = int(time.time())
+    launch = domain.check_launch_claims(_claims(exp=now - 10), REG, now=now, skew=30)
+    assert launch.roles == frozenset()
+    with pytest.raises(errors.InvalidLaunch):
+        domain.check_launch_claims(_claims(exp=now - 31), REG, now=now, skew=30)
+
+
+POLICY = domain.RotationPolicy(period_seconds=1000, publish_lead_seconds=100, token_ttl_seconds=50)
+
+
+def test_the_first_key_signs_at_once() -> None:
+    assert domain.plan_rotation([], 500, POLICY) == domain.RotationPlan(500, ())
+
+
+def test_the_next_key_is_published_before_it_signs() -> None:
+    keys = [domain.ToolKey("a", 0)]
+    assert domain.plan_rotation(keys, 850, POLICY).create_activating_at is None
+    plan = domain.plan_rotation(keys, 900, POLICY)
+    assert plan.create_activating_at == 1000
+    keys.append(domain.ToolKey("b", 1000))
+    assert domain.signing_key(keys, 999) == domain.ToolKey("a", 0), "published, not yet signing"
+    assert domain.signing_key(keys, 1000) == domain.ToolKey("b", 1000)
+
+
+def test_the_old_key_stays_published_until_its_tokens_expire() -> None:
+    keys = [domain.ToolKey("a", 0), domain.ToolKey("b", 1000)]
+    assert domain.plan_rotation(keys, 1049, POLICY).delete == ()
+    assert domain.plan_rotation(keys, 1050, POLICY).delete == ("a",)
+
+
+def test_a_late_rotation_still_publishes_for_the_full_lead() -> None:
+    assert domain.plan_rotation([domain.ToolKey("a", 0)], 5000, POLICY).create_activating_at == 5100
+
+
+def test_envelopes_open_with_an_older_key_after_rotation() -> None:
+    sealed = Envelopes([("old", K1)]).seal("secret", context="zoom:1")
+    rotated = Envelopes([("new", K2), ("old", K1)])
+    assert rotated.open(sealed, context="zoom:1") == "secret"
+    assert rotated.needs_resealing(sealed)
+    assert rotated.seal("secret", context="zoom:1").startswith("v1.new.")
+
+
+def test_an_envelope_moved_to_another_row_does_not_open() -> None:
+    envelopes = Envelopes([("k", K1)])
+    sealed = envelopes.seal("secret", context="zoom:1")
+    with pytest.raises(errors.SecretUnreadable):
+        envelopes.open(sealed, context="zoom:2")
+
+
+def test_an_envelope_whose_key_was_dropped_names_the_key() -> None:
+    sealed = Envelopes([("gone", K1)]).seal("secret", context="c")
+    with pytest.raises(errors.SecretUnreadable, match="'gone'"):
+        Envelopes([("k", K2)]).open(sealed, context="c")
+
+
+def test_without_encryption_keys_secrets_are_refused_clearly() -> None:
+    with pytest.raises(errors.EncryptionNotConfigured, match="LTI_ENCRYPTION_KEYS"):
+        Envelopes([]).seal("x", context="c")
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        ('<https://lms/m?p=2>; rel="next", <https://lms/m?p=9>; rel="last"', "https://lms/m?p=2"),
+        ('<https://lms/m?p=9>; rel="last"', None),
+        ("<https://lms/m?p=3>; rel=next", "https://lms/m?p=3"),
+        (None, None),
+    ],
+)
+def test_the_next_roster_page_is_read_from_the_link_header(header: str | None, expected: str | None) -> None:
+    assert domain.next_link(header) == expected
+
+
+def test_a_score_is_written_as_ags_asks() -> None:
+    document = domain.score_document(
+        user_id="u",
+        score_given=1,
+        score_maximum=1,
+        comment="",
+        activity_progress="Completed",
+        grading_progress="FullyGraded",
+        timestamp=datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC),
+    )
+    assert document == {
+        "userId": "u",
+        "scoreGiven": 1,
+        "scoreMaximum": 1,
+        "activityProgress": "Completed",
+        "gradingProgress": "FullyGraded",
+        "timestamp": "2026-01-02T03:04:05.000+00:00",
+    }
+
+
+def test_scores_go_to_the_line_items_scores_path_with_its_query_kept() -> None:
+    assert domain.scores_url("https://lms/li/7?type=x") == "https://lms/li/7/scores?type=x"
+
+
+def test_a_platform_configuration_whose_issuer_is_not_its_url_is_refused() -> None:
+    document = {
+        "issuer": "https://evil.example",
+        "authorization_endpoint": "https://lms/auth",
+        "token_endpoint": "https://lms/token",
+        "jwks_uri": "https://lms/jwks",
+        "registration_endpoint": "https://lms/reg",
+    }
+    with pytest.raises(errors.RegistrationRefused, match="does not match"):
+        domain.read_platform_configuration(document, "https://lms/.well-known/openid-configuration", allow_http=False)
+
+
+def test_the_deep_linking_response_echoes_the_platforms_data() -> None:
+    settings = domain.DeepLinkingRequest("https://lms/ret", ("ltiResourceLink",), (), False, False, "", "", "d-42")
+    context = domain.DeepLinkingContext("l", "c", "o", "client", "https://lms", "d1", "u", "course", settings)
+    item = domain.PickedItem("ltiResourceLink", "T", "", "", "v1", "", {})
+    claims = domain.deep_linking_response_claims(
+        context, domain.content_items([item], settings, "https://tool/lti/launch"), message="", now=0, ttl=300
+    )
+    assert claims[domain.CLAIM_DL_DATA] == "d-42"
+    with pytest.raises(errors.InvalidDeepLinkingItems):
+        domain.content_items([item, item], settings, "https://tool/lti/launch")
+
+
+def test_lti_settings_read_rotation_keys_and_refuse_a_short_key() -> None:
+    from service_kit.settings import SettingsError, load_lti_settings
+
+    key = "A" * 43
+    settings = load_lti_settings({"LTI_ENCRYPTION_KEYS": f"new:{key}, old:{'B' * 43}"}, dotenv_path=NO_DOTENV)
+    assert [kid for kid, _ in settings.encryption_keys] == ["new", "old"]
+    with pytest.raises(SettingsError, match="LTI_ENCRYPTION_KEYS"):
+        load_lti_settings({"LTI_ENCRYPTION_KEYS": "k:short"}, dotenv_path=NO_DOTENV)
+    with pytest.raises(SettingsError, match="LTI_ENCRYPTION_KEYS is not set"):
+        load_lti_settings({"MEDIA_ENV": "production"}, dotenv_path=NO_DOTENV)

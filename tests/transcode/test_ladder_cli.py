@@ -1,0 +1,109 @@
+"""`python -m transcode_svc.ladder SOURCE OUTDIR` on real lavfi sources with real FFmpeg."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.transcode.sources import make_source, truncate
+from transcode_svc.domain import parse_variant_playlist
+
+REPO = Path(__file__).resolve().parents[2]
+FAST = {"TRANSCODE_PRESET": "ultrafast", "HLS_SEGMENT_SECONDS": "1"}
+
+
+def run_cli(source: Path, outdir: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, **FAST, "MEDIA_DOTENV": "/nonexistent/.env"}
+    return subprocess.run(
+        [sys.executable, "-m", "transcode_svc.ladder", str(source), str(outdir)],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def stream_facts(path: Path) -> dict[str, object]:
+    report = subprocess.run(
+        ["ffprobe", "-v", "error", "-print_format", "json", "-show_streams", str(path)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    streams = json.loads(report.stdout)["streams"]
+    video = next(s for s in streams if s["codec_type"] == "video")
+    return {"size": (video["width"], video["height"]), "audio": any(s["codec_type"] == "audio" for s in streams)}
+
+
+def renditions(outdir: Path) -> list[str]:
+    return [line.split("/")[0] for line in (outdir / "master.m3u8").read_text().splitlines() if line.endswith(".m3u8")]
+
+
+def test_a_landscape_source_gets_a_playable_vod_ladder_with_poster(tmp_path: Path) -> None:
+    source = make_source(tmp_path / "in.mp4", size="640x360", seconds=3)
+    result = run_cli(source, tmp_path / "out")
+    assert result.returncode == 0, result.stderr
+    out = tmp_path / "out"
+    assert renditions(out) == ["360p"]
+    playlist = (out / "360p" / "index.m3u8").read_text()
+    assert "#EXT-X-PLAYLIST-TYPE:VOD" in playlist and playlist.rstrip().endswith("#EXT-X-ENDLIST")
+    segments = parse_variant_playlist(playlist).segments
+    assert [s.uri for s in segments] == ["seg_00000.ts", "seg_00001.ts", "seg_00002.ts"]
+    assert stream_facts(out / "360p" / "seg_00000.ts") == {"size": (640, 360), "audio": True}
+    assert (out / "poster.jpg").read_bytes()[:2] == b"\xff\xd8"
+    assert "realtime" in result.stdout
+
+
+def test_every_rung_cuts_its_segments_at_the_same_instants(tmp_path: Path) -> None:
+    source = make_source(tmp_path / "in.mp4", size="960x540", seconds=3)
+    assert run_cli(source, tmp_path / "out").returncode == 0
+    low = parse_variant_playlist((tmp_path / "out/360p/index.m3u8").read_text()).segments
+    high = parse_variant_playlist((tmp_path / "out/480p/index.m3u8").read_text()).segments
+    assert renditions(tmp_path / "out") == ["360p", "480p"]
+    assert [s.duration for s in low] == [s.duration for s in high]
+
+
+def test_a_portrait_source_stays_portrait(tmp_path: Path) -> None:
+    source = make_source(tmp_path / "in.mp4", size="360x640", seconds=1)
+    assert run_cli(source, tmp_path / "out").returncode == 0
+    assert stream_facts(tmp_path / "out/360p/seg_00000.ts")["size"] == (360, 640)
+
+
+def test_a_rotated_source_is_encoded_as_it_is_displayed(tmp_path: Path) -> None:
+    source = make_source(tmp_path / "in.mp4", size="640x360", seconds=1, rotate=90)
+    assert run_cli(source, tmp_path / "out").returncode == 0
+    assert stream_facts(tmp_path / "out/360p/seg_00000.ts")["size"] == (360, 640)
+
+
+def test_a_source_without_audio_gives_video_only_renditions(tmp_path: Path) -> None:
+    source = make_source(tmp_path / "in.mp4", size="320x240", seconds=1, audio=False)
+    assert run_cli(source, tmp_path / "out").returncode == 0
+    assert stream_facts(tmp_path / "out/240p/seg_00000.ts") == {"size": (320, 240), "audio": False}
+    assert "mp4a" not in (tmp_path / "out/master.m3u8").read_text()
+
+
+def test_an_odd_sized_source_is_encoded_at_even_dimensions(tmp_path: Path) -> None:
+    source = make_source(tmp_path / "in.mp4", size="321x239", seconds=1)
+    result = run_cli(source, tmp_path / "out")
+    assert result.returncode == 0, result.stderr
+    assert stream_facts(tmp_path / "out/238p/seg_00000.ts")["size"] == (320, 238)
+
+
+def test_a_half_second_clip_gives_one_segment_and_a_poster(tmp_path: Path) -> None:
+    source = make_source(tmp_path / "in.mp4", size="320x240", seconds=0.5)
+    result = run_cli(source, tmp_path / "out")
+    assert result.returncode == 0, result.stderr
+    assert len(parse_variant_playlist((tmp_path / "out/240p/index.m3u8").read_text()).segments) == 1
+    assert (tmp_path / "out/poster.jpg").stat().st_size > 0
+
+
+def test_a_truncated_file_fails_with_ffmpegs_reason_in_words(tmp_path: Path) -> None:
+    source = truncate(make_source(tmp_path / "in.mp4", size="320x240", seconds=2))
+    result = run_cli(source, tmp_path / "out")
+    assert result.returncode == 1
+    assert "moov atom not found" in result.stderr
+    assert "Traceback" not in result.stderr

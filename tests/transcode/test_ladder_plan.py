@@ -1,0 +1,147 @@
+"""The ladder's rules, as plain calls: which rungs a source gets and what they announce."""
+
+from __future__ import annotations
+
+import pytest
+
+from transcode_svc.domain import (
+    LADDER,
+    ProbeFacts,
+    Progress,
+    encoded_percent,
+    eta_seconds,
+    failure_reason,
+    finalize_variant_playlist,
+    job_timeouts,
+    master_playlist,
+    measured_bandwidths,
+    nominal,
+    parse_variant_playlist,
+    plan_renditions,
+    retry_intervals,
+)
+
+
+def facts(width: int, height: int, **extra: object) -> ProbeFacts:
+    return ProbeFacts(duration_seconds=60.0, width=width, height=height, frame_rate=30.0, has_audio=True, **extra)  # type: ignore[arg-type]
+
+
+def shapes(probe: ProbeFacts) -> list[tuple[str, int, int]]:
+    return [(plan.name, plan.width, plan.height) for plan in plan_renditions(probe)]
+
+
+def test_the_ladder_is_the_seeds_four_rungs() -> None:
+    assert [(r.name, r.width, r.height, r.video_kbps) for r in LADDER] == [
+        ("360p", 640, 360, 800),
+        ("480p", 854, 480, 1400),
+        ("720p", 1280, 720, 2800),
+        ("1080p", 1920, 1080, 5000),
+    ]
+
+
+def test_a_1080p_source_gets_every_rung() -> None:
+    assert shapes(facts(1920, 1080)) == [
+        ("360p", 640, 360),
+        ("480p", 854, 480),
+        ("720p", 1280, 720),
+        ("1080p", 1920, 1080),
+    ]
+
+
+def test_a_720p_source_is_never_upscaled() -> None:
+    assert [name for name, _, _ in shapes(facts(1280, 720))] == ["360p", "480p", "720p"]
+
+
+def test_a_portrait_source_keeps_its_orientation_and_is_chosen_by_its_short_side() -> None:
+    assert shapes(facts(720, 1280)) == [("360p", 360, 640), ("480p", 480, 854), ("720p", 720, 1280)]
+
+
+def test_a_rotated_source_is_planned_as_it_is_displayed() -> None:
+    assert shapes(facts(1280, 720, rotation=90)) == shapes(facts(720, 1280))
+
+
+def test_a_source_smaller_than_360p_gets_one_rendition_at_its_own_even_size() -> None:
+    plans = plan_renditions(facts(321, 241))
+    assert [(p.name, p.width, p.height) for p in plans] == [("240p", 320, 240)]
+    assert 150_000 <= plans[0].video_bitrate < 800_000
+
+
+def test_odd_sizes_become_even_dimensions() -> None:
+    for plan in plan_renditions(facts(1279, 719)):
+        assert plan.width % 2 == 0 and plan.height % 2 == 0
+
+
+def test_a_source_without_audio_gets_video_only_renditions() -> None:
+    plan = plan_renditions(ProbeFacts(duration_seconds=5, width=640, height=360, has_audio=False))[0]
+    assert plan.audio_bitrate == 0
+    assert "mp4a" not in plan.codecs
+
+
+def test_each_rung_announces_the_smallest_h264_level_that_fits() -> None:
+    levels = {plan.name: plan.codecs for plan in plan_renditions(facts(1920, 1080))}
+    assert levels == {
+        "360p": "avc1.64001e,mp4a.40.2",
+        "480p": "avc1.64001f,mp4a.40.2",
+        "720p": "avc1.64001f,mp4a.40.2",
+        "1080p": "avc1.640028,mp4a.40.2",
+    }
+
+
+def test_a_source_without_a_picture_cannot_be_planned() -> None:
+    with pytest.raises(ValueError, match="no video stream"):
+        plan_renditions(ProbeFacts(duration_seconds=5, width=0, height=0))
+
+
+def test_the_master_playlist_carries_every_attribute_a_player_chooses_by() -> None:
+    text = master_playlist([nominal(p) for p in plan_renditions(facts(1280, 720))])
+    lines = [line for line in text.splitlines() if line.startswith("#EXT-X-STREAM-INF")]
+    assert len(lines) == 3
+    for line in lines:
+        for attribute in ("BANDWIDTH=", "AVERAGE-BANDWIDTH=", "RESOLUTION=", 'CODECS="', "FRAME-RATE=30.000"):
+            assert attribute in line
+    assert text.splitlines()[-1] == "720p/index.m3u8"
+
+
+def test_a_finished_event_playlist_becomes_vod_with_an_endlist() -> None:
+    event = (
+        "#EXTM3U\n#EXT-X-VERSION:6\n#EXT-X-TARGETDURATION:6\n#EXT-X-PLAYLIST-TYPE:EVENT\n#EXTINF:6.0,\nseg_00000.ts\n"
+    )
+    vod = finalize_variant_playlist(event + "#EXT-X-ENDLIST\n")
+    assert "#EXT-X-PLAYLIST-TYPE:VOD" in vod and "EVENT" not in vod
+    assert vod.count("#EXT-X-ENDLIST") == 1 and vod.endswith("#EXT-X-ENDLIST\n")
+    assert parse_variant_playlist(vod).segments[0].uri == "seg_00000.ts"
+
+
+def test_measured_bandwidth_is_the_peak_segment_and_the_overall_average() -> None:
+    assert measured_bandwidths([(2.0, 1000), (1.0, 1000)]) == (8000, 5334)
+
+
+def test_progress_never_goes_backwards_and_reaches_100_only_when_done() -> None:
+    progress = Progress().advanced(40, 30)
+    assert progress.advanced(10, 99).percent == 40
+    assert encoded_percent(60.0, 60.0) == 99
+    assert progress.finished() == Progress(100, 0, True)
+
+
+def test_the_eta_follows_the_pace_so_far() -> None:
+    assert eta_seconds(elapsed_seconds=10, encoded_seconds=20, duration_seconds=60) == 20
+    assert eta_seconds(elapsed_seconds=10, encoded_seconds=0, duration_seconds=60) == 0
+
+
+def test_the_job_timeout_scales_with_the_source_and_outlives_ffmpegs() -> None:
+    short, long = job_timeouts(60, 10.0), job_timeouts(7200, 10.0)
+    assert long.ffmpeg_seconds > short.ffmpeg_seconds * 50
+    assert short.job_seconds > short.ffmpeg_seconds
+
+
+def test_retries_back_off_by_the_configured_intervals() -> None:
+    assert retry_intervals(4, [10, 60]) == [10, 60, 60]
+    assert retry_intervals(1, [10]) == []
+
+
+def test_ffmpegs_reason_is_kept_in_words_without_paths() -> None:
+    reason = failure_reason(
+        "[mov,mp4] moov atom not found\n/tmp/x/source.mp4: Invalid data found when processing input\n"
+    )
+    assert "moov atom not found" in reason and "Invalid data found" in reason
+    assert "/tmp" not in reason

@@ -1,0 +1,291 @@
+"""The transcode service's ties to the outside: object storage, Redis progress, the RQ queue.
+
+- :class:`OutputStore`: the bucket (boto3, thread-safe client made once). Workers call
+  it directly; the servicer only through ``asyncio.to_thread``.
+- :class:`ProgressBoard`: live progress in Redis, one hash per job plus a pub/sub
+  channel, and the cancel flag. Workers write it (sync client); the servicer reads and
+  watches it (asyncio client).
+- :func:`enqueue_job`: the one RQ enqueue, with deterministic job id, timeouts scaled to
+  the source and bounded retries with back-off.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import mimetypes
+from collections.abc import AsyncIterator, Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import boto3
+import redis
+import redis.asyncio
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+from rq import Callback, Queue, Retry
+from rq.exceptions import NoSuchJobError
+from rq.job import Job, JobStatus
+
+from service_kit.settings import Settings
+from transcode_svc.domain import Progress, hls_prefix, job_timeouts, retry_intervals
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+log = logging.getLogger(__name__)
+
+TRANSCODE_QUEUE = "transcode"
+CONTENT_TYPES = {".m3u8": "application/vnd.apple.mpegurl", ".ts": "video/mp2t", ".jpg": "image/jpeg"}
+
+
+class StorageError(Exception):
+    """Object storage refused or failed an operation (the job is retried)."""
+
+
+def s3_client(settings: Settings) -> S3Client:
+    """SigV4 and path-style addressing: what SeaweedFS and MinIO expect, and AWS accepts."""
+    return boto3.client(
+        "s3",
+        endpoint_url=settings.s3_endpoint_url,
+        aws_access_key_id=settings.aws_access_key_id,
+        aws_secret_access_key=settings.aws_secret_access_key,
+        region_name=settings.aws_region,
+        config=Config(
+            signature_version="s3v4",
+            s3={"addressing_style": "path"},
+            retries={"max_attempts": 5, "mode": "standard"},
+            max_pool_connections=16,
+        ),
+    )
+
+
+class OutputStore:
+    """The bucket as the transcoder uses it: read the source, write and prune HLS outputs."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.bucket = settings.s3_bucket
+        self._client = s3_client(settings)
+
+    def source_url(self, key: str, expires_in: int) -> str:
+        """A presigned GET FFmpeg reads the source from, seeking with ranges: no download first."""
+        return self._client.generate_presigned_url(
+            "get_object", Params={"Bucket": self.bucket, "Key": key}, ExpiresIn=expires_in
+        )
+
+    def put_file(self, path: Path, key: str) -> None:
+        content_type = CONTENT_TYPES.get(path.suffix) or mimetypes.guess_type(path.name)[0] or "binary/octet-stream"
+        try:
+            self._client.upload_file(str(path), self.bucket, key, ExtraArgs={"ContentType": content_type})
+        except (BotoCoreError, ClientError) as exc:
+            raise StorageError(f"upload of {key} failed: {exc}") from exc
+
+    def put_text(self, text: str, key: str) -> None:
+        suffix = Path(key).suffix
+        try:
+            self._client.put_object(
+                Bucket=self.bucket,
+                Key=key,
+                Body=text.encode(),
+                ContentType=CONTENT_TYPES.get(suffix, "text/plain"),
+                CacheControl="no-cache" if suffix == ".m3u8" else "max-age=31536000",
+            )
+        except (BotoCoreError, ClientError) as exc:
+            raise StorageError(f"upload of {key} failed: {exc}") from exc
+
+    def list_keys(self, prefix: str) -> list[str]:
+        keys: list[str] = []
+        paginator = self._client.get_paginator("list_objects_v2")
+        try:
+            for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
+                keys.extend(item["Key"] for item in page.get("Contents", []) if "Key" in item)
+        except (BotoCoreError, ClientError) as exc:
+            raise StorageError(f"listing {prefix} failed: {exc}") from exc
+        return keys
+
+    def delete_keys(self, keys: Iterable[str]) -> int:
+        batch = list(keys)
+        for start in range(0, len(batch), 1000):
+            chunk = batch[start : start + 1000]
+            try:
+                self._client.delete_objects(
+                    Bucket=self.bucket, Delete={"Objects": [{"Key": key} for key in chunk], "Quiet": True}
+                )
+            except (BotoCoreError, ClientError) as exc:
+                raise StorageError(f"deleting outputs failed: {exc}") from exc
+        return len(batch)
+
+    def delete_outputs(self, video_id: str, keep: Iterable[str] = ()) -> int:
+        """Delete every output of the video but ``keep``: partial runs and orphans leave nothing."""
+        kept = set(keep)
+        return self.delete_keys(key for key in self.list_keys(hls_prefix(video_id)) if key not in kept)
+
+
+# ---- live progress in Redis ------------------------------------------------------------------
+
+
+def progress_key(job_id: str) -> str:
+    return f"transcode:progress:{job_id}"
+
+
+def events_channel(job_id: str) -> str:
+    return f"transcode:events:{job_id}"
+
+
+def cancel_key(job_id: str) -> str:
+    return f"transcode:cancel:{job_id}"
+
+
+PROGRESS_TTL_SECONDS = 7 * 24 * 3600
+"""Live progress outlives any job; PostgreSQL keeps the record after that."""
+
+
+class ProgressBoard:
+    """What workers write while encoding: progress, playable, the final status; and cancel flags."""
+
+    def __init__(self, connection: redis.Redis[bytes]) -> None:
+        self._redis = connection
+
+    def publish(self, job_id: str, progress: Progress, status: str) -> None:
+        """Store and announce progress; the stored percent never goes down (Lua max, atomically)."""
+        fields = {"percent": progress.percent, "eta": progress.eta_seconds, "playable": int(progress.playable)}
+        self._redis.eval(  # type: ignore[no-untyped-call]
+            _PUBLISH_SCRIPT,
+            1,
+            progress_key(job_id),
+            events_channel(job_id),
+            json.dumps(fields),
+            status,
+            PROGRESS_TTL_SECONDS,
+        )
+
+    def current(self, job_id: str) -> dict[str, str]:
+        raw = self._redis.hgetall(progress_key(job_id))
+        return {k.decode() if isinstance(k, bytes) else str(k): v.decode() for k, v in raw.items()}
+
+    def is_cancelled(self, job_id: str) -> bool:
+        return bool(self._redis.exists(cancel_key(job_id)))
+
+
+# KEYS[1] hash, ARGV: channel, fields json, status, ttl. Percent and playable only rise.
+_PUBLISH_SCRIPT = """
+local fields = cjson.decode(ARGV[2])
+local current = redis.call('HGET', KEYS[1], 'status')
+if ARGV[3] == 'running' and (current == 'cancelled' or current == 'failed' or current == 'succeeded') then
+  return -1
+end
+local old = tonumber(redis.call('HGET', KEYS[1], 'percent') or '-1')
+local oldplay = tonumber(redis.call('HGET', KEYS[1], 'playable') or '0')
+local percent = tonumber(fields['percent'])
+if ARGV[3] == 'running' and percent < old then
+  percent = old
+end
+local playable = math.max(tonumber(fields['playable']), oldplay)
+if ARGV[3] == 'failed' or ARGV[3] == 'cancelled' then playable = 0 end
+redis.call('HSET', KEYS[1], 'percent', percent, 'eta', fields['eta'], 'playable', playable, 'status', ARGV[3])
+redis.call('EXPIRE', KEYS[1], tonumber(ARGV[4]))
+redis.call('PUBLISH', ARGV[1], ARGV[3] .. ':' .. percent)
+return percent
+"""
+
+
+class AsyncProgressBoard:
+    """The servicer's view of live progress: read, watch, and raise the cancel flag."""
+
+    def __init__(self, connection: redis.asyncio.Redis[bytes]) -> None:
+        self._redis = connection
+
+    async def current(self, job_id: str) -> dict[str, str]:
+        raw = await self._redis.hgetall(progress_key(job_id))
+        return {k.decode() if isinstance(k, bytes) else str(k): v.decode() for k, v in raw.items()}
+
+    async def announce(self, job_id: str, status: str) -> None:
+        """Record a final status decided here (a cancel) and wake the job's watchers."""
+        fields = json.dumps({"percent": 0, "eta": 0, "playable": 0})
+        await self._redis.eval(  # type: ignore[no-untyped-call]
+            _PUBLISH_SCRIPT, 1, progress_key(job_id), events_channel(job_id), fields, status, PROGRESS_TTL_SECONDS
+        )
+
+    async def cancel(self, job_id: str) -> None:
+        await self._redis.set(cancel_key(job_id), b"1", ex=PROGRESS_TTL_SECONDS)
+
+    async def changes(self, job_id: str, poll_seconds: float) -> AsyncIterator[None]:
+        """Yield whenever the job may have changed: a published event, or every poll interval.
+
+        Pub/sub makes updates prompt; the poll covers a message missed between a read
+        and the subscription, and workers on another Redis connection dying silently.
+        """
+        pubsub = self._redis.pubsub()
+        await pubsub.subscribe(events_channel(job_id))
+        try:
+            while True:
+                await pubsub.get_message(ignore_subscribe_messages=True, timeout=poll_seconds)
+                yield None
+        finally:
+            await pubsub.unsubscribe()
+            await pubsub.aclose()  # type: ignore[attr-defined]
+
+    async def close(self) -> None:
+        await self._redis.aclose()  # type: ignore[attr-defined]
+
+
+# ---- the queue -------------------------------------------------------------------------------
+
+
+def rq_job_id(job_id: str) -> str:
+    """One RQ job per transcode job: enqueuing twice never runs it twice."""
+    return f"transcode-{job_id}"
+
+
+def enqueue_job(connection: redis.Redis[bytes], settings: Settings, job_id: str, duration_seconds: float) -> None:
+    """Queue the job function with a timeout above FFmpeg's own and bounded, spaced retries.
+
+    Runs in a thread from the servicer (rq is synchronous). A job already in RQ under
+    this id (a retried StartTranscode) is left as it is.
+    """
+    transcode = settings.transcode
+    timeouts = job_timeouts(duration_seconds, transcode.timeout_factor)
+    queue = Queue(TRANSCODE_QUEUE, connection=connection)
+    try:
+        existing = Job.fetch(rq_job_id(job_id), connection=connection)
+    except NoSuchJobError:
+        existing = None
+    if existing is not None and existing.get_status(refresh=True) not in (JobStatus.FAILED, JobStatus.CANCELED, None):
+        return
+    intervals = retry_intervals(transcode.max_attempts, transcode.retry_intervals)
+    retry = Retry(max=len(intervals), interval=intervals) if intervals else None
+    queue.enqueue(
+        "transcode_svc.jobs.transcode_video",
+        job_id,
+        job_id=rq_job_id(job_id),
+        job_timeout=timeouts.job_seconds,
+        retry=retry,
+        on_failure=Callback("transcode_svc.jobs.record_failure"),
+        result_ttl=24 * 3600,
+        failure_ttl=7 * 24 * 3600,
+        description=f"transcode {job_id}",
+    )
+
+
+def cancel_queued(connection: redis.Redis[bytes], job_id: str) -> bool:
+    """Withdraw a job that no worker runs yet; True when it was withdrawn (not running)."""
+    try:
+        job = Job.fetch(rq_job_id(job_id), connection=connection)
+    except NoSuchJobError:
+        return True
+    status = job.get_status(refresh=True)
+    if status == JobStatus.STARTED:
+        return False
+    if status in (JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED):
+        job.cancel()
+    return True
+
+
+def decode_status(fields: dict[str, str]) -> dict[str, Any]:
+    """Typed values of a progress hash (missing fields read as nothing known)."""
+    return {
+        "percent": int(fields.get("percent", "0") or 0),
+        "eta": int(fields.get("eta", "0") or 0),
+        "playable": fields.get("playable") == "1",
+        "status": fields.get("status", ""),
+    }

@@ -1,0 +1,430 @@
+"""The transcoding rules as plain data and functions: no FFmpeg, no I/O.
+
+Everything that decides *what* a transcode produces lives here, so it is tested by
+plain calls: the ladder (one table), which rungs a source gets (never upscale, chosen
+by the short side, orientation kept, even dimensions), the H.264 level and RFC 6381
+codecs string each rung announces, the master and variant playlists, progress and
+ETA arithmetic, and how long a job may run. :mod:`transcode_svc.ladder` turns these
+plans into one FFmpeg command.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+
+@dataclass(frozen=True)
+class Rung:
+    """One row of the ladder: a 16:9 target whose short side is ``height``."""
+
+    name: str
+    width: int
+    height: int
+    video_kbps: int
+
+
+LADDER: tuple[Rung, ...] = (
+    Rung("360p", 640, 360, 800),
+    Rung("480p", 854, 480, 1400),
+    Rung("720p", 1280, 720, 2800),
+    Rung("1080p", 1920, 1080, 5000),
+)
+"""The seed's ladder, ascending; the one place it is defined."""
+
+AUDIO_KBPS = 128
+"""AAC stereo for every rung of a source with sound."""
+MAXRATE_FACTOR = 1.1
+"""Peak (VBV maxrate) over the average bit rate: bounded peaks keep BANDWIDTH honest."""
+BUFSIZE_FACTOR = 1.5
+"""VBV buffer over the average bit rate: about 1.5 s of smoothing at the average rate."""
+SMALLEST_VIDEO_KBPS = 150
+"""Floor of the bit rate of a source smaller than the lowest rung (scaled by its area)."""
+DEFAULT_FRAME_RATE = 30.0
+"""Used when probing could not tell the frame rate."""
+H264_PROFILE = "high"
+H264_PROFILE_IDC = 0x64
+AAC_LC_CODECS = "mp4a.40.2"
+
+SEGMENT_NAME_PATTERN = "seg_%05d.ts"
+"""FFmpeg's pattern for segment files; deterministic names make a retried job overwrite, not add."""
+VARIANT_PLAYLIST = "index.m3u8"
+MASTER_PLAYLIST = "master.m3u8"
+POSTER = "poster.jpg"
+
+
+@dataclass(frozen=True)
+class ProbeFacts:
+    """What probing the source revealed (the contract's ProbeFacts, without protobuf)."""
+
+    duration_seconds: float
+    width: int
+    height: int
+    rotation: int = 0
+    frame_rate: float = 0.0
+    video_codec: str = ""
+    audio_codec: str = ""
+    has_audio: bool = False
+
+    @property
+    def display_size(self) -> tuple[int, int]:
+        """Width and height as shown: a 90 or 270 degree rotation swaps the coded ones."""
+        if self.rotation % 180 == 90:
+            return self.height, self.width
+        return self.width, self.height
+
+
+@dataclass(frozen=True)
+class RenditionPlan:
+    """One output of the ladder, with everything the encoder and the playlist need."""
+
+    name: str
+    width: int
+    height: int
+    video_bitrate: int
+    """Average video bit rate, bits per second."""
+    max_bitrate: int
+    buffer_size: int
+    audio_bitrate: int
+    """0 for a source without sound: the rendition is video-only."""
+    frame_rate: float
+    level: str
+    """H.264 level such as "3.1", the smallest that fits size, rate and bit rate."""
+
+    @property
+    def codecs(self) -> str:
+        """RFC 6381 codecs of the variant, as CODECS in the master playlist."""
+        video = f"avc1.{H264_PROFILE_IDC:02x}00{round(float(self.level) * 10):02x}"
+        return f"{video},{AAC_LC_CODECS}" if self.audio_bitrate else video
+
+    @property
+    def peak_bandwidth(self) -> int:
+        """BANDWIDTH announced before any segment exists: the VBV peak plus audio."""
+        return self.max_bitrate + self.audio_bitrate
+
+    @property
+    def average_bandwidth(self) -> int:
+        """AVERAGE-BANDWIDTH announced before any segment exists: the targets."""
+        return self.video_bitrate + self.audio_bitrate
+
+
+class UnsupportedSource(ValueError):
+    """Probe facts that no ladder can be planned from (no picture, no duration)."""
+
+
+@dataclass(frozen=True)
+class _Level:
+    name: str
+    max_macroblocks_per_second: int
+    max_frame_macroblocks: int
+    max_kbps_high: int
+
+
+# ITU-T H.264 Table A-1 (MaxMBPS, MaxFS, MaxBR x 1.25 for the High profile), levels 3 and up.
+_LEVELS = (
+    _Level("3.0", 40_500, 1_620, 12_500),
+    _Level("3.1", 108_000, 3_600, 17_500),
+    _Level("3.2", 216_000, 5_120, 25_000),
+    _Level("4.0", 245_760, 8_192, 25_000),
+    _Level("4.1", 245_760, 8_192, 62_500),
+    _Level("4.2", 522_240, 8_704, 62_500),
+    _Level("5.0", 589_824, 22_080, 168_750),
+    _Level("5.1", 983_040, 36_864, 300_000),
+    _Level("5.2", 2_073_600, 36_864, 300_000),
+)
+
+
+def h264_level(width: int, height: int, frame_rate: float, max_kbps: int) -> str:
+    """The smallest level whose frame size, macroblock rate and bit rate all fit.
+
+    Announcing the real level (not a blanket 4.1) lets old phones pick the rungs they
+    can decode; x264 is told the same level so the stream and the playlist agree.
+    """
+    frame_mbs = math.ceil(width / 16) * math.ceil(height / 16)
+    rate_mbs = frame_mbs * frame_rate
+    for level in _LEVELS:
+        if (
+            frame_mbs <= level.max_frame_macroblocks
+            and rate_mbs <= level.max_macroblocks_per_second
+            and max_kbps <= level.max_kbps_high
+        ):
+            return level.name
+    return _LEVELS[-1].name
+
+
+def _even(value: float) -> int:
+    """Nearest even integer, at least 2: 4:2:0 chroma needs even dimensions."""
+    return max(2, 2 * round(value / 2))
+
+
+def _even_down(value: int) -> int:
+    return max(2, value - value % 2)
+
+
+def plan_renditions(probe: ProbeFacts) -> list[RenditionPlan]:
+    """The rungs a source gets, ascending.
+
+    - Never upscale: a rung whose short side exceeds the source's is dropped.
+    - The short side chooses the rung, so portrait and rotated sources keep their
+      orientation and aspect ratio (a 1080x1920 phone video gets 360x640 up to
+      1080x1920, named by the short side: "360p" ... "1080p").
+    - A source smaller than the lowest rung gets one rendition at its own size (even
+      dimensions), its bit rate scaled from the lowest rung by area.
+    - No audio stream, no audio in any rendition.
+    """
+    width, height = probe.display_size
+    if width <= 0 or height <= 0:
+        raise UnsupportedSource("the source has no video stream with a known size")
+    if not probe.duration_seconds > 0:
+        raise UnsupportedSource("the source has no known duration")
+    frame_rate = probe.frame_rate if 0 < probe.frame_rate <= 240 else DEFAULT_FRAME_RATE
+    audio_bitrate = AUDIO_KBPS * 1000 if probe.has_audio else 0
+    short = min(width, height)
+    fitting = [rung for rung in LADDER if rung.height <= short]
+    shapes: list[tuple[str, int, int, int]] = []
+    if not fitting:
+        own_width, own_height = _even_down(width), _even_down(height)
+        lowest = LADDER[0]
+        area_share = (own_width * own_height) / (lowest.width * lowest.height)
+        kbps = max(SMALLEST_VIDEO_KBPS, round(lowest.video_kbps * area_share))
+        shapes.append((f"{min(own_width, own_height)}p", own_width, own_height, kbps))
+    for rung in fitting:
+        factor = rung.height / short
+        out_width, out_height = _even(width * factor), _even(height * factor)
+        if rung.height == short:
+            out_width, out_height = _even_down(width), _even_down(height)
+        shapes.append((rung.name, out_width, out_height, rung.video_kbps))
+    plans = []
+    for name, out_width, out_height, kbps in shapes:
+        max_kbps = round(kbps * MAXRATE_FACTOR)
+        plans.append(
+            RenditionPlan(
+                name=name,
+                width=out_width,
+                height=out_height,
+                video_bitrate=kbps * 1000,
+                max_bitrate=max_kbps * 1000,
+                buffer_size=round(kbps * BUFSIZE_FACTOR) * 1000,
+                audio_bitrate=audio_bitrate,
+                frame_rate=frame_rate,
+                level=h264_level(out_width, out_height, frame_rate, max_kbps),
+            )
+        )
+    return plans
+
+
+def keyframe_interval(frame_rate: float, segment_seconds: float) -> int:
+    """Frames between keyframes: one GOP per segment, so every rung cuts at the same instants."""
+    return max(1, round(frame_rate * segment_seconds))
+
+
+# ---- playlists ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Segment:
+    """One media segment a variant playlist lists."""
+
+    uri: str
+    duration: float
+
+
+@dataclass(frozen=True)
+class VariantPlaylist:
+    """What a variant playlist says: its segments and whether it is complete."""
+
+    segments: tuple[Segment, ...]
+    ended: bool
+
+
+_EXTINF = re.compile(r"#EXTINF:([0-9.]+)")
+
+
+def parse_variant_playlist(text: str) -> VariantPlaylist:
+    """Segments FFmpeg has finished (it lists a segment only once it is closed)."""
+    segments: list[Segment] = []
+    duration: float | None = None
+    for raw in text.splitlines():
+        line = raw.strip()
+        match = _EXTINF.match(line)
+        if match:
+            duration = float(match.group(1))
+        elif line and not line.startswith("#") and duration is not None:
+            segments.append(Segment(line, duration))
+            duration = None
+    return VariantPlaylist(tuple(segments), "#EXT-X-ENDLIST" in text)
+
+
+def finalize_variant_playlist(text: str) -> str:
+    """The VOD form of a finished EVENT playlist: type VOD, and EXT-X-ENDLIST once."""
+    lines = [line for line in text.splitlines() if line.strip() and line.strip() != "#EXT-X-ENDLIST"]
+    lines = ["#EXT-X-PLAYLIST-TYPE:VOD" if line.startswith("#EXT-X-PLAYLIST-TYPE:") else line for line in lines]
+    if not any(line.startswith("#EXT-X-PLAYLIST-TYPE:") for line in lines):
+        lines.insert(1, "#EXT-X-PLAYLIST-TYPE:VOD")
+    return "\n".join([*lines, "#EXT-X-ENDLIST"]) + "\n"
+
+
+def measured_bandwidths(segments: Sequence[tuple[float, int]]) -> tuple[int, int]:
+    """(peak, average) bits per second from (duration, bytes) of every segment.
+
+    RFC 8216 4.3.4.2: BANDWIDTH is the largest segment bit rate and AVERAGE-BANDWIDTH
+    the mean over the whole playlist; both are measured once the output is complete.
+    """
+    timed = [(duration, size) for duration, size in segments if duration > 0]
+    if not timed:
+        return 0, 0
+    peak = max(size * 8 / duration for duration, size in timed)
+    average = sum(size for _, size in timed) * 8 / sum(duration for duration, _ in timed)
+    return math.ceil(peak), math.ceil(average)
+
+
+def with_measured_bandwidth(plan: RenditionPlan, peak: int, average: int) -> MeasuredRendition:
+    return MeasuredRendition(plan, peak or plan.peak_bandwidth, average or plan.average_bandwidth)
+
+
+@dataclass(frozen=True)
+class MeasuredRendition:
+    """A rendition with the bandwidths its master playlist line announces."""
+
+    plan: RenditionPlan
+    bandwidth: int
+    average_bandwidth: int
+
+
+def nominal(plan: RenditionPlan) -> MeasuredRendition:
+    """Announce the targets while encoding runs (nothing is measured yet)."""
+    return MeasuredRendition(plan, plan.peak_bandwidth, plan.average_bandwidth)
+
+
+def master_playlist(renditions: Sequence[MeasuredRendition]) -> str:
+    """The master playlist: one EXT-X-STREAM-INF per rung, ascending, with every attribute.
+
+    BANDWIDTH, AVERAGE-BANDWIDTH, RESOLUTION, CODECS and FRAME-RATE let a player choose a
+    rung before fetching any of them; variants live at ``{name}/index.m3u8``.
+    """
+    lines = ["#EXTM3U", "#EXT-X-VERSION:3", "#EXT-X-INDEPENDENT-SEGMENTS"]
+    for rendition in sorted(renditions, key=lambda r: (r.plan.height * r.plan.width, r.bandwidth)):
+        plan = rendition.plan
+        lines.append(
+            f"#EXT-X-STREAM-INF:BANDWIDTH={rendition.bandwidth},AVERAGE-BANDWIDTH={rendition.average_bandwidth},"
+            f'RESOLUTION={plan.width}x{plan.height},CODECS="{plan.codecs}",FRAME-RATE={plan.frame_rate:.3f}'
+        )
+        lines.append(f"{plan.name}/{VARIANT_PLAYLIST}")
+    return "\n".join(lines) + "\n"
+
+
+# ---- object keys ----------------------------------------------------------------------------
+
+
+def hls_prefix(video_id: str) -> str:
+    """Every output of a video lives under this prefix (DESIGN.md, object layout)."""
+    return f"hls/{video_id}/"
+
+
+def output_key(video_id: str, relative_path: str) -> str:
+    """The object key of an output file, from its path relative to the output folder."""
+    return hls_prefix(video_id) + relative_path
+
+
+# ---- job lifecycle and progress -------------------------------------------------------------
+
+
+class JobStatus(enum.Enum):
+    """Where a transcode job stands; the values are the database's."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def is_final(self) -> bool:
+        return self in FINAL_STATUSES
+
+
+FINAL_STATUSES = frozenset({JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED})
+
+
+@dataclass(frozen=True)
+class Progress:
+    """A job's progress as users see it: never backwards, 100 only when done."""
+
+    percent: int = 0
+    eta_seconds: int = 0
+    playable: bool = False
+
+    def advanced(self, percent: int, eta_seconds: int, playable: bool = False) -> Progress:
+        """This progress moved forward; a lower percent (a retried attempt) keeps the old one."""
+        if percent < self.percent:
+            return replace(self, playable=self.playable or playable)
+        return Progress(percent, eta_seconds, self.playable or playable)
+
+    def finished(self) -> Progress:
+        return Progress(100, 0, True)
+
+
+def encoded_percent(encoded_seconds: float, duration_seconds: float) -> int:
+    """Share of the source encoded, 0 to 99: 100 is kept for "published and ready"."""
+    if duration_seconds <= 0 or encoded_seconds <= 0:
+        return 0
+    return max(0, min(99, math.floor(encoded_seconds / duration_seconds * 100)))
+
+
+def eta_seconds(elapsed_seconds: float, encoded_seconds: float, duration_seconds: float) -> int:
+    """Seconds left if the rest goes at the pace so far; 0 when there is no pace yet."""
+    if encoded_seconds <= 0 or duration_seconds <= 0 or elapsed_seconds <= 0:
+        return 0
+    remaining = max(0.0, duration_seconds - encoded_seconds)
+    return math.ceil(remaining * elapsed_seconds / encoded_seconds)
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    """How long FFmpeg may run, and the RQ job around it (which must outlive FFmpeg)."""
+
+    ffmpeg_seconds: int
+    job_seconds: int
+
+
+FFMPEG_BASE_SECONDS = 120
+"""Start-up, probing and the poster, whatever the length."""
+PUBLISH_MARGIN_SECONDS = 300
+"""The job's own work after FFmpeg: final playlists, orphan clean-up, database."""
+
+
+def job_timeouts(duration_seconds: float, seconds_per_source_second: float) -> Timeouts:
+    """Timeouts that scale with the source: a 2-hour lecture is not a stuck 2-minute clip.
+
+    ``seconds_per_source_second`` is the slowest pace still considered alive
+    (TRANSCODE_TIMEOUT_FACTOR); the RQ job gets a margin on top so that FFmpeg's own
+    timeout always fires first and the job can record why.
+    """
+    ffmpeg = FFMPEG_BASE_SECONDS + math.ceil(max(0.0, duration_seconds) * seconds_per_source_second)
+    return Timeouts(ffmpeg, ffmpeg + PUBLISH_MARGIN_SECONDS)
+
+
+def retry_intervals(max_attempts: int, intervals: Sequence[int]) -> list[int]:
+    """Back-off before each retry: the configured list, its last value repeated as needed."""
+    retries = max(0, max_attempts - 1)
+    if not intervals:
+        return [0] * retries
+    return [intervals[min(i, len(intervals) - 1)] for i in range(retries)]
+
+
+def failure_reason(stderr_tail: str) -> str:
+    """FFmpeg's reason in words: its last meaningful error lines, without paths or noise."""
+    lines = [line.strip() for line in stderr_tail.splitlines() if line.strip()]
+    meaningful = [
+        line
+        for line in lines
+        if not line.startswith(("frame=", "size=", "Press [q]", "video:", "[out#", "Conversion failed"))
+    ]
+    chosen = meaningful[-3:] if meaningful else lines[-1:]
+    text = "; ".join(chosen)
+    text = re.sub(r"(/[^\s:;'\"]+)+", "the source", text)
+    text = re.sub(r"https?://\S+", "the source", text)
+    return (text or "FFmpeg failed without saying why")[:500]

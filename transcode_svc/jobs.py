@@ -1,0 +1,354 @@
+"""The RQ job: transcode one video into HLS, publishing segments while FFmpeg encodes.
+
+``transcode_video(job_id)`` is idempotent: outputs have deterministic keys
+(``hls/{video_id}/{rung}/seg_00000.ts``...), so a retried run (after a worker was
+killed) overwrites what the dead one wrote, and on success every key under the
+video's prefix that the final playlists do not name is deleted: no duplicate, no
+orphan. Order: temp files → object keys → database state last.
+
+While FFmpeg runs, a publisher thread uploads each segment once its playlist lists it
+(FFmpeg lists a segment only after closing it), then that playlist, so the encoder
+never waits on the network. When every rung has a segment, a master playlist goes up
+and the job is *playable* (EVENT playlists). At the end the playlists become VOD.
+
+Failures: FFmpeg refusing the input (corrupt, unsupported, truncated) is final, with
+FFmpeg's reason; anything else (object storage, database) raises, so RQ retries with
+back-off up to TRANSCODE_MAX_ATTEMPTS, and :func:`record_failure` records the last one.
+A cancel (flag in Redis) stops FFmpeg and removes the partial outputs.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import shutil
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import redis
+from sqlalchemy import Engine, create_engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from service_kit.context import job_id_var
+from service_kit.settings import Settings, load_settings
+from transcode_svc import adapters, domain, ladder, store
+from transcode_svc.domain import JobStatus, Progress, RenditionPlan
+
+log = logging.getLogger(__name__)
+
+PUBLISH_POLL_SECONDS = 0.3
+CANCEL_POLL_SECONDS = 0.5
+REDIS_PROGRESS_MIN_INTERVAL = 0.5
+
+
+@functools.cache
+def _engine(url: str) -> Engine:
+    return create_engine(url.replace("postgresql+psycopg", "postgresql+psycopg", 1), pool_size=2, pool_pre_ping=True)
+
+
+def _sessions(settings: Settings) -> sessionmaker[Session]:
+    return sessionmaker(_engine(settings.database_url), expire_on_commit=False)
+
+
+class SegmentPublisher:
+    """Uploads finished segments and playlists from FFmpeg's output folder while it runs."""
+
+    def __init__(
+        self,
+        outputs: adapters.OutputStore,
+        video_id: str,
+        outdir: Path,
+        plans: Sequence[RenditionPlan],
+        on_playable: Callable[[], None],
+    ) -> None:
+        self._outputs = outputs
+        self._video_id = video_id
+        self._outdir = outdir
+        self._plans = plans
+        self._on_playable = on_playable
+        self._uploaded: dict[str, set[str]] = {plan.name: set() for plan in plans}
+        self._published_playlist: dict[str, str] = {}
+        self._playable = False
+        self._stop = threading.Event()
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="segment-publisher", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            while not self._stop.wait(PUBLISH_POLL_SECONDS):
+                self.publish_ready()
+        except BaseException as exc:  # reported by finish(): the job retries
+            self._error = exc
+
+    def publish_ready(self) -> None:
+        """Upload what FFmpeg has finished since the last pass; playlists after their segments."""
+        for plan in self._plans:
+            playlist_path = self._outdir / plan.name / domain.VARIANT_PLAYLIST
+            try:
+                text = playlist_path.read_text()
+            except FileNotFoundError:
+                continue
+            if text == self._published_playlist.get(plan.name):
+                continue
+            uploaded = self._uploaded[plan.name]
+            for segment in domain.parse_variant_playlist(text).segments:
+                if segment.uri in uploaded:
+                    continue
+                relative = f"{plan.name}/{segment.uri}"
+                self._outputs.put_file(self._outdir / relative, domain.output_key(self._video_id, relative))
+                uploaded.add(segment.uri)
+            if uploaded:
+                self._outputs.put_text(
+                    text, domain.output_key(self._video_id, f"{plan.name}/{domain.VARIANT_PLAYLIST}")
+                )
+                self._published_playlist[plan.name] = text
+        if not self._playable and all(self._uploaded.values()):
+            master = domain.master_playlist([domain.nominal(plan) for plan in self._plans])
+            self._outputs.put_text(master, domain.output_key(self._video_id, domain.MASTER_PLAYLIST))
+            self._playable = True
+            self._on_playable()
+
+    def finish(self) -> None:
+        """Stop the thread, then publish whatever is left; raise what the thread hit."""
+        self._stop.set()
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        self.publish_ready()
+
+    def abandon(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=30)
+
+
+class Reporter:
+    """Progress of one attempt: Redis on every FFmpeg report (throttled), PostgreSQL every few seconds."""
+
+    def __init__(
+        self,
+        board: adapters.ProgressBoard,
+        sessions: sessionmaker[Session],
+        job_id: uuid.UUID,
+        duration_seconds: float,
+        flush_seconds: float,
+        start: Progress,
+    ) -> None:
+        self._board = board
+        self._sessions = sessions
+        self._job_id = job_id
+        self._duration = duration_seconds
+        self._flush_seconds = flush_seconds
+        self._started = time.monotonic()
+        self._lock = threading.Lock()
+        self.progress = start
+        self._last_redis = 0.0
+        self._last_db = time.monotonic()
+
+    def encoded(self, seconds: float) -> None:
+        percent = domain.encoded_percent(seconds, self._duration)
+        eta = domain.eta_seconds(time.monotonic() - self._started, seconds, self._duration)
+        with self._lock:
+            self.progress = self.progress.advanced(percent, eta)
+        self._report()
+
+    def playable(self) -> None:
+        with self._lock:
+            self.progress = Progress(self.progress.percent, self.progress.eta_seconds, True)
+        self._report(force=True)
+
+    def _report(self, force: bool = False) -> None:
+        now = time.monotonic()
+        if force or now - self._last_redis >= REDIS_PROGRESS_MIN_INTERVAL:
+            self._last_redis = now
+            self._board.publish(str(self._job_id), self.progress, JobStatus.RUNNING.value)
+        if force or now - self._last_db >= self._flush_seconds:
+            self._last_db = now
+            with self._sessions.begin() as session:
+                store.flush_progress_sync(session, self._job_id, self.progress)
+
+
+def _cancel_check(board: adapters.ProgressBoard, job_id: str) -> Callable[[], bool]:
+    last = [0.0]
+
+    def cancelled() -> bool:
+        now = time.monotonic()
+        if now - last[0] < CANCEL_POLL_SECONDS:
+            return False
+        last[0] = now
+        return board.is_cancelled(job_id)
+
+    return cancelled
+
+
+def transcode_video(job_id: str) -> str:
+    """RQ entry point: run (or re-run) one transcode job to a final status; returns it."""
+    settings = load_settings()
+    job_id_var.set(job_id)
+    connection = redis.Redis.from_url(settings.redis_url)
+    try:
+        return _transcode(settings, connection, uuid.UUID(job_id))
+    finally:
+        connection.close()
+
+
+def _transcode(settings: Settings, connection: redis.Redis[bytes], job_uuid: uuid.UUID) -> str:
+    job_id = str(job_uuid)
+    sessions = _sessions(settings)
+    board = adapters.ProgressBoard(connection)
+    outputs = adapters.OutputStore(settings)
+    with sessions.begin() as session:
+        row = store.get_job_sync(session, job_uuid, for_update=True)
+        if row is None:
+            log.warning("transcode job vanished", extra={"job_id": job_id})
+            return "missing"
+        if row.job_status.is_final:
+            return row.status
+        row.status = JobStatus.RUNNING.value
+        row.attempts += 1
+        row.started_at = row.started_at or store.utcnow()
+        video_id, source_key, probe, start = row.video_id, row.source_key, row.probe_facts, row.progress
+        attempt = row.attempts
+    log.info("transcode started", extra={"video_id": video_id, "attempt": attempt})
+    board.publish(job_id, Progress(start.percent, 0, False), JobStatus.RUNNING.value)
+    plans = domain.plan_renditions(probe)
+    transcode = settings.transcode
+    timeouts = domain.job_timeouts(probe.duration_seconds, transcode.timeout_factor)
+    options = ladder.LadderOptions(preset=transcode.preset, segment_seconds=transcode.segment_seconds)
+    reporter = Reporter(board, sessions, job_uuid, probe.duration_seconds, transcode.progress_flush_seconds, start)
+    workdir = Path(tempfile.mkdtemp(prefix=f"transcode-{job_id}-"))
+    publisher: SegmentPublisher | None = None
+    poster: threading.Thread | None = None
+
+    def quiesce() -> None:
+        """Stop every uploader before deleting, so nothing lands after the clean-up."""
+        if publisher is not None:
+            publisher.abandon()
+        if poster is not None:
+            poster.join(timeout=130)
+
+    try:
+        ladder.prepare_outdir(workdir, plans)
+        source = outputs.source_url(source_key, expires_in=timeouts.job_seconds + 3600)
+        publisher = SegmentPublisher(outputs, video_id, workdir, plans, reporter.playable)
+        publisher.start()
+        poster = threading.Thread(
+            target=_poster, args=(outputs, source, workdir, plans, probe.duration_seconds, video_id), daemon=True
+        )
+        poster.start()
+        command = ladder.build_command(source, workdir, plans, has_audio=probe.has_audio, options=options)
+        ladder.run_command(
+            command,
+            on_progress=reporter.encoded,
+            should_stop=_cancel_check(board, job_id),
+            timeout_seconds=timeouts.ffmpeg_seconds,
+        )
+        publisher.finish()
+        poster.join()
+        renditions = ladder.finish_outputs(workdir, plans)
+        expected = _publish_final(outputs, video_id, workdir, renditions)
+        outputs.delete_outputs(video_id, keep=expected)
+        with sessions.begin() as session:
+            won = store.finish_sync(
+                session, job_uuid, JobStatus.SUCCEEDED, renditions=store.rendition_records(renditions)
+            )
+        if not won:
+            # Another status got there first. A cancel wins: nothing stays behind. Another
+            # attempt's success (a horse that outlived its killed worker) wrote the very
+            # same keys, so its outputs stay untouched.
+            with sessions.begin() as session:
+                settled = store.get_job_sync(session, job_uuid)
+            if settled is not None and settled.job_status is JobStatus.CANCELLED:
+                outputs.delete_outputs(video_id)
+            return settled.status if settled is not None else "missing"
+            return JobStatus.CANCELLED.value
+        board.publish(job_id, Progress().finished(), JobStatus.SUCCEEDED.value)
+        log.info("transcode succeeded", extra={"video_id": video_id, "renditions": [p.name for p in plans]})
+        return JobStatus.SUCCEEDED.value
+    except ladder.LadderCancelled:
+        quiesce()
+        outputs.delete_outputs(video_id)
+        log.info("transcode cancelled", extra={"video_id": video_id})
+        return JobStatus.CANCELLED.value
+    except ladder.LadderError as exc:
+        # FFmpeg's verdict on this input is final: retrying cannot change it.
+        quiesce()
+        outputs.delete_outputs(video_id)
+        _record_final_failure(sessions, board, job_uuid, exc.reason)
+        log.info("transcode failed", extra={"video_id": video_id, "reason": exc.reason})
+        return JobStatus.FAILED.value
+    finally:
+        quiesce()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _poster(
+    outputs: adapters.OutputStore,
+    source: str,
+    workdir: Path,
+    plans: Sequence[RenditionPlan],
+    duration_seconds: float,
+    video_id: str,
+) -> None:
+    """Extract and upload the poster beside the ladder; a poster failure never fails the job."""
+    try:
+        path = ladder.make_poster(source, workdir, plans, duration_seconds)
+        outputs.put_file(path, domain.output_key(video_id, domain.POSTER))
+    except (ladder.LadderError, adapters.StorageError, OSError) as exc:
+        log.warning("no poster", extra={"video_id": video_id, "error": str(exc)})
+
+
+def _publish_final(
+    outputs: adapters.OutputStore, video_id: str, workdir: Path, renditions: list[domain.MeasuredRendition]
+) -> set[str]:
+    """Upload the VOD playlists and the measured master; return every key the video keeps."""
+    expected: set[str] = set()
+    for rendition in renditions:
+        name = rendition.plan.name
+        playlist = workdir / name / domain.VARIANT_PLAYLIST
+        for segment in domain.parse_variant_playlist(playlist.read_text()).segments:
+            relative = f"{name}/{segment.uri}"
+            key = domain.output_key(video_id, relative)
+            expected.add(key)
+        key = domain.output_key(video_id, f"{name}/{domain.VARIANT_PLAYLIST}")
+        outputs.put_file(playlist, key)
+        expected.add(key)
+    master = domain.output_key(video_id, domain.MASTER_PLAYLIST)
+    outputs.put_file(workdir / domain.MASTER_PLAYLIST, master)
+    expected.add(master)
+    if (workdir / domain.POSTER).is_file():
+        expected.add(domain.output_key(video_id, domain.POSTER))
+    return expected
+
+
+def _record_final_failure(
+    sessions: sessionmaker[Session], board: adapters.ProgressBoard, job_uuid: uuid.UUID, reason: str
+) -> None:
+    with sessions.begin() as session:
+        won = store.finish_sync(session, job_uuid, JobStatus.FAILED, error_reason=reason)
+    if won:
+        board.publish(str(job_uuid), Progress(), JobStatus.FAILED.value)
+
+
+def record_failure(job: Any, connection: redis.Redis[bytes], exc_type: Any, exc_value: Any, traceback: Any) -> None:
+    """RQ failure callback: once no retry is left, the job is FAILED with the error in words.
+
+    RQ calls it on every failure, abandoned runs (a killed worker) included; while
+    retries remain the job stays as it is and the next attempt picks it up.
+    """
+    if job.retries_left:
+        return
+    job_id = str(job.args[0]) if job.args else ""
+    if not job_id:
+        return
+    settings = load_settings()
+    reason = f"gave up after {settings.transcode.max_attempts} attempts: {exc_value or exc_type.__name__}"
+    _record_final_failure(_sessions(settings), adapters.ProgressBoard(connection), uuid.UUID(job_id), reason[:500])

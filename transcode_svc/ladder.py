@@ -1,0 +1,490 @@
+"""The FFmpeg side of the ladder: one command that makes every rung, and its runner.
+
+Shared by the RQ job (:mod:`transcode_svc.jobs`) and the operator's CLI::
+
+    python -m transcode_svc.ladder SOURCE OUTDIR
+
+which writes OUTDIR/master.m3u8, OUTDIR/{rung}/index.m3u8 + segments and
+OUTDIR/poster.jpg from a local file (no Redis, no object store), honouring
+TRANSCODE_PRESET and HLS_SEGMENT_SECONDS.
+
+The argv is built directly rather than with ffmpeg-python: a split graph with N
+labelled outputs, each with its own encoder and HLS muxer options, reads more plainly
+as the list FFmpeg's documentation describes than as a chain of node objects.
+
+Why the command looks the way it does (numbers in bench/transcode.py):
+
+- The source is decoded once; the largest rung is scaled from it and each smaller rung
+  from the next larger one (a chain, not N scalers reading 1080p), with bilinear
+  filtering: downscaling by at most 2/3 per step, bilinear is visually equal to
+  bicubic here and cheaper, and scaling is the part of the graph that runs in
+  FFmpeg's main thread between decoding and the encoders.
+- Keyframes are forced on the segment grid (``-force_key_frames`` by time, which
+  holds for variable frame rates too) with a fixed GOP and no scene-cut keyframes, so
+  every rung cuts its segments at the same instants and players switch cleanly.
+- Every rung has its own HLS muxer writing an EVENT playlist, so segments are usable
+  (and published) while the encode runs; the job turns them into VOD at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import contextlib
+import json
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+from transcode_svc.domain import (
+    MASTER_PLAYLIST,
+    POSTER,
+    SEGMENT_NAME_PATTERN,
+    VARIANT_PLAYLIST,
+    MeasuredRendition,
+    ProbeFacts,
+    RenditionPlan,
+    UnsupportedSource,
+    failure_reason,
+    finalize_variant_playlist,
+    keyframe_interval,
+    master_playlist,
+    measured_bandwidths,
+    parse_variant_playlist,
+    plan_renditions,
+    with_measured_bandwidth,
+)
+
+SCALER_FLAGS = "bilinear"
+"""swscale filter for every rung (see the module docstring and bench/transcode.py)."""
+POSTER_MAX_HEIGHT = 720
+STOP_GRACE_SECONDS = 5.0
+NETWORK_TIMEOUT_MICROSECONDS = 30_000_000
+"""How long FFmpeg waits on a stalled source URL before failing, rather than hanging."""
+
+
+class LadderError(Exception):
+    """FFmpeg could not make the ladder; ``reason`` is FFmpeg's own explanation in words."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class LadderCancelled(Exception):
+    """The run was stopped on request (the job was cancelled)."""
+
+
+class LadderTimedOut(LadderError):
+    """FFmpeg ran past its time limit and was stopped."""
+
+
+@dataclass(frozen=True)
+class LadderOptions:
+    """Encoder choices that are not rules of the ladder itself."""
+
+    preset: str = "veryfast"
+    segment_seconds: float = 6.0
+
+
+def _is_url(source: str) -> bool:
+    return source.startswith(("http://", "https://"))
+
+
+def input_arguments(source: str) -> list[str]:
+    """Options for reading the source: a stall on a URL fails instead of hanging forever."""
+    network = ["-rw_timeout", str(NETWORK_TIMEOUT_MICROSECONDS)] if _is_url(source) else []
+    return [*network, "-i", source]
+
+
+def filter_graph(plans: Sequence[RenditionPlan]) -> tuple[str, list[str]]:
+    """The filter graph and the output label of each plan (in the order of ``plans``).
+
+    The largest rung is scaled from the decoded source, each smaller one from the rung
+    above it; ``split`` hands one picture to both the encoder and the next scaler.
+    """
+    order = sorted(range(len(plans)), key=lambda i: plans[i].width * plans[i].height, reverse=True)
+    labels = [f"r{i}" for i in range(len(plans))]
+    parts: list[str] = []
+    upstream = "0:v:0"
+    for position, index in enumerate(order):
+        plan = plans[index]
+        scale = f"[{upstream}]scale={plan.width}:{plan.height}:flags={SCALER_FLAGS},setsar=1"
+        if position == 0:
+            scale += ",format=yuv420p"
+        if position == len(order) - 1:
+            parts.append(f"{scale}[{labels[index]}]")
+        else:
+            upstream = f"n{index}"
+            parts.append(f"{scale},split=2[{labels[index]}][{upstream}]")
+    return ";".join(parts), labels
+
+
+def build_command(
+    source: str,
+    outdir: Path,
+    plans: Sequence[RenditionPlan],
+    *,
+    has_audio: bool,
+    options: LadderOptions,
+) -> list[str]:
+    """The one FFmpeg command that writes every rung of ``plans`` under ``outdir``."""
+    graph, labels = filter_graph(plans)
+    segment = f"{options.segment_seconds:g}"
+    command = [
+        "ffmpeg",
+        "-nostdin",
+        "-hide_banner",
+        "-loglevel",
+        "error",
+        "-nostats",
+        "-progress",
+        "pipe:1",
+        "-y",
+        *input_arguments(source),
+        "-filter_complex",
+        graph,
+    ]
+    for plan, label in zip(plans, labels, strict=True):
+        rung_dir = outdir / plan.name
+        keyint = str(keyframe_interval(plan.frame_rate, options.segment_seconds))
+        command += ["-map", f"[{label}]"]
+        if has_audio:
+            command += ["-map", "0:a:0"]
+        command += [
+            "-c:v",
+            "libx264",
+            "-preset",
+            options.preset,
+            "-profile:v",
+            "high",
+            "-level:v",
+            plan.level,
+            "-b:v",
+            str(plan.video_bitrate),
+            "-maxrate",
+            str(plan.max_bitrate),
+            "-bufsize",
+            str(plan.buffer_size),
+            "-g",
+            keyint,
+            "-keyint_min",
+            keyint,
+            "-sc_threshold",
+            "0",
+            "-force_key_frames",
+            f"expr:gte(t,n_forced*{segment})",
+        ]
+        if has_audio:
+            command += ["-c:a", "aac", "-b:a", str(plan.audio_bitrate), "-ac", "2"]
+        command += [
+            "-f",
+            "hls",
+            "-hls_time",
+            segment,
+            "-hls_list_size",
+            "0",
+            "-hls_playlist_type",
+            "event",
+            "-hls_flags",
+            "independent_segments+temp_file",
+            "-start_number",
+            "0",
+            "-hls_segment_filename",
+            str(rung_dir / SEGMENT_NAME_PATTERN),
+            str(rung_dir / VARIANT_PLAYLIST),
+        ]
+    return command
+
+
+def poster_command(source: str, outdir: Path, plans: Sequence[RenditionPlan], duration_seconds: float) -> list[str]:
+    """A fast seek to a tenth of the way in (at most 5 s) and one JPEG at a rung's size.
+
+    A separate tiny process: it decodes one GOP, so the source is still decoded once
+    in all practical terms, and the poster does not wait for the ladder to finish.
+    """
+    fitting = [plan for plan in plans if plan.height <= POSTER_MAX_HEIGHT and plan.width <= POSTER_MAX_HEIGHT * 2]
+    target = max(fitting or plans[:1], key=lambda plan: plan.width * plan.height)
+    seek = min(5.0, max(0.0, duration_seconds * 0.1))
+    return [
+        "ffmpeg",
+        "-nostdin",
+        "-hide_banner",
+        "-loglevel",
+        "error",
+        "-y",
+        "-ss",
+        f"{seek:.3f}",
+        *input_arguments(source),
+        "-map",
+        "0:v:0",
+        "-frames:v",
+        "1",
+        "-vf",
+        f"scale={target.width}:{target.height},setsar=1",
+        "-q:v",
+        "3",
+        str(outdir / POSTER),
+    ]
+
+
+def make_poster(source: str, outdir: Path, plans: Sequence[RenditionPlan], duration_seconds: float) -> Path:
+    """Write OUTDIR/poster.jpg; a source too short to seek into gets its first frame."""
+    target = outdir / POSTER
+    for duration in (duration_seconds, 0.0):
+        completed = subprocess.run(
+            poster_command(source, outdir, plans, duration), capture_output=True, text=True, timeout=120, check=False
+        )
+        if completed.returncode == 0 and target.is_file() and target.stat().st_size > 0:
+            return target
+    raise LadderError(f"no poster: {failure_reason(completed.stderr)}")
+
+
+ProgressCallback = Callable[[float], None]
+"""Called with the seconds of source encoded so far, about twice a second."""
+
+
+def _read_progress(stream: IO[str], out: queue.Queue[float | None]) -> None:
+    """Turn FFmpeg's ``-progress`` key=value blocks into seconds encoded."""
+    for line in stream:
+        key, _, value = str(line).strip().partition("=")
+        if key == "out_time_us" and value.lstrip("-").isdigit():
+            out.put(max(0, int(value)) / 1_000_000)
+    out.put(None)
+
+
+def _drain(stream: IO[str], tail: collections.deque[str]) -> None:
+    for line in stream:
+        tail.append(str(line))
+
+
+def run_command(
+    command: Sequence[str],
+    *,
+    on_progress: ProgressCallback | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    timeout_seconds: float | None = None,
+    poll_seconds: float = 0.25,
+) -> None:
+    """Run FFmpeg to the end, reporting progress; stop it on request or past the timeout.
+
+    Raises :class:`LadderCancelled` when ``should_stop`` said so, :class:`LadderTimedOut`
+    past the timeout, :class:`LadderError` with FFmpeg's reason when it fails. FFmpeg
+    is always gone when this returns or raises (SIGTERM, then SIGKILL after a grace).
+    """
+    process = subprocess.Popen(
+        list(command),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        bufsize=1,
+    )
+    progress: queue.Queue[float | None] = queue.Queue()
+    tail: collections.deque[str] = collections.deque(maxlen=40)
+    readers = [
+        threading.Thread(target=_read_progress, args=(process.stdout, progress), daemon=True),
+        threading.Thread(target=_drain, args=(process.stderr, tail), daemon=True),
+    ]
+    for reader in readers:
+        reader.start()
+    deadline = None if timeout_seconds is None else time.monotonic() + timeout_seconds
+    outcome: type[Exception] | None = None
+    try:
+        while process.poll() is None:
+            if should_stop is not None and should_stop():
+                outcome = LadderCancelled
+                break
+            if deadline is not None and time.monotonic() > deadline:
+                outcome = LadderTimedOut
+                break
+            with contextlib.suppress(queue.Empty):
+                seconds = progress.get(timeout=poll_seconds)
+                if seconds is not None and on_progress is not None:
+                    on_progress(seconds)
+    finally:
+        _stop(process)
+        for reader in readers:
+            reader.join(timeout=STOP_GRACE_SECONDS)
+    if outcome is LadderCancelled:
+        raise LadderCancelled("stopped on request")
+    if outcome is LadderTimedOut:
+        raise LadderTimedOut(f"FFmpeg ran longer than its limit of {timeout_seconds:.0f} s and was stopped")
+    if process.returncode != 0:
+        raise LadderError(failure_reason("".join(tail)))
+    while not progress.empty():
+        seconds = progress.get_nowait()
+        if seconds is not None and on_progress is not None:
+            on_progress(seconds)
+
+
+def _stop(process: subprocess.Popen[str]) -> None:
+    if process.poll() is not None:
+        return
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(STOP_GRACE_SECONDS)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def prepare_outdir(outdir: Path, plans: Sequence[RenditionPlan]) -> None:
+    for plan in plans:
+        (outdir / plan.name).mkdir(parents=True, exist_ok=True)
+
+
+def finish_outputs(outdir: Path, plans: Sequence[RenditionPlan]) -> list[MeasuredRendition]:
+    """Turn the finished EVENT playlists into VOD and write the measured master playlist."""
+    measured = []
+    for plan in plans:
+        playlist_path = outdir / plan.name / VARIANT_PLAYLIST
+        text = playlist_path.read_text()
+        playlist = parse_variant_playlist(text)
+        if not playlist.segments:
+            raise LadderError(f"FFmpeg wrote no segment for {plan.name}")
+        sizes = [(segment.duration, (outdir / plan.name / segment.uri).stat().st_size) for segment in playlist.segments]
+        peak, average = measured_bandwidths(sizes)
+        playlist_path.write_text(finalize_variant_playlist(text))
+        measured.append(with_measured_bandwidth(plan, peak, average))
+    (outdir / MASTER_PLAYLIST).write_text(master_playlist(measured))
+    return measured
+
+
+# ---- probing, for the CLI (the service gets probe facts from upload_svc) ---------------------
+
+
+def probe_file(source: str) -> ProbeFacts:
+    """ffprobe's facts about a local file or URL; LadderError with its reason if unreadable."""
+    completed = subprocess.run(
+        [
+            "ffprobe",
+            "-v",
+            "error",
+            "-print_format",
+            "json",
+            "-show_format",
+            "-show_streams",
+            source,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    if completed.returncode != 0:
+        raise LadderError(failure_reason(completed.stderr))
+    report = json.loads(completed.stdout or "{}")
+    streams = report.get("streams", [])
+    video = next((s for s in streams if s.get("codec_type") == "video"), None)
+    audio = next((s for s in streams if s.get("codec_type") == "audio"), None)
+    if video is None:
+        raise LadderError("the source has no video stream")
+    duration = float(report.get("format", {}).get("duration") or video.get("duration") or 0)
+    return ProbeFacts(
+        duration_seconds=duration,
+        width=int(video.get("width") or 0),
+        height=int(video.get("height") or 0),
+        rotation=_rotation(video),
+        frame_rate=_rate(video.get("avg_frame_rate") or video.get("r_frame_rate") or "0/1"),
+        video_codec=str(video.get("codec_name", "")),
+        audio_codec=str(audio.get("codec_name", "")) if audio else "",
+        has_audio=audio is not None,
+    )
+
+
+def _rate(text: str) -> float:
+    numerator, _, denominator = text.partition("/")
+    try:
+        return float(numerator) / float(denominator or 1)
+    except (ValueError, ZeroDivisionError):
+        return 0.0
+
+
+def _rotation(stream: dict[str, object]) -> int:
+    """Clockwise display rotation from the display matrix side data (or the old tag)."""
+    for side in stream.get("side_data_list", []) or []:  # type: ignore[attr-defined]
+        if isinstance(side, dict) and "rotation" in side:
+            return int(-float(side["rotation"])) % 360
+    tags = stream.get("tags") or {}
+    if isinstance(tags, dict) and "rotate" in tags:
+        return int(tags["rotate"]) % 360
+    return 0
+
+
+# ---- the CLI ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LadderResult:
+    """What one local run produced and how long it took."""
+
+    renditions: list[MeasuredRendition]
+    seconds: float
+    duration_seconds: float
+
+
+def transcode_file(source: str, outdir: Path, options: LadderOptions) -> LadderResult:
+    """The whole ladder on a local file: the same plan, command and finishing as the job."""
+    probe = probe_file(source)
+    try:
+        plans = plan_renditions(probe)
+    except UnsupportedSource as exc:
+        raise LadderError(str(exc)) from exc
+    outdir.mkdir(parents=True, exist_ok=True)
+    prepare_outdir(outdir, plans)
+    started = time.monotonic()
+    run_command(build_command(source, outdir, plans, has_audio=probe.has_audio, options=options))
+    make_poster(source, outdir, plans, probe.duration_seconds)
+    renditions = finish_outputs(outdir, plans)
+    return LadderResult(renditions, time.monotonic() - started, probe.duration_seconds)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from service_kit.settings import SettingsError, load_transcode_settings
+
+    parser = argparse.ArgumentParser(
+        prog="python -m transcode_svc.ladder",
+        description="Transcode a local video into the HLS ladder (honours TRANSCODE_PRESET, HLS_SEGMENT_SECONDS).",
+    )
+    parser.add_argument("source", help="the video file to transcode")
+    parser.add_argument("outdir", type=Path, help="folder for master.m3u8, the renditions and poster.jpg")
+    args = parser.parse_args(argv)
+    try:
+        settings = load_transcode_settings()
+    except SettingsError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
+    if not os.path.exists(args.source):
+        print(f"error: {args.source}: no such file", file=sys.stderr)
+        return 1
+    options = LadderOptions(preset=settings.preset, segment_seconds=settings.segment_seconds)
+    try:
+        result = transcode_file(args.source, args.outdir, options)
+    except LadderError as exc:
+        print(f"error: {exc.reason}", file=sys.stderr)
+        return 1
+    for rendition in result.renditions:
+        plan = rendition.plan
+        print(
+            f"{plan.name:>6} {plan.width}x{plan.height} {rendition.average_bandwidth / 1000:.0f} kbit/s average, "
+            f"{rendition.bandwidth / 1000:.0f} kbit/s peak, {plan.codecs}"
+        )
+    factor = result.duration_seconds / result.seconds if result.seconds > 0 else 0.0
+    print(
+        f"{result.duration_seconds:.1f} s of video in {result.seconds:.1f} s ({factor:.2f}x realtime, {options.preset})"
+    )
+    print(f"wrote {args.outdir / MASTER_PLAYLIST}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
