@@ -43,6 +43,7 @@ DEFAULTS: dict[str, Callable[[], str]] = {
     "S3_BUCKET": lambda: "media",
     "DATABASE_URL": _database_url,
     "REDIS_URL": lambda: "redis://127.0.0.1:6379/0",
+    "LTI_ENCRYPTION_KEYS": lambda: f"k1:{secrets.token_urlsafe(32)}",
 }
 """Every key ``make run`` needs, and how to make its first value (secrets: 48+ url-safe characters)."""
 
