@@ -50,8 +50,20 @@ class HttpBinding:
         return bool(self.method.server_streaming)
 
     @property
+    def http_body_field(self) -> str | None:
+        """Where the raw body is: ``""`` for an HttpBody response, the field's name when
+        ``response_body`` selects an HttpBody field, None for a JSON response."""
+        output = self.method.output_type
+        if output.full_name == HTTP_BODY:
+            return ""
+        field = output.fields_by_name.get(self.response_body) if self.response_body else None
+        if field is not None and field.message_type is not None and field.message_type.full_name == HTTP_BODY:
+            return self.response_body
+        return None
+
+    @property
     def returns_http_body(self) -> bool:
-        return self.method.output_type.full_name == HTTP_BODY
+        return self.http_body_field is not None
 
 
 def bindings_of(service: ServiceDescriptor) -> list[HttpBinding]:

@@ -107,7 +107,9 @@ async def _stream(
     raw = operation.binding.returns_http_body
     response = web.StreamResponse(status=200)
     if raw:
-        content_type = (http_body_chunk(first)[1] if first is not None else "") or "application/octet-stream"
+        content_type = (
+            http_body_chunk(operation.encoder.http_body(first))[1] if first is not None else ""
+        ) or "application/octet-stream"
     else:
         content_type = "application/x-ndjson; charset=utf-8"
     response.headers["Content-Type"] = content_type
@@ -117,7 +119,8 @@ async def _stream(
     try:
         item = first
         while item is not None:
-            await response.write(http_body_chunk(item)[0] if raw else operation.encoder.encode_stream_item(item))
+            chunk = http_body_chunk(operation.encoder.http_body(item))[0] if raw else None
+            await response.write(chunk if chunk is not None else operation.encoder.encode_stream_item(item))
             item = await anext(items, None)
     except grpc.aio.AioRpcError as exc:
         code = exc.code()

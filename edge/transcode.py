@@ -123,9 +123,13 @@ class RequestDecoder:
 class ResponseEncoder:
     """Turns one RPC's response message into an HTTP body."""
 
-    http_body: bool
+    http_body_field: str | None
     response_body: str
     response_body_is_message: bool
+
+    def http_body(self, message: Message) -> Message:
+        """The google.api.HttpBody of a raw response (the message itself, or its selected field)."""
+        return getattr(message, self.http_body_field) if self.http_body_field else message
 
     def jsonable(self, message: Message) -> object:
         """The JSON value of the response (or of its ``response_body`` field)."""
@@ -137,8 +141,8 @@ class ResponseEncoder:
 
     def encode(self, message: Message) -> tuple[bytes, str]:
         """Body bytes and Content-Type."""
-        if self.http_body:
-            return _http_body_bytes(message)
+        if self.http_body_field is not None:
+            return _http_body_bytes(self.http_body(message))
         return dumps(self.jsonable(message)), JSON_CONTENT_TYPE
 
     def encode_stream_item(self, message: Message) -> bytes:
@@ -187,7 +191,7 @@ def response_encoder(binding: HttpBinding) -> ResponseEncoder:
         is_message = (
             field.message_type is not None and not field.is_repeated and field.message_type.full_name not in WRAPPERS
         )
-    return ResponseEncoder(binding.returns_http_body, binding.response_body, is_message)
+    return ResponseEncoder(binding.http_body_field, binding.response_body, is_message)
 
 
 def _field_chain(descriptor: Descriptor, field_path: str, where: str) -> tuple[FieldDescriptor, ...]:

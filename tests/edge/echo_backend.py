@@ -60,6 +60,17 @@ class EchoServicer(echo_pb2_grpc.EchoServiceServicer):
     async def GetPlaylist(self, request: echo_pb2.EchoRequest, context: Context) -> httpbody_pb2.HttpBody:
         return httpbody_pb2.HttpBody(content_type="application/vnd.apple.mpegurl", data=PLAYLIST + request.id.encode())
 
+    async def GetWrappedPlaylist(self, request: echo_pb2.EchoRequest, context: Context) -> echo_pb2.WrappedBody:
+        body = httpbody_pb2.HttpBody(content_type="application/vnd.apple.mpegurl", data=PLAYLIST + request.id.encode())
+        return echo_pb2.WrappedBody(body=body, seq=7)
+
+    async def DownloadWrapped(
+        self, request: echo_pb2.EchoRequest, context: Context
+    ) -> AsyncIterator[echo_pb2.WrappedBody]:
+        yield echo_pb2.WrappedBody(body=httpbody_pb2.HttpBody(content_type="text/csv", data=b"id,count\n"))
+        for row in range(request.count):
+            yield echo_pb2.WrappedBody(body=httpbody_pb2.HttpBody(data=f"{request.id},{row}\n".encode()), seq=row)
+
     async def Fail(self, request: echo_pb2.FailRequest, context: Context) -> echo_pb2.EchoResponse:
         code = grpc.StatusCode[request.code]
         if code is grpc.StatusCode.OK:

@@ -19,6 +19,20 @@ async def test_an_http_body_response_is_written_raw_with_its_content_type(client
     assert await response.read() == b"#EXTM3U\n#EXT-X-VERSION:3\nv-9"
 
 
+async def test_an_http_body_picked_by_response_body_is_written_raw(client: Client) -> None:
+    response = await client.get("/v1/videos/v-8/wrapped.m3u8")
+    assert response.status == 200
+    assert response.headers["Content-Type"] == "application/vnd.apple.mpegurl"
+    assert await response.read() == b"#EXTM3U\n#EXT-X-VERSION:3\nv-8"
+
+
+async def test_a_stream_of_http_bodies_picked_by_response_body_is_relayed_raw(client: Client) -> None:
+    response = await client.get("/v1/wrapped-download/d7?count=2")
+    assert response.status == 200
+    assert response.headers["Content-Type"] == "text/csv"
+    assert await response.read() == b"id,count\nd7,0\nd7,1\n"
+
+
 async def test_a_server_stream_is_newline_delimited_json_results(client: Client) -> None:
     response = await client.get("/v1/stream/s1?count=3")
     assert response.status == 200

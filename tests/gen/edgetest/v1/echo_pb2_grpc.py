@@ -66,6 +66,16 @@ class EchoServiceStub:
                 request_serializer=edgetest_dot_v1_dot_echo__pb2.EchoRequest.SerializeToString,
                 response_deserializer=google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
                 _registered_method=True)
+        self.GetWrappedPlaylist = channel.unary_unary(
+                '/edgetest.v1.EchoService/GetWrappedPlaylist',
+                request_serializer=edgetest_dot_v1_dot_echo__pb2.EchoRequest.SerializeToString,
+                response_deserializer=edgetest_dot_v1_dot_echo__pb2.WrappedBody.FromString,
+                _registered_method=True)
+        self.DownloadWrapped = channel.unary_stream(
+                '/edgetest.v1.EchoService/DownloadWrapped',
+                request_serializer=edgetest_dot_v1_dot_echo__pb2.EchoRequest.SerializeToString,
+                response_deserializer=edgetest_dot_v1_dot_echo__pb2.WrappedBody.FromString,
+                _registered_method=True)
         self.Fail = channel.unary_unary(
                 '/edgetest.v1.EchoService/Fail',
                 request_serializer=edgetest_dot_v1_dot_echo__pb2.FailRequest.SerializeToString,
@@ -139,6 +149,20 @@ class EchoServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetWrappedPlaylist(self, request, context):
+        """GetWrappedPlaylist: response_body selects an HttpBody field, written raw.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DownloadWrapped(self, request, context):
+        """DownloadWrapped: a stream whose response_body selects an HttpBody field.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def Fail(self, request, context):
         """Fail: answers with the requested error status.
         """
@@ -206,6 +230,16 @@ def add_EchoServiceServicer_to_server(servicer, server):
                     servicer.GetPlaylist,
                     request_deserializer=edgetest_dot_v1_dot_echo__pb2.EchoRequest.FromString,
                     response_serializer=google_dot_api_dot_httpbody__pb2.HttpBody.SerializeToString,
+            ),
+            'GetWrappedPlaylist': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetWrappedPlaylist,
+                    request_deserializer=edgetest_dot_v1_dot_echo__pb2.EchoRequest.FromString,
+                    response_serializer=edgetest_dot_v1_dot_echo__pb2.WrappedBody.SerializeToString,
+            ),
+            'DownloadWrapped': grpc.unary_stream_rpc_method_handler(
+                    servicer.DownloadWrapped,
+                    request_deserializer=edgetest_dot_v1_dot_echo__pb2.EchoRequest.FromString,
+                    response_serializer=edgetest_dot_v1_dot_echo__pb2.WrappedBody.SerializeToString,
             ),
             'Fail': grpc.unary_unary_rpc_method_handler(
                     servicer.Fail,
@@ -396,6 +430,60 @@ class EchoService:
             '/edgetest.v1.EchoService/GetPlaylist',
             edgetest_dot_v1_dot_echo__pb2.EchoRequest.SerializeToString,
             google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetWrappedPlaylist(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/edgetest.v1.EchoService/GetWrappedPlaylist',
+            edgetest_dot_v1_dot_echo__pb2.EchoRequest.SerializeToString,
+            edgetest_dot_v1_dot_echo__pb2.WrappedBody.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DownloadWrapped(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/edgetest.v1.EchoService/DownloadWrapped',
+            edgetest_dot_v1_dot_echo__pb2.EchoRequest.SerializeToString,
+            edgetest_dot_v1_dot_echo__pb2.WrappedBody.FromString,
             options,
             channel_credentials,
             insecure,

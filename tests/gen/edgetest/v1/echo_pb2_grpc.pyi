@@ -49,6 +49,10 @@ class EchoServiceStub:
     """Shout: a custom verb, and a field bound to a pattern."""
     GetPlaylist: _grpc.UnaryUnaryMultiCallable[_echo_pb2.EchoRequest, _httpbody_pb2.HttpBody]
     """GetPlaylist: a raw HttpBody response."""
+    GetWrappedPlaylist: _grpc.UnaryUnaryMultiCallable[_echo_pb2.EchoRequest, _echo_pb2.WrappedBody]
+    """GetWrappedPlaylist: response_body selects an HttpBody field, written raw."""
+    DownloadWrapped: _grpc.UnaryStreamMultiCallable[_echo_pb2.EchoRequest, _echo_pb2.WrappedBody]
+    """DownloadWrapped: a stream whose response_body selects an HttpBody field."""
     Fail: _grpc.UnaryUnaryMultiCallable[_echo_pb2.FailRequest, _echo_pb2.EchoResponse]
     """Fail: answers with the requested error status."""
     Sleep: _grpc.UnaryUnaryMultiCallable[_echo_pb2.SleepRequest, _echo_pb2.EchoResponse]
@@ -77,6 +81,10 @@ class EchoServiceAsyncStub(EchoServiceStub):
     """Shout: a custom verb, and a field bound to a pattern."""
     GetPlaylist: _aio.UnaryUnaryMultiCallable[_echo_pb2.EchoRequest, _httpbody_pb2.HttpBody]  # type: ignore[assignment]
     """GetPlaylist: a raw HttpBody response."""
+    GetWrappedPlaylist: _aio.UnaryUnaryMultiCallable[_echo_pb2.EchoRequest, _echo_pb2.WrappedBody]  # type: ignore[assignment]
+    """GetWrappedPlaylist: response_body selects an HttpBody field, written raw."""
+    DownloadWrapped: _aio.UnaryStreamMultiCallable[_echo_pb2.EchoRequest, _echo_pb2.WrappedBody]  # type: ignore[assignment]
+    """DownloadWrapped: a stream whose response_body selects an HttpBody field."""
     Fail: _aio.UnaryUnaryMultiCallable[_echo_pb2.FailRequest, _echo_pb2.EchoResponse]  # type: ignore[assignment]
     """Fail: answers with the requested error status."""
     Sleep: _aio.UnaryUnaryMultiCallable[_echo_pb2.SleepRequest, _echo_pb2.EchoResponse]  # type: ignore[assignment]
@@ -138,6 +146,22 @@ class EchoServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_httpbody_pb2.HttpBody, _abc.Awaitable[_httpbody_pb2.HttpBody]]:
         """GetPlaylist: a raw HttpBody response."""
+
+    @_abc_1.abstractmethod
+    def GetWrappedPlaylist(
+        self,
+        request: _echo_pb2.EchoRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_echo_pb2.WrappedBody, _abc.Awaitable[_echo_pb2.WrappedBody]]:
+        """GetWrappedPlaylist: response_body selects an HttpBody field, written raw."""
+
+    @_abc_1.abstractmethod
+    def DownloadWrapped(
+        self,
+        request: _echo_pb2.EchoRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_echo_pb2.WrappedBody], _abc.AsyncIterator[_echo_pb2.WrappedBody]]:
+        """DownloadWrapped: a stream whose response_body selects an HttpBody field."""
 
     @_abc_1.abstractmethod
     def Fail(
