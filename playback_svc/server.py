@@ -29,9 +29,7 @@ from media.playback.v1 import playback_pb2, playback_pb2_grpc
 from playback_svc import adapters, domain, errors
 from playback_svc.cache import ExpiringCache
 from playback_svc.domain import CatalogStatus, Delivery, MasterPlaylist, VariantPlaylist
-from service_kit import context
-from service_kit.auth import AUTHORIZATION_METADATA_KEY
-from service_kit.caller import require_caller
+from service_kit.caller import forwarded_metadata, require_caller
 from service_kit.grpc_server import Registration
 from service_kit.grpc_server import serve as serve_grpc
 from service_kit.settings import PlaybackSettings, Settings, SettingsError, load_playback_settings
@@ -73,16 +71,6 @@ class Rendered:
 
     source: VariantPlaylist
     text: str
-
-
-def forwarded_metadata(ctx: Context) -> adapters.Metadata:
-    """The caller's token and request id, passed on to upload_svc (it verifies the caller itself)."""
-    wanted = {AUTHORIZATION_METADATA_KEY, context.REQUEST_ID_HEADER}
-    pairs = [(k, v) for k, v in (ctx.invocation_metadata() or ()) if k in wanted and isinstance(v, str)]
-    request_id = context.request_id_var.get()
-    if request_id and not any(k == context.REQUEST_ID_HEADER for k, _ in pairs):
-        pairs.append((context.REQUEST_ID_HEADER, request_id))
-    return tuple(pairs)
 
 
 def master_url(public_base_url: str, video_id: str, token: str) -> str:

@@ -19,9 +19,7 @@ from google.protobuf import timestamp_pb2
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from media.upload.v1 import upload_pb2, upload_pb2_grpc
-from service_kit import context
-from service_kit.auth import AUTHORIZATION_METADATA_KEY
-from service_kit.caller import require_caller
+from service_kit.caller import forwarded_metadata, require_caller
 from service_kit.db import create_engine, session_factory
 from service_kit.grpc_server import Registration
 from service_kit.grpc_server import serve as serve_grpc
@@ -70,16 +68,6 @@ class Dependencies:
     limits: domain.UploadLimits
     presign_expiry_seconds: int
     upload_ttl_seconds: int
-
-
-def forwarded_metadata(ctx: Context) -> adapters.Metadata:
-    """The caller's token and request id, passed on to transcode_svc (it verifies the caller itself)."""
-    wanted = {AUTHORIZATION_METADATA_KEY, context.REQUEST_ID_HEADER}
-    pairs = [(k, v) for k, v in (ctx.invocation_metadata() or ()) if k in wanted and isinstance(v, str)]
-    request_id = context.request_id_var.get()
-    if request_id and not any(k == context.REQUEST_ID_HEADER for k, _ in pairs):
-        pairs.append((context.REQUEST_ID_HEADER, request_id))
-    return tuple(pairs)
 
 
 def _timestamp(moment: datetime | None) -> timestamp_pb2.Timestamp | None:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import subprocess
 import time
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,8 +25,9 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from devstack import free_port
-from service_kit.auth import INSTRUCTOR, LEARNER, issue_session_token
+from service_kit.auth import INSTRUCTOR
 from service_kit.object_store import s3_client
+from tests.support.callers import Caller, learner_of, mint_caller
 from tests.support.processes import Infra, Stack, spawn, wait_for_grpc_health, wait_for_http
 
 if TYPE_CHECKING:
@@ -52,16 +52,6 @@ class Reply:
         return json.loads(self.text)
 
 
-@dataclass(frozen=True)
-class Caller:
-    """A signed-in user and the bearer token the browser would send."""
-
-    user_id: str
-    organization_id: str
-    course_id: str
-    token: str
-
-
 class Client:
     """The edge as a browser (JSON API with a session) and a player (plain GETs) use it."""
 
@@ -77,16 +67,10 @@ class Client:
         organization_id: str | None = None,
         course_id: str | None = None,
     ) -> Caller:
-        org = organization_id or f"org-{uuid.uuid4().hex[:8]}"
-        course = course_id or f"course-{uuid.uuid4().hex[:8]}"
-        user = f"user-{uuid.uuid4().hex[:8]}"
-        token = issue_session_token(
-            self._secret, user_id=user, organization_id=org, course_id=course, roles=list(roles), ttl_seconds=3600
-        )
-        return Caller(user, org, course, token)
+        return mint_caller(self._secret, roles=roles, organization_id=organization_id, course_id=course_id)
 
     def learner_of(self, instructor: Caller) -> Caller:
-        return self.caller(roles=(LEARNER,), organization_id=instructor.organization_id, course_id=instructor.course_id)
+        return learner_of(self._secret, instructor)
 
     async def call(self, method: str, path: str, caller: Caller | None = None, body: Any = None) -> Reply:
         headers = {"Authorization": f"Bearer {caller.token}"} if caller else {}

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from tests.upload.conftest import Api, Caller
+from tests.support.callers import Caller
+from tests.upload.conftest import Api
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
