@@ -70,8 +70,9 @@ def default_overrides() -> dict[RouteKey, Handler]:
     from edge.hls import hls_overrides
     from edge.lti_pages import lti_overrides
     from edge.sse import EVENTS_ROUTE, upload_events
+    from edge.zoom_webhook import attendance_overrides
 
-    return {EVENTS_ROUTE: upload_events, **lti_overrides(), **hls_overrides()}
+    return {EVENTS_ROUTE: upload_events, **lti_overrides(), **hls_overrides(), **attendance_overrides()}
 
 
 def create_app(

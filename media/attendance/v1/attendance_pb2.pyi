@@ -103,6 +103,8 @@ class _ParticipantMatchEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Part
     """By display name against the roster; the weakest match."""
     PARTICIPANT_MATCH_NONE: _ParticipantMatch.ValueType  # 4
     """Not matched to any course member (a guest)."""
+    PARTICIPANT_MATCH_NOT_JOINED: _ParticipantMatch.ValueType  # 5
+    """A roster learner who never joined: listed as absent."""
 
 class ParticipantMatch(_ParticipantMatch, metaclass=_ParticipantMatchEnumTypeWrapper):
     """ParticipantMatch is how a Zoom participant was matched to a course member."""
@@ -117,7 +119,33 @@ PARTICIPANT_MATCH_NAME: ParticipantMatch.ValueType  # 3
 """By display name against the roster; the weakest match."""
 PARTICIPANT_MATCH_NONE: ParticipantMatch.ValueType  # 4
 """Not matched to any course member (a guest)."""
+PARTICIPANT_MATCH_NOT_JOINED: ParticipantMatch.ValueType  # 5
+"""A roster learner who never joined: listed as absent."""
 Global___ParticipantMatch: _TypeAlias = ParticipantMatch  # noqa: Y015
+
+class _PresenceChangeKind:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _PresenceChangeKindEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_PresenceChangeKind.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    PRESENCE_CHANGE_KIND_UNSPECIFIED: _PresenceChangeKind.ValueType  # 0
+    """The kind is not set; never a valid value."""
+    PRESENCE_CHANGE_KIND_JOINED: _PresenceChangeKind.ValueType  # 1
+    """The participant joined the meeting."""
+    PRESENCE_CHANGE_KIND_LEFT: _PresenceChangeKind.ValueType  # 2
+    """The participant left the meeting."""
+
+class PresenceChangeKind(_PresenceChangeKind, metaclass=_PresenceChangeKindEnumTypeWrapper):
+    """PresenceChangeKind says whether a participant came or went."""
+
+PRESENCE_CHANGE_KIND_UNSPECIFIED: PresenceChangeKind.ValueType  # 0
+"""The kind is not set; never a valid value."""
+PRESENCE_CHANGE_KIND_JOINED: PresenceChangeKind.ValueType  # 1
+"""The participant joined the meeting."""
+PRESENCE_CHANGE_KIND_LEFT: PresenceChangeKind.ValueType  # 2
+"""The participant left the meeting."""
+Global___PresenceChangeKind: _TypeAlias = PresenceChangeKind  # noqa: Y015
 
 @_typing.final
 class LiveSession(_message.Message):
@@ -143,6 +171,8 @@ class LiveSession(_message.Message):
     CREATED_BY_FIELD_NUMBER: _builtins.int
     CREATED_AT_FIELD_NUMBER: _builtins.int
     UPDATED_AT_FIELD_NUMBER: _builtins.int
+    ZOOM_MEETING_UUID_FIELD_NUMBER: _builtins.int
+    START_URL_FIELD_NUMBER: _builtins.int
     session_id: _builtins.str
     """Identifier of the session."""
     organization_id: _builtins.str
@@ -167,6 +197,10 @@ class LiveSession(_message.Message):
     """Minutes after the start within which joining still counts as on time."""
     created_by: _builtins.str
     """User who created the session."""
+    zoom_meeting_uuid: _builtins.str
+    """Zoom meeting uuid of the instance created for the session; webhooks name it."""
+    start_url: _builtins.str
+    """Host's start URL; shown to the course's staff only, empty for everyone else."""
     @_builtins.property
     def scheduled_start(self) -> _timestamp_pb2.Timestamp:
         """When the session is planned to start."""
@@ -212,10 +246,12 @@ class LiveSession(_message.Message):
         created_by: _builtins.str = ...,
         created_at: _timestamp_pb2.Timestamp | None = ...,
         updated_at: _timestamp_pb2.Timestamp | None = ...,
+        zoom_meeting_uuid: _builtins.str = ...,
+        start_url: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "ended_at", b"ended_at", "scheduled_end", b"scheduled_end", "scheduled_start", b"scheduled_start", "started_at", b"started_at", "updated_at", b"updated_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["course_id", b"course_id", "created_at", b"created_at", "created_by", b"created_by", "ended_at", b"ended_at", "join_url", b"join_url", "late_grace_minutes", b"late_grace_minutes", "lti_config_id", b"lti_config_id", "min_attendance_share", b"min_attendance_share", "organization_id", b"organization_id", "scheduled_end", b"scheduled_end", "scheduled_start", b"scheduled_start", "session_id", b"session_id", "session_name", b"session_name", "started_at", b"started_at", "status", b"status", "updated_at", b"updated_at", "zoom_host_id", b"zoom_host_id", "zoom_meeting_id", b"zoom_meeting_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["course_id", b"course_id", "created_at", b"created_at", "created_by", b"created_by", "ended_at", b"ended_at", "join_url", b"join_url", "late_grace_minutes", b"late_grace_minutes", "lti_config_id", b"lti_config_id", "min_attendance_share", b"min_attendance_share", "organization_id", b"organization_id", "scheduled_end", b"scheduled_end", "scheduled_start", b"scheduled_start", "session_id", b"session_id", "session_name", b"session_name", "start_url", b"start_url", "started_at", b"started_at", "status", b"status", "updated_at", b"updated_at", "zoom_host_id", b"zoom_host_id", "zoom_meeting_id", b"zoom_meeting_id", "zoom_meeting_uuid", b"zoom_meeting_uuid"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -582,6 +618,7 @@ class AttendanceRow(_message.Message):
     JOIN_COUNT_FIELD_NUMBER: _builtins.int
     STATUS_FIELD_NUMBER: _builtins.int
     MATCHED_BY_FIELD_NUMBER: _builtins.int
+    ESTIMATED_FIELD_NUMBER: _builtins.int
     participant_name: _builtins.str
     """Display name in Zoom, or the roster name when matched."""
     email: _builtins.str
@@ -598,6 +635,8 @@ class AttendanceRow(_message.Message):
     """The verdict."""
     matched_by: Global___ParticipantMatch.ValueType
     """How the participant was matched to the roster."""
+    estimated: _builtins.bool
+    """Whether a join without a leave was closed at the scheduled end (the meeting's end is unknown)."""
     @_builtins.property
     def first_join(self) -> _timestamp_pb2.Timestamp:
         """When the participant first joined; unset when they never did."""
@@ -619,10 +658,11 @@ class AttendanceRow(_message.Message):
         join_count: _builtins.int = ...,
         status: Global___AttendanceStatus.ValueType = ...,
         matched_by: Global___ParticipantMatch.ValueType = ...,
+        estimated: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["first_join", b"first_join", "last_leave", b"last_leave"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["attended_seconds", b"attended_seconds", "attended_share", b"attended_share", "email", b"email", "first_join", b"first_join", "join_count", b"join_count", "last_leave", b"last_leave", "matched_by", b"matched_by", "participant_name", b"participant_name", "status", b"status", "user_id", b"user_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["attended_seconds", b"attended_seconds", "attended_share", b"attended_share", "email", b"email", "estimated", b"estimated", "first_join", b"first_join", "join_count", b"join_count", "last_leave", b"last_leave", "matched_by", b"matched_by", "participant_name", b"participant_name", "status", b"status", "user_id", b"user_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -818,6 +858,7 @@ class WatchAttendanceResponse(_message.Message):
     SUMMARY_FIELD_NUMBER: _builtins.int
     LIVE_PARTICIPANTS_FIELD_NUMBER: _builtins.int
     STATUS_FIELD_NUMBER: _builtins.int
+    CHANGES_FIELD_NUMBER: _builtins.int
     live_participants: _builtins.int
     """Number of participants in the meeting right now."""
     status: Global___LiveSessionStatus.ValueType
@@ -830,6 +871,10 @@ class WatchAttendanceResponse(_message.Message):
     def summary(self) -> Global___AttendanceSummary:
         """Totals as they stand now."""
 
+    @_builtins.property
+    def changes(self) -> _containers.RepeatedCompositeFieldContainer[Global___PresenceChange]:
+        """Joins and leaves stored since the previous message, in the order they happened."""
+
     def __init__(
         self,
         *,
@@ -837,14 +882,51 @@ class WatchAttendanceResponse(_message.Message):
         summary: Global___AttendanceSummary | None = ...,
         live_participants: _builtins.int = ...,
         status: Global___LiveSessionStatus.ValueType = ...,
+        changes: _abc.Iterable[Global___PresenceChange] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["summary", b"summary"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["live_participants", b"live_participants", "rows", b"rows", "status", b"status", "summary", b"summary"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["changes", b"changes", "live_participants", b"live_participants", "rows", b"rows", "status", b"status", "summary", b"summary"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___WatchAttendanceResponse: _TypeAlias = WatchAttendanceResponse  # noqa: Y015
+
+@_typing.final
+class PresenceChange(_message.Message):
+    """PresenceChange is one join or leave as Zoom reported it."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    KIND_FIELD_NUMBER: _builtins.int
+    PARTICIPANT_NAME_FIELD_NUMBER: _builtins.int
+    EMAIL_FIELD_NUMBER: _builtins.int
+    OCCURRED_AT_FIELD_NUMBER: _builtins.int
+    kind: Global___PresenceChangeKind.ValueType
+    """Joined or left."""
+    participant_name: _builtins.str
+    """Display name in Zoom."""
+    email: _builtins.str
+    """Email address, when Zoom sent one."""
+    @_builtins.property
+    def occurred_at(self) -> _timestamp_pb2.Timestamp:
+        """When it happened, by Zoom's clock."""
+
+    def __init__(
+        self,
+        *,
+        kind: Global___PresenceChangeKind.ValueType = ...,
+        participant_name: _builtins.str = ...,
+        email: _builtins.str = ...,
+        occurred_at: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["occurred_at", b"occurred_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["email", b"email", "kind", b"kind", "occurred_at", b"occurred_at", "participant_name", b"participant_name"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PresenceChange: _TypeAlias = PresenceChange  # noqa: Y015
 
 @_typing.final
 class ReconcileAttendanceRequest(_message.Message):
@@ -876,21 +958,31 @@ class ReconcileAttendanceResponse(_message.Message):
 
     INTERVALS_ADDED_FIELD_NUMBER: _builtins.int
     SUMMARY_FIELD_NUMBER: _builtins.int
+    DEFERRED_FIELD_NUMBER: _builtins.int
+    RESUME_AT_FIELD_NUMBER: _builtins.int
     intervals_added: _builtins.int
     """Number of presence intervals added from Zoom's report."""
+    deferred: _builtins.bool
+    """Whether Zoom's rate limit paused the work; it resumes by itself at resume_at, nothing is lost."""
     @_builtins.property
     def summary(self) -> Global___AttendanceSummary:
         """Totals after reconciliation."""
+
+    @_builtins.property
+    def resume_at(self) -> _timestamp_pb2.Timestamp:
+        """When paused work resumes; unset when nothing was deferred."""
 
     def __init__(
         self,
         *,
         intervals_added: _builtins.int = ...,
         summary: Global___AttendanceSummary | None = ...,
+        deferred: _builtins.bool = ...,
+        resume_at: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["summary", b"summary"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["resume_at", b"resume_at", "summary", b"summary"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["intervals_added", b"intervals_added", "summary", b"summary"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["deferred", b"deferred", "intervals_added", b"intervals_added", "resume_at", b"resume_at", "summary", b"summary"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -157,8 +157,8 @@ class AttendanceServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def WatchAttendance(self, request, context):
-        """WatchAttendance streams attendance changes while a session runs. It has no HTTP rule:
-        the edge serves it as server-sent events by hand.
+        """WatchAttendance streams attendance changes while a session runs. Over HTTP the edge
+        serves it as server-sent events by hand (one event per join or leave, then the totals).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -62,8 +62,8 @@ class AttendanceServiceStub:
     chunk's bytes raw, as response_body names it, with the first chunk's content type.
     """
     WatchAttendance: _grpc.UnaryStreamMultiCallable[_attendance_pb2.WatchAttendanceRequest, _attendance_pb2.WatchAttendanceResponse]
-    """WatchAttendance streams attendance changes while a session runs. It has no HTTP rule:
-    the edge serves it as server-sent events by hand.
+    """WatchAttendance streams attendance changes while a session runs. Over HTTP the edge
+    serves it as server-sent events by hand (one event per join or leave, then the totals).
     """
     ReconcileAttendance: _grpc.UnaryUnaryMultiCallable[_attendance_pb2.ReconcileAttendanceRequest, _attendance_pb2.ReconcileAttendanceResponse]
     """ReconcileAttendance fills gaps left by missed webhooks from Zoom's participant report."""
@@ -101,8 +101,8 @@ class AttendanceServiceAsyncStub(AttendanceServiceStub):
     chunk's bytes raw, as response_body names it, with the first chunk's content type.
     """
     WatchAttendance: _aio.UnaryStreamMultiCallable[_attendance_pb2.WatchAttendanceRequest, _attendance_pb2.WatchAttendanceResponse]  # type: ignore[assignment]
-    """WatchAttendance streams attendance changes while a session runs. It has no HTTP rule:
-    the edge serves it as server-sent events by hand.
+    """WatchAttendance streams attendance changes while a session runs. Over HTTP the edge
+    serves it as server-sent events by hand (one event per join or leave, then the totals).
     """
     ReconcileAttendance: _aio.UnaryUnaryMultiCallable[_attendance_pb2.ReconcileAttendanceRequest, _attendance_pb2.ReconcileAttendanceResponse]  # type: ignore[assignment]
     """ReconcileAttendance fills gaps left by missed webhooks from Zoom's participant report."""
@@ -191,8 +191,8 @@ class AttendanceServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _attendance_pb2.WatchAttendanceRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_abc.Iterator[_attendance_pb2.WatchAttendanceResponse], _abc.AsyncIterator[_attendance_pb2.WatchAttendanceResponse]]:
-        """WatchAttendance streams attendance changes while a session runs. It has no HTTP rule:
-        the edge serves it as server-sent events by hand.
+        """WatchAttendance streams attendance changes while a session runs. Over HTTP the edge
+        serves it as server-sent events by hand (one event per join or leave, then the totals).
         """
 
     @_abc_1.abstractmethod

@@ -1,0 +1,318 @@
+"""Zoom webhooks through the edge: a 1,000-participant join storm, then churn, from 64 senders.
+
+The stack is real: PostgreSQL and Redis (found or started by devstack), migrations,
+``python -m lti_svc``, ``python -m attendance_svc`` and ``python -m edge``, with the
+Zoom stand-in (``devstack.zoom_standin``) for the meeting itself. A session is
+scheduled through the API; then 64 concurrent senders POST correctly signed
+notifications to ``/api/v1/webhooks/zoom`` as Zoom would: 1,000 joins, then leaves and
+rejoins. Every acknowledgement (204) means the event was committed, so after the run
+the number of stored events must equal the number acknowledged. Reported: events/s,
+p50/p99 acknowledgement latency, stored vs acknowledged, and the time to compute the
+1,000-participant report (GET .../attendance). Targets on 2 cores: >= 1,000 events/s,
+p99 <= 100 ms, report <= 200 ms.
+
+Caveat printed with the numbers: the senders (Python, one process), the edge,
+attendance_svc and PostgreSQL share the machine's cores, so the numbers are lower bounds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import json
+import os
+import random
+import secrets
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from sqlalchemy import create_engine, text
+
+from bench._support import HOST, RESULTS_DIR, free_port, spawned, table, wait_for_http, write_result
+from bench.upload import environment
+from devstack.zoom_standin import ZoomStandIn, sign
+from service_kit.auth import ADMINISTRATOR, INSTRUCTOR, issue_session_token
+
+NAME = "attendance"
+SENDERS = 64
+PARTICIPANTS = 1000
+CHURN_EVENTS = 9000
+REPORT_SAMPLES = 15
+STARTUP_SECONDS = 60.0
+TARGET_EVENTS_PER_SECOND = 1000
+TARGET_P99_MS = 100
+TARGET_REPORT_MS = 200
+
+
+@contextmanager
+def infrastructure(state: Path) -> Iterator[dict[str, str]]:
+    """PostgreSQL and Redis, the lti and attendance schemas migrated; yields the processes' environment."""
+    from devstack.postgres import ensure_postgres
+    from devstack.redis import ensure_redis
+    from service_kit.migrate import upgrade
+
+    postgres = ensure_postgres("postgresql+psycopg://root@127.0.0.1:5432/media_bench", state)
+    redis = ensure_redis("redis://127.0.0.1:6379/13", state)
+    key = base64.urlsafe_b64encode(hashlib.sha256(b"bench").digest()).decode().rstrip("=")
+    try:
+        env = {
+            "MEDIA_ENV": "test",
+            "MEDIA_DOTENV": "/nonexistent/.env",
+            "LOG_LEVEL": "WARNING",
+            "DATABASE_URL": postgres.url,
+            "REDIS_URL": redis.url,
+            "AWS_ACCESS_KEY_ID": "unused",
+            "AWS_SECRET_ACCESS_KEY": "unused",
+            "JWT_SECRET_KEY": secrets.token_urlsafe(40),
+            "HLS_PROXY_SECRET": secrets.token_urlsafe(40),
+            "ZOOM_WEBHOOK_SECRET": secrets.token_urlsafe(24),
+            "LTI_ENCRYPTION_KEYS": f"bench:{key}",
+            "SHUTDOWN_GRACE_SECONDS": "2",
+            "EDGE_PORT": str(free_port()),
+            "LTI_SVC_PORT": str(free_port()),
+            "LTI_SVC_METRICS_PORT": str(free_port()),
+            "ATTENDANCE_SVC_PORT": str(free_port()),
+            "ATTENDANCE_SVC_METRICS_PORT": str(free_port()),
+        }
+        upgrade(["lti", "attendance"], postgres.url)
+        yield env
+    finally:
+        redis.stop()
+        postgres.stop()
+
+
+def plan_events(start: datetime, seed: int = 7) -> list[tuple[str, int, datetime]]:
+    """(event, participant, time): everyone joins within a minute, then leaves and rejoins."""
+    rng = random.Random(seed)
+    events = [("meeting.participant_joined", i, start + timedelta(seconds=i * 0.06)) for i in range(PARTICIPANTS)]
+    present = set(range(PARTICIPANTS))
+    clock = start + timedelta(minutes=2)
+    for _ in range(CHURN_EVENTS):
+        who = rng.randrange(PARTICIPANTS)
+        clock += timedelta(milliseconds=300)
+        if who in present:
+            present.discard(who)
+            events.append(("meeting.participant_left", who, clock))
+        else:
+            present.add(who)
+            events.append(("meeting.participant_joined", who, clock))
+    return events
+
+
+def notification(meeting: dict[str, Any], event: str, who: int, at: datetime) -> bytes:
+    field = "leave_time" if event.endswith("left") else "join_time"
+    participant = {
+        "user_id": str(16778240 + who),
+        "user_name": f"Learner {who:04d}",
+        "id": "",
+        "email": f"learner{who:04d}@example.edu",
+        field: at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
+    body = {
+        "event": event,
+        "event_ts": int(at.timestamp() * 1000),
+        "payload": {
+            "account_id": "bench",
+            "object": {
+                "id": meeting["zoom_meeting_id"],
+                "uuid": meeting["zoom_meeting_uuid"],
+                "participant": participant,
+            },
+        },
+    }
+    return json.dumps(body).encode()
+
+
+async def send_all(url: str, secret: str, bodies: list[bytes]) -> dict[str, Any]:
+    """64 senders take the next event in order; each POST is timed until its acknowledgement."""
+    latencies: list[float] = []
+    acknowledged = 0
+    failures = 0
+    cursor = iter(range(len(bodies)))
+    connector = aiohttp.TCPConnector(limit=SENDERS)
+    async with aiohttp.ClientSession(connector=connector) as http:
+
+        async def sender() -> None:
+            nonlocal acknowledged, failures
+            for index in cursor:
+                body = bodies[index]
+                ts = str(int(time.time()))
+                headers = {
+                    "Content-Type": "application/json",
+                    "x-zm-request-timestamp": ts,
+                    "x-zm-signature": sign(secret, ts, body),
+                }
+                before = time.perf_counter()
+                async with http.post(url, data=body, headers=headers) as reply:
+                    await reply.read()
+                    status = reply.status
+                latencies.append((time.perf_counter() - before) * 1000)
+                if status in (200, 204):
+                    acknowledged += 1
+                else:
+                    failures += 1
+
+        started = time.perf_counter()
+        await asyncio.gather(*[sender() for _ in range(SENDERS)])
+        elapsed = time.perf_counter() - started
+    latencies.sort()
+    return {
+        "events": len(bodies),
+        "acknowledged": acknowledged,
+        "failures": failures,
+        "seconds": round(elapsed, 2),
+        "events_per_second": round(len(bodies) / elapsed, 1),
+        "p50_ms": round(latencies[len(latencies) // 2], 1),
+        "p99_ms": round(latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))], 1),
+    }
+
+
+async def run(env: dict[str, str]) -> dict[str, Any]:
+    edge_url = f"http://{HOST}:{env['EDGE_PORT']}"
+    zoom = await ZoomStandIn(
+        webhook_url=f"{edge_url}/api/v1/webhooks/zoom", webhook_secret=env["ZOOM_WEBHOOK_SECRET"]
+    ).start()
+    extra = {"ZOOM_API_BASE_URL": f"{zoom.base}/v2", "ZOOM_OAUTH_BASE_URL": zoom.base}
+    logs = RESULTS_DIR / "logs"
+    try:
+        with (
+            environment(extra),
+            spawned([sys.executable, "-m", "lti_svc"], logs / "attendance_lti.log"),
+            spawned([sys.executable, "-m", "attendance_svc"], logs / "attendance_svc.log"),
+            spawned([sys.executable, "-m", "edge"], logs / "attendance_edge.log") as edge,
+        ):
+            await asyncio.to_thread(wait_for_http, f"{edge_url}/openapi.json", edge, STARTUP_SECONDS)
+            meeting, token = await schedule(edge_url, env)
+            start = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=55)
+            bodies = [notification(meeting, e, who, at) for e, who, at in plan_events(start)]
+            sent = await send_all(f"{edge_url}/api/v1/webhooks/zoom", env["ZOOM_WEBHOOK_SECRET"], bodies)
+            stored = await asyncio.to_thread(count_stored, env["DATABASE_URL"], meeting["zoom_meeting_id"])
+            report = await time_report(edge_url, meeting["session_id"], token)
+    finally:
+        await zoom.stop()
+    return {**sent, "stored": stored, **report}
+
+
+async def schedule(edge_url: str, env: dict[str, str]) -> tuple[dict[str, Any], str]:
+    org = f"bench-{secrets.token_hex(4)}"
+
+    def token(role: str) -> str:
+        return issue_session_token(
+            env["JWT_SECRET_KEY"], user_id="bench", organization_id=org, course_id="c1", roles=[role], ttl_seconds=3600
+        )
+
+    async with aiohttp.ClientSession() as http:
+        config = {
+            "issuer": f"https://{org}.example.edu",
+            "client_id": "bench",
+            "key_set_url": f"https://{org}.example.edu/jwks",
+            "auth_login_url": f"https://{org}.example.edu/auth",
+            "zoom_account_id": "acct",
+            "zoom_api_key": "client",
+            "zoom_api_secret": "secret",
+        }
+        headers = {"Authorization": f"Bearer {token(ADMINISTRATOR)}"}
+        async with http.post(f"{edge_url}/api/v1/lti/config", json=config, headers=headers) as reply:
+            config_id = (await reply.json())["config"]["config_id"]
+        start = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=55)
+        body = {
+            "session_name": "Bench lecture",
+            "scheduled_start": start.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "scheduled_end": (start + timedelta(minutes=60)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "zoom_host_id": "host@example.edu",
+            "lti_config_id": config_id,
+        }
+        headers = {"Authorization": f"Bearer {token(INSTRUCTOR)}"}
+        async with http.post(f"{edge_url}/api/v1/live-sessions", json=body, headers=headers) as reply:
+            document = await reply.json()
+            if reply.status != 200:
+                raise RuntimeError(f"could not schedule the bench session: {document}")
+    return document["session"], token(INSTRUCTOR)
+
+
+def count_stored(database_url: str, meeting_id: str) -> int:
+    engine = create_engine(database_url)
+    with engine.connect() as connection:
+        count = connection.execute(
+            text("SELECT count(*) FROM attendance.zoom_events WHERE meeting_id = :m"), {"m": meeting_id}
+        ).scalar_one()
+    engine.dispose()
+    return int(count)
+
+
+async def time_report(edge_url: str, session_id: str, token: str) -> dict[str, Any]:
+    timings: list[float] = []
+    rows = 0
+    async with aiohttp.ClientSession() as http:
+        for _ in range(REPORT_SAMPLES):
+            before = time.perf_counter()
+            async with http.get(
+                f"{edge_url}/api/v1/live-sessions/{session_id}/attendance", headers={"Authorization": f"Bearer {token}"}
+            ) as reply:
+                document = await reply.json()
+            timings.append((time.perf_counter() - before) * 1000)
+            rows = len(document["rows"])
+    timings.sort()
+    return {
+        "report_rows": rows,
+        "report_p50_ms": round(timings[len(timings) // 2], 1),
+        "report_max_ms": round(timings[-1], 1),
+    }
+
+
+def main() -> dict[str, Any]:
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-attendance-") as scratch,
+        infrastructure(Path(scratch)) as env,
+        environment(env),
+    ):
+        measured = asyncio.run(run(env))
+    result = {
+        "benchmark": NAME,
+        "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "cpus": os.cpu_count(),
+        "senders": SENDERS,
+        "participants": PARTICIPANTS,
+        **measured,
+        "stored_equals_acknowledged": measured["stored"] == measured["acknowledged"],
+        "targets": {
+            "events_per_second": TARGET_EVENTS_PER_SECOND,
+            "p99_ms": TARGET_P99_MS,
+            "report_ms": TARGET_REPORT_MS,
+        },
+    }
+    print(
+        table(
+            ["events", "events/s", "p50 ms", "p99 ms", "acknowledged", "stored", "report rows", "report p50 ms"],
+            [
+                [
+                    str(measured["events"]),
+                    str(measured["events_per_second"]),
+                    str(measured["p50_ms"]),
+                    str(measured["p99_ms"]),
+                    str(measured["acknowledged"]),
+                    str(measured["stored"]),
+                    str(measured["report_rows"]),
+                    str(measured["report_p50_ms"]),
+                ]
+            ],
+        )
+    )
+    print(
+        f"targets: >= {TARGET_EVENTS_PER_SECOND} events/s, p99 <= {TARGET_P99_MS} ms, report <= {TARGET_REPORT_MS} ms;"
+        f" {os.cpu_count()} cores shared by the senders, the edge, attendance_svc and PostgreSQL"
+    )
+    write_result(NAME, result)
+    return result
+
+
+if __name__ == "__main__":
+    main()
