@@ -494,8 +494,8 @@ def _seconds_between(start: str, end: str) -> int:
     return max(0, int((b - a).total_seconds()))
 
 
-async def _serve(port: int, webhook_url: str, secret: str) -> None:
-    standin = await ZoomStandIn(webhook_url=webhook_url, webhook_secret=secret).start(port=port)
+async def _serve(host: str, port: int, webhook_url: str, secret: str) -> None:
+    standin = await ZoomStandIn(webhook_url=webhook_url, webhook_secret=secret).start(host=host, port=port)
     print(f"zoom stand-in on {standin.base} (API {standin.base}/v2), webhooks to {webhook_url}", flush=True)
     try:
         await asyncio.Event().wait()
@@ -505,6 +505,7 @@ async def _serve(port: int, webhook_url: str, secret: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="A local Zoom API and webhook sender for development.")
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (0.0.0.0 in a container)")
     parser.add_argument("--port", type=int, default=int(os.environ.get("ZOOM_STANDIN_PORT", "9190")))
     parser.add_argument(
         "--webhook-url",
@@ -515,7 +516,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.webhook_secret:
         parser.error("set ZOOM_WEBHOOK_SECRET (or --webhook-secret): webhooks are signed with it")
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(_serve(args.port, args.webhook_url, args.webhook_secret))
+        asyncio.run(_serve(args.host, args.port, args.webhook_url, args.webhook_secret))
     return 0
 
 
