@@ -37,6 +37,7 @@ import hmac
 import json
 import os
 import secrets
+import signal
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -497,8 +498,11 @@ def _seconds_between(start: str, end: str) -> int:
 async def _serve(host: str, port: int, webhook_url: str, secret: str) -> None:
     standin = await ZoomStandIn(webhook_url=webhook_url, webhook_secret=secret).start(host=host, port=port)
     print(f"zoom stand-in on {standin.base} (API {standin.base}/v2), webhooks to {webhook_url}", flush=True)
+    stop = asyncio.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        asyncio.get_running_loop().add_signal_handler(signum, stop.set)
     try:
-        await asyncio.Event().wait()
+        await stop.wait()
     finally:
         await standin.stop()
 
