@@ -261,7 +261,7 @@ def up(root: Path = REPO_ROOT, *, print_env: bool = False) -> int:
                         print(f"{key}={env[key]}", flush=True)
             say("infrastructure up; Ctrl-C stops it")
             while True:
-                time.sleep(3600)
+                signal.pause()  # the handlers raise Stopped
     except Stopped as stop:
         say(f"{stop}: stopping")
     except DevstackError as exc:
