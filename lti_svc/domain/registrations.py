@@ -1,0 +1,86 @@
+"""A platform registration: what the launch checks need of it, and what makes its fields valid.
+
+Its own module because an administrator's edits, the launch checks and dynamic
+registration all rely on the same record and the same URL rule (:func:`check_url`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from service_kit.errors import ValidationErrors
+
+
+@dataclass(frozen=True)
+class Registration:
+    """One platform registration as the launch checks need it."""
+
+    config_id: str
+    organization_id: str
+    issuer: str
+    client_id: str
+    deployment_ids: tuple[str, ...]
+    key_set_url: str
+    auth_login_url: str
+    auth_token_url: str
+
+
+CONFIG_URL_FIELDS = ("key_set_url", "auth_login_url", "auth_token_url")
+UPDATABLE_FIELDS = frozenset(
+    {"issuer", "client_id", "deployment_ids", "key_set_url", "auth_login_url", "auth_token_url", "zoom_account_id"}
+)
+
+
+def check_url(value: str, *, allow_http: bool) -> str | None:
+    """What is wrong with a platform URL, or None. Plain http only outside production."""
+    parts = urlsplit(value)
+    schemes = ("https", "http") if allow_http else ("https",)
+    if parts.scheme not in schemes or not parts.netloc:
+        return f"must be an {' or '.join(schemes)} URL, e.g. https://lms.example.edu/..."
+    if parts.fragment:
+        return "must not have a #fragment"
+    return None
+
+
+def validate_config(fields: Mapping[str, Any], *, allow_http: bool, required: Iterable[str]) -> None:
+    """Check the registration fields given; ``required`` names those that must be present."""
+    problems = ValidationErrors()
+    for name in required:
+        value = fields.get(name)
+        if not value:
+            problems.add(name, "is required")
+    for name in ("issuer", "client_id"):
+        value = fields.get(name)
+        if value and (len(value) > 1000 or value != value.strip()):
+            problems.add(name, "must be at most 1000 characters without surrounding spaces")
+    issuer = fields.get("issuer")
+    if issuer:
+        parts = urlsplit(issuer)
+        if parts.scheme not in (("https", "http") if allow_http else ("https",)) or not parts.netloc:
+            problems.add("issuer", "must be the platform's issuer URL exactly as its id_tokens carry it (iss)")
+    for name in CONFIG_URL_FIELDS:
+        value = fields.get(name)
+        if value:
+            problem = check_url(value, allow_http=allow_http)
+            if problem:
+                problems.add(name, problem)
+    deployments = fields.get("deployment_ids")
+    if deployments is not None:
+        seen: set[str] = set()
+        for index, deployment in enumerate(deployments):
+            if not deployment or deployment != deployment.strip() or len(deployment) > 255:
+                problems.add(f"deployment_ids[{index}]", "must be a non-empty id of at most 255 characters")
+            elif deployment in seen:
+                problems.add(f"deployment_ids[{index}]", f"repeats {deployment!r}")
+            seen.add(deployment)
+    zoom = {name: fields.get(name) for name in ("zoom_api_key", "zoom_api_secret")}
+    if any(zoom.values()) and not all(zoom.values()):
+        problems.add(
+            "zoom_api_secret" if zoom["zoom_api_key"] else "zoom_api_key", "give both zoom_api_key and zoom_api_secret"
+        )
+    if any(zoom.values()) and not fields.get("zoom_account_id"):
+        problems.add("zoom_account_id", "is required with Zoom credentials (Server-to-Server OAuth app's account id)")
+    problems.raise_if_any("the platform registration has invalid fields")

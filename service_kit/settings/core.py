@@ -1,0 +1,175 @@
+"""The core :class:`Settings` every process reads, and the entry points' loader.
+
+Its own module because these are the variables every service shares (database, Redis,
+S3, secrets, ports, addresses); the per-service blocks live in their own modules.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from service_kit.settings.reader import (
+    SettingsError,
+    _environment_with_dotenv,
+    _positive_float,
+    _positive_int,
+    _Reader,
+    _whole_number_between,
+)
+from service_kit.settings.transcode import TranscodeSettings, load_transcode_settings
+
+SERVICE_NAMES = ("upload", "transcode", "playback", "lti", "attendance")
+"""The five gRPC services, in the order of the call DAG's leaves last."""
+
+DEFAULT_GRPC_PORTS = {"upload": 50051, "transcode": 50052, "playback": 50053, "lti": 50054, "attendance": 50055}
+DEFAULT_METRICS_PORTS = {"upload": 9101, "transcode": 9102, "playback": 9103, "lti": 9104, "attendance": 9105}
+
+MIB = 1024 * 1024
+S3_MIN_PART_BYTES = 5 * MIB
+"""S3's smallest part (all but the last part of a multipart upload)."""
+S3_MAX_SINGLE_UPLOAD_BYTES = 5 * 1024 * MIB
+"""S3's largest object written by one PUT or POST, and its largest part."""
+
+
+@dataclass(frozen=True)
+class ServiceEndpoint:
+    """Where one gRPC service listens (``port``) and where its clients reach it (``address``)."""
+
+    port: int
+    address: str
+    metrics_port: int
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every setting of every process; each process reads only what it needs."""
+
+    environment: str
+    log_level: str
+    database_url: str
+    redis_url: str
+    aws_access_key_id: str
+    aws_secret_access_key: str
+    aws_region: str
+    s3_bucket: str
+    s3_endpoint_url: str | None
+    s3_public_endpoint_url: str | None
+    s3_cdn_url: str | None
+    jwt_secret_key: str
+    hls_proxy_secret: str
+    zoom_webhook_secret: str
+    zoom_api_base_url: str
+    zoom_oauth_base_url: str
+    grpc_bind_host: str
+    edge_host: str
+    edge_port: int
+    public_base_url: str
+    backend_timeout_seconds: float
+    shutdown_grace_seconds: float
+    session_token_ttl_seconds: int
+    max_upload_bytes: int
+    multipart_threshold_bytes: int
+    multipart_part_bytes: int
+    upload_ttl_seconds: int
+    presign_expiry_seconds: int
+    probe_timeout_seconds: float
+    services: Mapping[str, ServiceEndpoint]
+    transcode: TranscodeSettings = field(default_factory=lambda: TranscodeSettings())
+    """Transcoding: see :class:`TranscodeSettings` (its own module, :mod:`service_kit.settings.transcode`)."""
+
+    @property
+    def is_production(self) -> bool:
+        return self.environment == "production"
+
+    def endpoint(self, service: str) -> ServiceEndpoint:
+        return self.services[service]
+
+
+def load_settings(env: Mapping[str, str] | None = None, dotenv_path: Path | None = None) -> Settings:
+    """Build :class:`Settings`, raising :class:`SettingsError` on the first bad variable."""
+    read = _Reader(_environment_with_dotenv(os.environ if env is None else env, dotenv_path))
+    environment = read.text("MEDIA_ENV", "development")
+    if environment not in ("development", "production", "test"):
+        raise SettingsError(f"MEDIA_ENV={environment!r} is malformed: expected development, production or test")
+    edge_port = read.port("EDGE_PORT", 8000)
+    edge_host = read.text("EDGE_HOST", "127.0.0.1")
+    services = {
+        name: ServiceEndpoint(
+            port=read.port(f"{name.upper()}_SVC_PORT", DEFAULT_GRPC_PORTS[name]),
+            address=read.text(
+                f"{name.upper()}_SVC_ADDR",
+                f"127.0.0.1:{read.port(f'{name.upper()}_SVC_PORT', DEFAULT_GRPC_PORTS[name])}",
+            ),
+            metrics_port=read.port(f"{name.upper()}_SVC_METRICS_PORT", DEFAULT_METRICS_PORTS[name]),
+        )
+        for name in SERVICE_NAMES
+    }
+    return Settings(
+        environment=environment,
+        log_level=read.text("LOG_LEVEL", "INFO"),
+        database_url=read.url(
+            "DATABASE_URL", "postgresql+psycopg://root@127.0.0.1:5432/media", ("postgresql+psycopg", "postgresql")
+        ).replace("postgresql://", "postgresql+psycopg://", 1),
+        redis_url=read.url("REDIS_URL", "redis://127.0.0.1:6379/0", ("redis", "rediss", "unix")),
+        aws_access_key_id=read.text("AWS_ACCESS_KEY_ID"),
+        aws_secret_access_key=read.text("AWS_SECRET_ACCESS_KEY"),
+        aws_region=read.text("AWS_REGION", "us-east-1"),
+        s3_bucket=read.text("S3_BUCKET", "media"),
+        s3_endpoint_url=read.optional_url("S3_ENDPOINT_URL", ("http", "https")),
+        s3_public_endpoint_url=read.optional_url("S3_PUBLIC_ENDPOINT_URL", ("http", "https")),
+        s3_cdn_url=read.optional_url("S3_CDN_URL", ("http", "https")),
+        jwt_secret_key=read.secret("JWT_SECRET_KEY"),
+        hls_proxy_secret=read.secret("HLS_PROXY_SECRET"),
+        zoom_webhook_secret=read.text("ZOOM_WEBHOOK_SECRET"),
+        zoom_api_base_url=read.url("ZOOM_API_BASE_URL", "https://api.zoom.us/v2", ("http", "https")),
+        zoom_oauth_base_url=read.url("ZOOM_OAUTH_BASE_URL", "https://zoom.us", ("http", "https")),
+        grpc_bind_host=read.text("GRPC_BIND_HOST", "127.0.0.1"),
+        edge_host=edge_host,
+        edge_port=edge_port,
+        public_base_url=read.url("PUBLIC_BASE_URL", f"http://127.0.0.1:{edge_port}", ("http", "https")).rstrip("/"),
+        backend_timeout_seconds=read.parsed("BACKEND_TIMEOUT_SECONDS", "10", _positive_float, "a positive number"),
+        shutdown_grace_seconds=read.parsed("SHUTDOWN_GRACE_SECONDS", "10", _positive_float, "a positive number"),
+        session_token_ttl_seconds=read.parsed(
+            "SESSION_TOKEN_TTL_SECONDS", "28800", _positive_int, "a positive whole number of seconds"
+        ),
+        max_upload_bytes=read.parsed(
+            "MAX_UPLOAD_BYTES", str(20 * 1024 * MIB), _positive_int, "a positive whole number of bytes"
+        ),
+        multipart_threshold_bytes=read.parsed(
+            "MULTIPART_THRESHOLD",
+            str(100 * MIB),
+            _whole_number_between(1, S3_MAX_SINGLE_UPLOAD_BYTES),
+            f"a whole number of bytes from 1 to {S3_MAX_SINGLE_UPLOAD_BYTES} (S3's largest single upload)",
+        ),
+        multipart_part_bytes=read.parsed(
+            "MULTIPART_PART_SIZE",
+            str(16 * MIB),
+            _whole_number_between(S3_MIN_PART_BYTES, S3_MAX_SINGLE_UPLOAD_BYTES),
+            f"a whole number of bytes from {S3_MIN_PART_BYTES} to {S3_MAX_SINGLE_UPLOAD_BYTES} (S3's part limits)",
+        ),
+        upload_ttl_seconds=read.parsed(
+            "UPLOAD_TTL_SECONDS", "86400", _positive_int, "a positive whole number of seconds"
+        ),
+        presign_expiry_seconds=read.parsed(
+            "PRESIGN_EXPIRY_SECONDS",
+            "3600",
+            _whole_number_between(1, 7 * 24 * 3600),
+            "a whole number of seconds from 1 to 604800 (SigV4's longest presigned URL)",
+        ),
+        probe_timeout_seconds=read.parsed("PROBE_TIMEOUT_SECONDS", "60", _positive_float, "a positive number"),
+        services=services,
+        transcode=load_transcode_settings(env, dotenv_path),
+    )
+
+
+def load_settings_or_exit() -> Settings:
+    """Load settings for a process entry point: one clear line and exit 2 on failure, no traceback."""
+    try:
+        return load_settings()
+    except SettingsError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
