@@ -16,21 +16,18 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
-from sqlalchemy import BigInteger, DateTime, Float, Index, Integer, Table, Text, Uuid, func, select, update
+from sqlalchemy import BigInteger, DateTime, Float, ForeignKey, Index, Integer, Table, Text, Uuid, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from attendance_svc import domain
 from service_kit.db import schema_metadata
+from service_kit.db import utcnow as utcnow  # the one clock every store uses
 
 metadata = schema_metadata("attendance")
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 class Base(DeclarativeBase):
@@ -95,7 +92,9 @@ class JoinLinkRow(Base):
 
     __tablename__ = "join_links"
 
-    session_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    session_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("attendance.live_sessions.id", ondelete="CASCADE"), primary_key=True
+    )
     user_id: Mapped[str] = mapped_column(Text, primary_key=True)
     registrant_id: Mapped[str] = mapped_column(Text)
     join_url: Mapped[str] = mapped_column(Text)

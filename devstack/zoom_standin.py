@@ -31,6 +31,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import collections
 import contextlib
 import hashlib
 import hmac
@@ -116,6 +117,7 @@ class ZoomStandIn:
         self.meetings: dict[str, Meeting] = {}
         self.report_limit = RateLimit()
         self.oauth_requests = 0
+        self.oauth_requests_by_account: collections.Counter[str] = collections.Counter()
         self.report_requests = 0
         self.deliveries: list[int] = []
         self.base = ""
@@ -157,6 +159,7 @@ class ZoomStandIn:
                 {"reason": "Unsupported grant type", "error": "unsupported_grant_type"}, status=400
             )
         account = request.query.get("account_id", "")
+        self.oauth_requests_by_account[account] += 1
         scheme, _, encoded = request.headers.get("Authorization", "").partition(" ")
         try:
             client_id, _, secret = base64.b64decode(encoded).decode().partition(":")

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -36,14 +36,11 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from lti_svc import domain
 from service_kit.db import schema_metadata
+from service_kit.db import utcnow as utcnow  # the one clock every store uses
 
 metadata = schema_metadata("lti")
 
 TOOL_KEY_LOCK = 0x6C746B79  # "ltky": one advisory lock serialises key rotation across processes
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 class Base(DeclarativeBase):

@@ -6,6 +6,8 @@ schema and nothing else may read them (services talk through gRPC, not tables).
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from sqlalchemy import MetaData
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
@@ -32,3 +34,8 @@ def create_engine(database_url: str, *, pool_size: int = 10) -> AsyncEngine:
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     """Sessions that keep loaded values after commit, so servicers can build replies from them."""
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+def utcnow() -> datetime:
+    """Aware UTC now: every stored timestamp is ``timestamptz`` and compared in UTC."""
+    return datetime.now(UTC)

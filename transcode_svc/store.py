@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import asdict
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Boolean, CheckConstraint, DateTime, Index, Integer, Text, Uuid, select, text, update
@@ -24,16 +24,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from service_kit.db import schema_metadata
+from service_kit.db import utcnow as utcnow  # the one clock every store uses
 from transcode_svc.domain import JobStatus, MeasuredRendition, ProbeFacts, Progress
 
 metadata = schema_metadata("transcode")
 
 _STATUSES = ", ".join(f"'{status.value}'" for status in JobStatus)
 ACTIVE = (JobStatus.QUEUED.value, JobStatus.RUNNING.value)
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 class Base(DeclarativeBase):

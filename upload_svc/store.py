@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import (
     BigInteger,
@@ -32,16 +32,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from service_kit.db import schema_metadata
+from service_kit.db import utcnow as utcnow  # the one clock every store uses
 from upload_svc.domain import ProbeFacts, TranscodeState, UploadMethod, VideoCursor, VideoStatus, can_transition
 
 metadata = schema_metadata("upload")
 
 _STATUSES = ", ".join(f"'{status.value}'" for status in VideoStatus)
 _METHODS = ", ".join(f"'{method.value}'" for method in UploadMethod)
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 class Base(DeclarativeBase):

@@ -125,6 +125,7 @@ class Course:
     organization_id: str
     course_id: str
     config_id: str = ""
+    zoom_account_id: str = ""
 
     def token(self, *roles: str, user: str = "teacher-1", course: str | None = None) -> str:
         return issue_session_token(
@@ -153,6 +154,7 @@ class Course:
     async def register(self) -> str:
         admin = self.token(ADMINISTRATOR, user="admin-1")
         platform = f"https://lms-{uuid.uuid4().hex[:6]}.example.edu"
+        self.zoom_account_id = f"acct-{uuid.uuid4().hex[:6]}"
         body = {
             "issuer": platform,
             "client_id": f"client-{uuid.uuid4().hex[:8]}",
@@ -160,7 +162,7 @@ class Course:
             "key_set_url": f"{platform}/jwks",
             "auth_login_url": f"{platform}/auth",
             "auth_token_url": f"{platform}/token",
-            "zoom_account_id": f"acct-{uuid.uuid4().hex[:6]}",
+            "zoom_account_id": self.zoom_account_id,
             "zoom_api_key": f"zoom-client-{uuid.uuid4().hex[:6]}",
             "zoom_api_secret": "zoom-secret-" + uuid.uuid4().hex,
         }
