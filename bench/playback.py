@@ -83,17 +83,10 @@ MASTER = (
 
 
 def store_playlists(env: dict[str, str], video_id: str) -> None:
-    import boto3
-    from botocore.config import Config
+    from service_kit.object_store import s3_client
+    from service_kit.settings import load_settings
 
-    client = boto3.client(
-        "s3",
-        endpoint_url=env["S3_ENDPOINT_URL"],
-        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
-        region_name=env["AWS_REGION"],
-        config=Config(signature_version="s3v4", s3={"addressing_style": "path"}),
-    )
+    client = s3_client(load_settings(env, dotenv_path=Path("/nonexistent/.env")))
     for key, text in (
         (f"hls/{video_id}/master.m3u8", MASTER),
         (f"hls/{video_id}/{RENDITION}/index.m3u8", variant_playlist()),

@@ -30,12 +30,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import boto3
-from botocore.config import Config
-
 from bench._support import HOST, RESULTS_DIR, ROOT, free_port, spawned, table, wait_for_http, write_result
 from bench.gateway import parse_wrk
 from service_kit.auth import INSTRUCTOR, issue_session_token
+from service_kit.object_store import s3_client
+from service_kit.settings import load_settings
 
 NAME = "upload"
 CONNECTIONS = 64
@@ -141,14 +140,8 @@ def run_wrk(url: str, token: str, scratch: Path) -> dict[str, Any]:
 
 def run_direct(env: dict[str, str]) -> dict[str, Any]:
     """boto3's generate_presigned_post in a closed loop for DURATION_SECONDS, one call at a time."""
-    client = boto3.client(
-        "s3",
-        endpoint_url=env["S3_PUBLIC_ENDPOINT_URL"],
-        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
-        region_name=env["AWS_REGION"],
-        config=Config(signature_version="s3v4", s3={"addressing_style": "path"}),
-    )
+    settings = load_settings(env, dotenv_path=Path("/nonexistent/.env"))
+    client = s3_client(settings, endpoint_url=settings.s3_public_endpoint_url)
     latencies: list[float] = []
     started = time.perf_counter()
     deadline = started + DURATION_SECONDS
