@@ -12,7 +12,14 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
-BENCHMARKS = ("bench.gateway", "bench.upload", "bench.transcode", "bench.playback", "bench.attendance")
+BENCHMARKS = (
+    "bench.gateway",
+    "bench.upload",
+    "bench.transcode",
+    "bench.transcode_job",
+    "bench.playback",
+    "bench.attendance",
+)
 """Run in this order; the gateway first."""
 
 

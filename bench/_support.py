@@ -67,11 +67,11 @@ def wait_for_http(url: str, process: subprocess.Popen[bytes], deadline_seconds: 
 
 @contextlib.contextmanager
 def spawned(args: Sequence[str], log_path: Path) -> Iterator[subprocess.Popen[bytes]]:
-    """A child process (stdout discarded, stderr to ``log_path``), stopped in ``finally``."""
+    """A child process (its JSON log lines and stderr to ``log_path``), stopped in ``finally``."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            list(args), cwd=ROOT, env=child_env(), stdout=subprocess.DEVNULL, stderr=log, start_new_session=True
+            list(args), cwd=ROOT, env=child_env(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True
         )
         try:
             yield process

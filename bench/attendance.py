@@ -23,8 +23,6 @@ the machine's cores, so the numbers are lower bounds.
 from __future__ import annotations
 
 import asyncio
-import base64
-import hashlib
 import json
 import os
 import random
@@ -36,8 +34,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -45,9 +41,9 @@ from typing import Any
 import aiohttp
 from sqlalchemy import create_engine, text
 
-from bench._support import HOST, RESULTS_DIR, ROOT, free_port, spawned, table, wait_for_http, write_result
+from bench._support import HOST, RESULTS_DIR, ROOT, spawned, table, wait_for_http, write_result
 from bench.gateway import parse_wrk
-from bench.upload import environment
+from bench.stack import environment, infrastructure, service_ports
 from devstack.zoom_standin import ZoomStandIn, sign
 from service_kit.auth import ADMINISTRATOR, INSTRUCTOR, issue_session_token
 
@@ -64,43 +60,6 @@ STARTUP_SECONDS = 60.0
 TARGET_EVENTS_PER_SECOND = 1000
 TARGET_P99_MS = 100
 TARGET_REPORT_MS = 200
-
-
-@contextmanager
-def infrastructure(state: Path) -> Iterator[dict[str, str]]:
-    """PostgreSQL and Redis, the lti and attendance schemas migrated; yields the processes' environment."""
-    from devstack.postgres import ensure_postgres
-    from devstack.redis import ensure_redis
-    from service_kit.migrate import upgrade
-
-    postgres = ensure_postgres("postgresql+psycopg://root@127.0.0.1:5432/media_bench", state)
-    redis = ensure_redis("redis://127.0.0.1:6379/13", state)
-    key = base64.urlsafe_b64encode(hashlib.sha256(b"bench").digest()).decode().rstrip("=")
-    try:
-        env = {
-            "MEDIA_ENV": "test",
-            "MEDIA_DOTENV": "/nonexistent/.env",
-            "LOG_LEVEL": "WARNING",
-            "DATABASE_URL": postgres.url,
-            "REDIS_URL": redis.url,
-            "AWS_ACCESS_KEY_ID": "unused",
-            "AWS_SECRET_ACCESS_KEY": "unused",
-            "JWT_SECRET_KEY": secrets.token_urlsafe(40),
-            "HLS_PROXY_SECRET": secrets.token_urlsafe(40),
-            "ZOOM_WEBHOOK_SECRET": secrets.token_urlsafe(24),
-            "LTI_ENCRYPTION_KEYS": f"bench:{key}",
-            "SHUTDOWN_GRACE_SECONDS": "2",
-            "EDGE_PORT": str(free_port()),
-            "LTI_SVC_PORT": str(free_port()),
-            "LTI_SVC_METRICS_PORT": str(free_port()),
-            "ATTENDANCE_SVC_PORT": str(free_port()),
-            "ATTENDANCE_SVC_METRICS_PORT": str(free_port()),
-        }
-        upgrade(["lti", "attendance"], postgres.url)
-        yield env
-    finally:
-        redis.stop()
-        postgres.stop()
 
 
 def plan_events(start: datetime, seed: int = 7) -> list[tuple[str, int, datetime]]:
@@ -309,10 +268,11 @@ async def time_report(edge_url: str, session_id: str, token: str) -> dict[str, A
 def main() -> dict[str, Any]:
     with (
         tempfile.TemporaryDirectory(prefix="bench-attendance-") as scratch,
-        infrastructure(Path(scratch)) as env,
-        environment(env),
+        infrastructure(Path(scratch), schemas=["lti", "attendance"], redis_db=13) as env,
     ):
-        measured = asyncio.run(run(env))
+        service_ports(env, "lti_svc", "attendance_svc")
+        with environment(env):
+            measured = asyncio.run(run(env))
     result = {
         "benchmark": NAME,
         "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"),

@@ -218,7 +218,7 @@ def generic_edge_main() -> None:
 
 
 def main() -> dict[str, Any]:
-    from bench.upload import environment, infrastructure
+    from bench.stack import environment, infrastructure, service_ports
     from playback_svc.domain import mint_token
 
     logs = RESULTS_DIR / "logs"
@@ -233,14 +233,10 @@ def main() -> dict[str, Any]:
             item.chmod(0o755 if item.is_dir() else 0o644)
         nginx_port = free_port()
         (scratch / "nginx.conf").write_text(nginx_config(scratch, www, nginx_port))
-        with infrastructure(scratch) as env:
-            playback_port, generic_port = free_port(), free_port()
-            env |= {
-                "PLAYBACK_SVC_PORT": str(playback_port),
-                "PLAYBACK_SVC_ADDR": f"{HOST}:{playback_port}",
-                "PLAYBACK_SVC_METRICS_PORT": str(free_port()),
-                "HLS_SEGMENT_DELIVERY": "s3",
-            }
+        with infrastructure(scratch, schemas=[], redis_db=14, object_store=True) as env:
+            generic_port = free_port()
+            service_ports(env, "playback_svc")
+            env["HLS_SEGMENT_DELIVERY"] = "s3"
             store_playlists(env, video_id)
             expires = int(time.time()) + 3600
             token = mint_token(env["HLS_PROXY_SECRET"], user_id="bench-learner", video_id=video_id, expires_at=expires)

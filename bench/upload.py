@@ -25,13 +25,12 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from bench._support import HOST, RESULTS_DIR, ROOT, free_port, spawned, table, wait_for_http, write_result
+from bench._support import HOST, RESULTS_DIR, ROOT, spawned, table, wait_for_http, write_result
 from bench.gateway import parse_wrk
+from bench.stack import environment, infrastructure, service_ports
 from service_kit.auth import INSTRUCTOR, issue_session_token
 from service_kit.object_store import s3_client
 from service_kit.settings import load_settings
@@ -43,62 +42,6 @@ STARTUP_SECONDS = 60.0
 FILE_SIZE = 50 * 1024 * 1024
 """Below the 100 MiB threshold: the single presigned POST, the common case."""
 BODY = json.dumps({"filename": "Lecture_01.mp4", "content_type": "video/mp4", "file_size": FILE_SIZE})
-
-
-@contextmanager
-def infrastructure(state: Path) -> Iterator[dict[str, str]]:
-    """PostgreSQL, Redis and a private SeaweedFS, migrated; yields the processes' environment."""
-    from devstack.postgres import ensure_postgres
-    from devstack.redis import ensure_redis
-    from devstack.seaweed import start_seaweed
-    from service_kit.migrate import upgrade
-
-    postgres = ensure_postgres("postgresql+psycopg://root@127.0.0.1:5432/media_bench", state)
-    redis = ensure_redis("redis://127.0.0.1:6379/14", state)
-    access_key, secret_key = "bench-" + secrets.token_hex(6), secrets.token_urlsafe(30)
-    seaweed = start_seaweed(state / "s3", access_key=access_key, secret_key=secret_key, bucket="media-bench")
-    try:
-        env = {
-            "MEDIA_ENV": "test",
-            "MEDIA_DOTENV": "/nonexistent/.env",
-            "LOG_LEVEL": "WARNING",
-            "DATABASE_URL": postgres.url,
-            "REDIS_URL": redis.url,
-            "AWS_ACCESS_KEY_ID": access_key,
-            "AWS_SECRET_ACCESS_KEY": secret_key,
-            "AWS_REGION": "us-east-1",
-            "S3_BUCKET": "media-bench",
-            "S3_ENDPOINT_URL": seaweed.endpoint_url,
-            "S3_PUBLIC_ENDPOINT_URL": seaweed.endpoint_url,
-            "JWT_SECRET_KEY": secrets.token_urlsafe(40),
-            "HLS_PROXY_SECRET": secrets.token_urlsafe(40),
-            "ZOOM_WEBHOOK_SECRET": "bench",
-            "SHUTDOWN_GRACE_SECONDS": "1",
-            "EDGE_PORT": str(free_port()),
-            "UPLOAD_SVC_PORT": str(free_port()),
-            "UPLOAD_SVC_METRICS_PORT": str(free_port()),
-        }
-        upgrade(["upload"], postgres.url)
-        yield env
-    finally:
-        seaweed.stop()
-        redis.stop()
-        postgres.stop()
-
-
-@contextmanager
-def environment(extra: dict[str, str]) -> Iterator[None]:
-    """Children inherit ``extra`` (bench._support.spawned passes os.environ on)."""
-    saved = {key: os.environ.get(key) for key in extra}
-    os.environ.update(extra)
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
 
 
 def session_token(env: dict[str, str]) -> str:
@@ -170,9 +113,11 @@ def main() -> dict[str, Any]:
     logs = RESULTS_DIR / "logs"
     with tempfile.TemporaryDirectory(prefix="bench-upload-") as scratch_name:
         scratch = Path(scratch_name)
-        with infrastructure(scratch) as env, environment(env):
+        with infrastructure(scratch, schemas=["upload"], redis_db=14, object_store=True) as env:
+            service_ports(env, "upload_svc")
             edge_url = f"http://{HOST}:{env['EDGE_PORT']}"
             with (
+                environment(env),
                 spawned([sys.executable, "-m", "upload_svc"], logs / "upload_svc.log") as upload,
                 spawned([sys.executable, "-m", "edge"], logs / "upload_edge.log") as edge,
             ):

@@ -14,6 +14,7 @@ import atexit
 import json
 import logging
 import logging.handlers
+import os
 import queue
 import sys
 import time
@@ -82,15 +83,18 @@ class _ContextQueueHandler(logging.handlers.QueueHandler):
 
 
 _listener: logging.handlers.QueueListener | None = None
+_process_name = ""
 
 
 def configure_logging(process_name: str, level: str = "INFO") -> None:
     """Route every logger to stdout as JSON through a queue; call once at process start."""
-    global _listener
+    global _listener, _process_name
     if _listener is None:
         atexit.register(_stop_listener)  # flush what is queued when the process ends
+        os.register_at_fork(after_in_child=_log_directly_after_fork)
     else:
         _listener.stop()
+    _process_name = process_name
     stream = logging.StreamHandler(sys.stdout)
     stream.setFormatter(JsonFormatter(process_name))
     records: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
@@ -106,3 +110,17 @@ def configure_logging(process_name: str, level: str = "INFO") -> None:
 def _stop_listener() -> None:
     if _listener is not None:
         _listener.stop()
+
+
+def _log_directly_after_fork() -> None:
+    """In a forked child (RQ's work horse) the listener thread does not exist: write directly.
+
+    Queued records would wait for a thread that was not copied, and the horse leaves
+    with ``os._exit``, so nothing would flush them. A horse runs no event loop, so a
+    blocking write costs it nothing.
+    """
+    global _listener
+    _listener = None
+    stream = logging.StreamHandler(sys.stdout)
+    stream.setFormatter(JsonFormatter(_process_name))
+    logging.getLogger().handlers[:] = [stream]

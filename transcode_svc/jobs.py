@@ -19,6 +19,7 @@ A cancel (flag in Redis) stops FFmpeg and removes the partial outputs.
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import logging
 import shutil
@@ -48,11 +49,17 @@ REDIS_PROGRESS_MIN_INTERVAL = 0.5
 
 @functools.cache
 def _engine(url: str) -> Engine:
-    return create_engine(url.replace("postgresql+psycopg", "postgresql+psycopg", 1), pool_size=2, pool_pre_ping=True)
+    return create_engine(url, pool_size=2, pool_pre_ping=True)
 
 
 def _sessions(settings: Settings) -> sessionmaker[Session]:
     return sessionmaker(_engine(settings.database_url), expire_on_commit=False)
+
+
+def _thread_in_this_context(target: Callable[[], None], name: str) -> threading.Thread:
+    """A daemon thread that sees the job's context variables, so its log lines carry the job id."""
+    context = contextvars.copy_context()
+    return threading.Thread(target=context.run, args=(target,), name=name, daemon=True)
 
 
 class SegmentPublisher:
@@ -76,7 +83,7 @@ class SegmentPublisher:
         self._playable = False
         self._stop = threading.Event()
         self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, name="segment-publisher", daemon=True)
+        self._thread = _thread_in_this_context(self._run, "segment-publisher")
 
     def start(self) -> None:
         self._thread.start()
@@ -160,6 +167,9 @@ class Reporter:
             self.progress = self.progress.advanced(percent, eta)
         self._report()
 
+    def elapsed_seconds(self) -> float:
+        return round(time.monotonic() - self._started, 2)
+
     def playable(self) -> None:
         with self._lock:
             self.progress = Progress(self.progress.percent, self.progress.eta_seconds, True)
@@ -226,7 +236,7 @@ def _transcode(settings: Settings, connection: redis.Redis[bytes], job_uuid: uui
     reporter = Reporter(board, sessions, job_uuid, probe.duration_seconds, transcode.progress_flush_seconds, start)
     workdir = Path(tempfile.mkdtemp(prefix=f"transcode-{job_id}-"))
     publisher: SegmentPublisher | None = None
-    poster: threading.Thread | None = None
+    poster: PosterTask | None = None
 
     def quiesce() -> None:
         """Stop every uploader before deleting, so nothing lands after the clean-up."""
@@ -238,12 +248,15 @@ def _transcode(settings: Settings, connection: redis.Redis[bytes], job_uuid: uui
     try:
         ladder.prepare_outdir(workdir, plans)
         source = outputs.source_url(source_key, expires_in=timeouts.job_seconds + 3600)
-        publisher = SegmentPublisher(outputs, video_id, workdir, plans, reporter.playable)
+        poster = poster_task = PosterTask(outputs, source, workdir, plans, probe.duration_seconds, video_id)
+
+        def on_playable() -> None:
+            reporter.playable()
+            log.info("transcode playable", extra={"video_id": video_id, "seconds": reporter.elapsed_seconds()})
+            poster_task.start()
+
+        publisher = SegmentPublisher(outputs, video_id, workdir, plans, on_playable)
         publisher.start()
-        poster = threading.Thread(
-            target=_poster, args=(outputs, source, workdir, plans, probe.duration_seconds, video_id), daemon=True
-        )
-        poster.start()
         command = ladder.build_command(source, workdir, plans, has_audio=probe.has_audio, options=options)
         ladder.run_command(
             command,
@@ -252,6 +265,7 @@ def _transcode(settings: Settings, connection: redis.Redis[bytes], job_uuid: uui
             timeout_seconds=timeouts.ffmpeg_seconds,
         )
         publisher.finish()
+        poster.start()
         poster.join()
         renditions = ladder.finish_outputs(workdir, plans)
         expected = _publish_final(outputs, video_id, workdir, renditions)
@@ -269,9 +283,11 @@ def _transcode(settings: Settings, connection: redis.Redis[bytes], job_uuid: uui
             if settled is not None and settled.job_status is JobStatus.CANCELLED:
                 outputs.delete_outputs(video_id)
             return settled.status if settled is not None else "missing"
-            return JobStatus.CANCELLED.value
         board.publish(job_id, Progress().finished(), JobStatus.SUCCEEDED.value)
-        log.info("transcode succeeded", extra={"video_id": video_id, "renditions": [p.name for p in plans]})
+        log.info(
+            "transcode succeeded",
+            extra={"video_id": video_id, "renditions": [p.name for p in plans], "seconds": reporter.elapsed_seconds()},
+        )
         return JobStatus.SUCCEEDED.value
     except ladder.LadderCancelled:
         quiesce()
@@ -290,20 +306,50 @@ def _transcode(settings: Settings, connection: redis.Redis[bytes], job_uuid: uui
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-def _poster(
-    outputs: adapters.OutputStore,
-    source: str,
-    workdir: Path,
-    plans: Sequence[RenditionPlan],
-    duration_seconds: float,
-    video_id: str,
-) -> None:
-    """Extract and upload the poster beside the ladder; a poster failure never fails the job."""
-    try:
-        path = ladder.make_poster(source, workdir, plans, duration_seconds)
-        outputs.put_file(path, domain.output_key(video_id, domain.POSTER))
-    except (ladder.LadderError, adapters.StorageError, OSError) as exc:
-        log.warning("no poster", extra={"video_id": video_id, "error": str(exc)})
+class PosterTask:
+    """The poster, extracted beside the ladder once the video is playable (or at the end).
+
+    Not at the start: its FFmpeg decodes up to a GOP of the source and would take CPU
+    from the first segments, which is what a waiting user needs first. A poster
+    failure never fails the job.
+    """
+
+    def __init__(
+        self,
+        outputs: adapters.OutputStore,
+        source: str,
+        workdir: Path,
+        plans: Sequence[RenditionPlan],
+        duration_seconds: float,
+        video_id: str,
+    ) -> None:
+        self._outputs = outputs
+        self._source = source
+        self._workdir = workdir
+        self._plans = plans
+        self._duration_seconds = duration_seconds
+        self._video_id = video_id
+        self._thread = _thread_in_this_context(self._run, "poster")
+        self._lock = threading.Lock()
+
+    def start(self) -> None:
+        """Begin extracting, once; later calls do nothing."""
+        with self._lock:
+            if self._thread.ident is None:
+                self._thread.start()
+
+    def join(self, timeout: float | None = None) -> None:
+        with self._lock:
+            started = self._thread.ident is not None
+        if started:
+            self._thread.join(timeout)
+
+    def _run(self) -> None:
+        try:
+            path = ladder.make_poster(self._source, self._workdir, self._plans, self._duration_seconds)
+            self._outputs.put_file(path, domain.output_key(self._video_id, domain.POSTER))
+        except (ladder.LadderError, adapters.StorageError, OSError) as exc:
+            log.warning("no poster", extra={"video_id": self._video_id, "error": str(exc)})
 
 
 def _publish_final(
