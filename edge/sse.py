@@ -5,7 +5,8 @@ in /openapi.json and in the router's precedence; this override does what a gener
 transcoding cannot: it resolves the upload to its video (UploadService.GetUpload,
 which also checks that the caller may see the upload), the video to its job
 (TranscodeService.GetVideoTranscode), then relays WatchTranscodeJob as
-``text/event-stream``. Each snapshot is one ``event: progress`` whose data is the
+``text/event-stream``, with a keep-alive comment while the job is quiet (queued
+behind busy workers). Each snapshot is one ``event: progress`` whose data is the
 same JSON the NDJSON route writes (``{"job": {...}}``); the stream ends with
 ``event: end`` after a final status, or ``event: error`` if the backend fails midway.
 
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from typing import TypeVar
 
 import grpc
 from aiohttp import web
@@ -43,6 +45,32 @@ UPLOAD_FINAL = frozenset(
         upload_pb2.VIDEO_STATUS_PENDING_UPLOAD,
     }
 )
+
+
+KEEP_ALIVE = b": keep-alive\n\n"
+"""A comment line: EventSource ignores it, an idle-timeout proxy sees traffic."""
+
+Item = TypeVar("Item")
+
+
+async def next_or_keep_alive(
+    items: AsyncIterator[Item], response: web.StreamResponse, interval_seconds: float
+) -> Item | None:
+    """The stream's next item (None at its end), writing :data:`KEEP_ALIVE` while it is quiet.
+
+    The pending read is kept across keep-alives rather than cancelled and restarted:
+    cancelling a gRPC stream's read would end the stream.
+    """
+    pending = asyncio.ensure_future(anext(items, None))
+    try:
+        while True:
+            done, _ = await asyncio.wait({pending}, timeout=interval_seconds)
+            if done:
+                return pending.result()
+            await response.write(KEEP_ALIVE)
+    except BaseException:
+        pending.cancel()
+        raise
 
 
 def sse_event(event: str, data: object) -> bytes:
@@ -99,7 +127,9 @@ async def upload_events(request: web.Request) -> web.StreamResponse:
                 return response
             await asyncio.sleep(WAITING_POLL_SECONDS)
             job_id, upload = await _job_of_upload(request, upload_id)
-        async for item in _watch(request, job_id):
+        items = _watch(request, job_id)
+        keepalive = request.app[SETTINGS].sse_keepalive_seconds
+        while (item := await next_or_keep_alive(items, response, keepalive)) is not None:
             await response.write(sse_event("progress", message_to_json(item)))
         await response.write(sse_event("end", {"upload_id": upload_id, "job_id": job_id}))
     except EdgeError as error:

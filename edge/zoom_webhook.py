@@ -34,7 +34,7 @@ from edge.errors import EdgeError, InvalidRequest, from_rpc_error
 from edge.gateway import STREAM_DEADLINE_SECONDS, call_unary, operation_of, outgoing_metadata
 from edge.keys import BACKENDS, MATCH, METRICS, SETTINGS
 from edge.operations import Handler
-from edge.sse import sse_event
+from edge.sse import next_or_keep_alive, sse_event
 from edge.transcode import dumps, message_to_json
 from media.attendance.v1 import attendance_pb2
 from service_kit.settings import load_attendance_settings
@@ -186,7 +186,7 @@ async def attendance_events(request: web.Request) -> web.StreamResponse:
             document.pop("changes", None)
             await response.write(sse_event(kind, dumps(document)))
             kind = "attendance"
-            item = await anext(items, None)
+            item = await next_or_keep_alive(items, response, request.app[SETTINGS].sse_keepalive_seconds)
         await response.write(sse_event("end", {"session_id": request[MATCH].params["session_id"]}))
     except grpc.aio.AioRpcError as exc:
         await response.write(sse_event("error", _backend_error(request, exc, "WatchAttendance").body()))

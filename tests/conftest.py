@@ -52,6 +52,7 @@ def infra(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Infra]:
             "HLS_PROXY_SECRET": secrets.token_urlsafe(40),
             "ZOOM_WEBHOOK_SECRET": secrets.token_urlsafe(24),
             "SHUTDOWN_GRACE_SECONDS": "3",
+            "SSE_KEEPALIVE_SECONDS": "1",
             "EDGE_PORT": str(free_port()),
         }
         for name in SERVICE_NAMES:

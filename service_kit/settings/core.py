@@ -69,6 +69,7 @@ class Settings:
     edge_port: int
     public_base_url: str
     backend_timeout_seconds: float
+    sse_keepalive_seconds: float
     shutdown_grace_seconds: float
     session_token_ttl_seconds: int
     max_upload_bytes: int
@@ -132,6 +133,7 @@ def load_settings(env: Mapping[str, str] | None = None, dotenv_path: Path | None
         edge_port=edge_port,
         public_base_url=read.url("PUBLIC_BASE_URL", f"http://127.0.0.1:{edge_port}", ("http", "https")).rstrip("/"),
         backend_timeout_seconds=read.parsed("BACKEND_TIMEOUT_SECONDS", "10", _positive_float, "a positive number"),
+        sse_keepalive_seconds=read.parsed("SSE_KEEPALIVE_SECONDS", "15", _positive_float, "a positive number"),
         shutdown_grace_seconds=read.parsed("SHUTDOWN_GRACE_SECONDS", "10", _positive_float, "a positive number"),
         session_token_ttl_seconds=read.parsed(
             "SESSION_TOKEN_TTL_SECONDS", "28800", _positive_int, "a positive whole number of seconds"

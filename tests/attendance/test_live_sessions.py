@@ -238,6 +238,31 @@ async def test_joins_and_leaves_stream_live_as_server_sent_events(course: Course
     assert last["status"] == "LIVE_SESSION_STATUS_ENDED" and last["summary"]["participants"] == 1
 
 
+async def test_a_quiet_event_stream_gets_keep_alive_comments_and_still_delivers_what_comes_later(
+    course: Course,
+) -> None:
+    session = await course.schedule()
+    zoom, meeting_id, sid = course.stack.zoom, session["zoom_meeting_id"], session["session_id"]
+    url = f"{course.stack.edge_url}/api/v1/live-sessions/{sid}/attendance/events"
+    lines: list[str] = []
+    async with course.http.get(url, headers={"Authorization": f"Bearer {course.instructor}"}) as reply:
+        assert reply.status == 200
+
+        async def read_until(wanted: str) -> None:
+            async for raw in reply.content:
+                lines.append(raw.decode().strip())
+                if lines[-1].startswith(wanted):
+                    return
+
+        await asyncio.wait_for(read_until("event: snapshot"), 10)
+        # Nothing happens in the meeting for a while (the stack sends keep-alives every second).
+        await asyncio.wait_for(read_until(": keep-alive"), 5)
+        await asyncio.wait_for(read_until(": keep-alive"), 5)
+        await zoom.emit(meeting_id, "meeting.started", at=datetime.now(UTC).replace(microsecond=0))
+        await asyncio.wait_for(read_until("event: attendance"), 10)
+    assert lines.count(": keep-alive") >= 2
+
+
 async def test_only_course_staff_read_attendance(course: Course) -> None:
     session = await course.schedule()
     reply = await course.api("GET", f"/api/v1/live-sessions/{session['session_id']}/attendance", course.learner)
