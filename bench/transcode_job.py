@@ -15,6 +15,7 @@ BENCH_TRANSCODE_LONG=1), 1080p30 H.264 at about 8 Mbit/s with AAC, veryfast.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 import tempfile
@@ -68,16 +69,7 @@ class JobPath:
         key = f"uploads/{ORGANIZATION}/{video_id}/source"
         self.s3.upload_file(str(source), self.bucket, key)
         facts = probe_file(str(source))
-        probe = transcode_pb2.ProbeFacts(
-            duration_seconds=facts.duration_seconds,
-            width=facts.width,
-            height=facts.height,
-            rotation=facts.rotation,
-            frame_rate=facts.frame_rate,
-            video_codec=facts.video_codec,
-            audio_codec=facts.audio_codec,
-            has_audio=facts.has_audio,
-        )
+        probe = transcode_pb2.ProbeFacts(**dataclasses.asdict(facts))
         request = transcode_pb2.StartTranscodeRequest(
             video_id=video_id, organization_id=ORGANIZATION, source_key=key, probe=probe
         )

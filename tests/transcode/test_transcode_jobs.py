@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import signal
 import time
@@ -28,16 +29,7 @@ def start(stub: Any, rig: TranscodeRig, source: Path) -> tuple[str, str]:
     """Store the source and StartTranscode as upload_svc does; returns (video_id, job_id)."""
     video_id, key = rig.put_source(source)
     facts = probe_file(str(source))
-    probe = transcode_pb2.ProbeFacts(
-        duration_seconds=facts.duration_seconds,
-        width=facts.width,
-        height=facts.height,
-        rotation=facts.rotation,
-        frame_rate=facts.frame_rate,
-        video_codec=facts.video_codec,
-        audio_codec=facts.audio_codec,
-        has_audio=facts.has_audio,
-    )
+    probe = transcode_pb2.ProbeFacts(**dataclasses.asdict(facts))
     reply = stub.StartTranscode(
         transcode_pb2.StartTranscodeRequest(
             video_id=video_id, organization_id=rig.organization_id, source_key=key, probe=probe
