@@ -37,6 +37,17 @@ def port_answers(host: str, port: int, timeout: float = 1.0) -> bool:
         return False
 
 
+def port_is_free(host: str, port: int) -> bool:
+    """Whether a server could bind host:port now (with SO_REUSEADDR, as the servers bind)."""
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+        return True
+
+
 def log_tail(path: Path, lines: int = 20) -> str:
     try:
         text = path.read_text(errors="replace")

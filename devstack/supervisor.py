@@ -24,7 +24,7 @@ from pathlib import Path
 from types import FrameType
 from urllib.parse import urlsplit
 
-from devstack._process import DevstackError, descendants, port_answers
+from devstack._process import DevstackError, descendants, port_answers, port_is_free
 from devstack.envfile import ensure_env_file
 from devstack.postgres import ensure_postgres
 from devstack.redis import ensure_redis
@@ -152,6 +152,45 @@ def run_migrations(env: Mapping[str, str], root: Path) -> None:
     say(f"migrations applied in {time.monotonic() - started:.1f} s")
 
 
+ZOOM_STANDIN_PORT = 9190
+"""The Procfile's stand-in port (ZOOM_API_BASE_URL in the generated .env points at it)."""
+PORT_WAIT_SECONDS = 10.0
+
+
+def stack_ports(env: Mapping[str, str]) -> dict[int, str]:
+    """Every port the Procfile's processes will listen on, with the setting that chooses it."""
+    from service_kit.settings import load_settings
+
+    settings = load_settings(env, dotenv_path=Path("/nonexistent/.env"))
+    ports = {settings.edge_port: "EDGE_PORT", ZOOM_STANDIN_PORT: "the Procfile's zoom line"}
+    for name, endpoint in settings.services.items():
+        prefix = f"{name.upper()}_SVC"
+        ports[endpoint.port] = f"{prefix}_PORT"
+        ports[endpoint.metrics_port] = f"{prefix}_METRICS_PORT"
+    return ports
+
+
+def wait_for_free_ports(ports: Mapping[int, str], deadline_seconds: float = PORT_WAIT_SECONDS) -> None:
+    """Wait until every port can be bound, or say which one another program holds.
+
+    The default gRPC ports (50051-50055) lie inside Linux's ephemeral range, so an
+    outgoing connection may hold one for a moment: that passes within the wait. A
+    server left running (another ``make run``) does not, and is named instead of
+    letting one service die at start with a bind error in the middle of the log.
+    """
+    deadline = time.monotonic() + deadline_seconds
+    while True:
+        busy = sorted(port for port in ports if not port_is_free("127.0.0.1", port))
+        if not busy:
+            return
+        if time.monotonic() > deadline:
+            names = ", ".join(f"{port} ({ports[port]})" for port in busy)
+            raise DevstackError(
+                f"port {names} is in use by another program: stop it (another make run?) or choose another port in .env"
+            )
+        time.sleep(0.5)
+
+
 def _edge_healthy(url: str) -> bool:
     try:
         with urllib.request.urlopen(url, timeout=1) as response:
@@ -211,6 +250,7 @@ def run(root: Path = REPO_ROOT, procfile: str = "Procfile") -> int:
         with _signals_raise():
             env = start_infrastructure(_merged_environment(root), root / ".devstack", cleanups)
             run_migrations(env, root)
+            wait_for_free_ports(stack_ports(env))
             # `-e /dev/null`: honcho would otherwise load .env over our environment and undo
             # the private DATABASE_URL / REDIS_URL.
             honcho = subprocess.Popen(
