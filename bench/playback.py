@@ -3,10 +3,12 @@
 The stack is real: SeaweedFS holds an hour-long 720p variant playlist (600 six-second
 segments) at the transcoder's layout, ``python -m playback_svc`` (HLS_SEGMENT_DELIVERY=s3)
 and ``python -m edge`` serve it. ``wrk -t2 -c64 -d10s --latency`` asks for it with one
-access token, three ways, in the same run:
+access token, four ways, in the same run:
 
 - **edge (cache)**: the shipped path, edge/hls.py: token check in the edge, the rewritten
   playlist (600 presigned S3 URLs, ~250 kB) from the edge's in-process cache.
+- **edge (cache, gzip)**: the same, asked with ``Accept-Encoding: gzip`` as browsers,
+  hls.js and AVPlayer ask: the body compressed once per cache entry.
 - **edge (gRPC each time)**: the same edge built without the HLS overrides, so the generic
   gateway calls playback_svc's GetPlaylist per request (playback_svc's own cache still
   spares the rewrite): the measurement behind serving playlists from the edge.
@@ -151,10 +153,12 @@ def nginx_binary() -> str:
 # ---- measuring --------------------------------------------------------------------------------
 
 
-def run_wrk(url: str) -> dict[str, Any]:
+def run_wrk(url: str, headers: tuple[str, ...] = ()) -> dict[str, Any]:
     if shutil.which("wrk") is None:
         raise RuntimeError("wrk is not installed (apt-get install wrk)")
     command = ["wrk", "-t2", f"-c{CONNECTIONS}", f"-d{DURATION_SECONDS}s", "--latency", url]
+    for header in headers:
+        command += ["-H", header]
     done = subprocess.run(command, capture_output=True, text=True, timeout=DURATION_SECONDS + 30, check=True)
     return parse_wrk(done.stdout)
 
@@ -165,6 +169,16 @@ def fetch(url: str) -> tuple[int, bytes]:
             return reply.status, reply.read()
     except urllib.error.HTTPError as error:
         return error.code, error.read()
+
+
+def gzipped_playlist(url: str) -> bytes:
+    """The body as a browser-based player gets it (Accept-Encoding: gzip), still compressed."""
+    request = urllib.request.Request(url, headers={"Accept-Encoding": "gzip"})
+    with urllib.request.urlopen(request, timeout=30) as reply:
+        if reply.headers.get("Content-Encoding") != "gzip":
+            raise RuntimeError("the edge did not gzip the playlist for a client that accepts it")
+        body: bytes = reply.read()
+    return body
 
 
 def check_playlist(url: str, *, rewritten: bool) -> int:
@@ -247,6 +261,8 @@ def main() -> dict[str, Any]:
                     wait_for_http(f"{edge_url}/openapi.json", edge, STARTUP_SECONDS)
                     edge_bytes = check_playlist(edge_url + path, rewritten=True)
                     cached = run_wrk(edge_url + path)
+                    gzip_bytes = len(gzipped_playlist(edge_url + path))
+                    cached_gzip = run_wrk(edge_url + path, ("Accept-Encoding: gzip",))
                 with (
                     environment({"EDGE_PORT": str(generic_port)}),
                     spawned(
@@ -275,6 +291,8 @@ def main() -> dict[str, Any]:
         "edge_playlist_bytes": edge_bytes,
         "nginx_playlist_bytes": nginx_bytes,
         "edge_cached": cached,
+        "edge_cached_gzip": cached_gzip,
+        "edge_playlist_gzip_bytes": gzip_bytes,
         "edge_grpc_per_request": per_request,
         "nginx_secure_link": nginx,
         "ratio_edge_over_nginx": {
@@ -303,6 +321,7 @@ def report(result: dict[str, Any]) -> str:
     ratio = result["ratio_edge_over_nginx"]
     rows = [
         row(f"edge, cached ({result['edge_playlist_bytes'] // 1024} kB)", result["edge_cached"]),
+        row(f"edge, cached, gzip ({result['edge_playlist_gzip_bytes'] // 1024} kB)", result["edge_cached_gzip"]),
         row("edge, gRPC GetPlaylist per request", result["edge_grpc_per_request"]),
         row(f"nginx secure_link ({result['nginx_playlist_bytes'] // 1024} kB)", result["nginx_secure_link"]),
         ["edge cached / nginx", f"{ratio['rps']:.3f}x", f"{ratio['p50']:.1f}x", f"{ratio['p99']:.1f}x", ""],

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import gzip
 import json
 import re
 import subprocess
 import time
 from urllib.parse import parse_qs, urlsplit
+
+import aiohttp
 
 from playback_svc import domain
 from tests.playback.conftest import Rig, publish_hls
@@ -116,6 +119,34 @@ async def test_variant_uris_carry_the_token_and_segments_are_presigned_for_no_lo
     fetched = await rig.client.get(segment_urls[0])
     assert fetched.status == 200
     assert fetched.headers["Content-Type"] == "video/mp2t"
+
+
+async def test_a_variant_playlist_goes_gzipped_to_players_that_accept_it_and_plain_to_others(rig: Rig) -> None:
+    instructor = rig.client.caller()
+    video_id = await rig.ready_video(instructor)
+    token = (await rig.client.access_token(video_id, instructor)).json["token"]
+    variant_url = f"{rig.client.base_url}/api/v1/media/hls/{video_id}/240p/index.m3u8?token={token}"
+    master_url = f"{rig.client.base_url}/api/v1/media/hls/{video_id}/master.m3u8?token={token}"
+
+    async with aiohttp.ClientSession(auto_decompress=False) as raw_session:
+
+        async def fetch(url: str, accept_encoding: str) -> tuple[dict[str, str], bytes]:
+            async with raw_session.get(url, headers={"Accept-Encoding": accept_encoding}) as reply:
+                assert reply.status == 200
+                return dict(reply.headers), await reply.read()
+
+        plain_headers, plain = await fetch(variant_url, "identity")
+        gzip_headers, compressed = await fetch(variant_url, "br, gzip, deflate")
+        refused_headers, refused = await fetch(variant_url, "gzip;q=0")
+        master_headers, _ = await fetch(master_url, "gzip")
+
+    assert "Content-Encoding" not in plain_headers and b"#EXT-X-ENDLIST" in plain
+    assert gzip_headers["Content-Encoding"] == "gzip"
+    assert gzip.decompress(compressed) == plain
+    assert len(compressed) < len(plain) * 0.7
+    assert "Accept-Encoding" in gzip_headers["Vary"] and "Accept-Encoding" in plain_headers["Vary"]
+    assert "Content-Encoding" not in refused_headers and refused == plain
+    assert "Content-Encoding" not in master_headers  # small, and it carries each caller's token
 
 
 async def test_the_segment_route_redirects_to_a_presigned_url_object_storage_honours(rig: Rig) -> None:
