@@ -9,20 +9,13 @@ from pathlib import Path
 import pytest
 
 from service_kit.settings import SettingsError, load_settings
+from tests.support.settings import MINIMAL_ENV, SECRET
 
 NO_DOTENV = Path("/nonexistent/.env")
-SECRET = "s" * 40
-MINIMAL = {
-    "JWT_SECRET_KEY": SECRET,
-    "HLS_PROXY_SECRET": SECRET,
-    "ZOOM_WEBHOOK_SECRET": "zoom-secret",
-    "AWS_ACCESS_KEY_ID": "key",
-    "AWS_SECRET_ACCESS_KEY": "secret",
-}
 
 
 def test_defaults_fill_everything_but_the_secrets() -> None:
-    settings = load_settings(MINIMAL, dotenv_path=NO_DOTENV)
+    settings = load_settings(MINIMAL_ENV, dotenv_path=NO_DOTENV)
     assert settings.edge_port == 8000
     assert settings.endpoint("upload").address == "127.0.0.1:50051"
     assert settings.database_url.startswith("postgresql+psycopg://")
@@ -31,7 +24,7 @@ def test_defaults_fill_everything_but_the_secrets() -> None:
 
 @pytest.mark.parametrize("name", ["JWT_SECRET_KEY", "HLS_PROXY_SECRET", "AWS_ACCESS_KEY_ID"])
 def test_a_missing_required_setting_is_named(name: str) -> None:
-    env = {k: v for k, v in MINIMAL.items() if k != name}
+    env = {k: v for k, v in MINIMAL_ENV.items() if k != name}
     with pytest.raises(SettingsError, match=f"^{name} is not set"):
         load_settings(env, dotenv_path=NO_DOTENV)
 
@@ -50,27 +43,27 @@ def test_a_missing_required_setting_is_named(name: str) -> None:
 )
 def test_a_malformed_setting_says_what_is_expected(name: str, value: str, expected: str) -> None:
     with pytest.raises(SettingsError, match=name) as raised:
-        load_settings({**MINIMAL, name: value}, dotenv_path=NO_DOTENV)
+        load_settings({**MINIMAL_ENV, name: value}, dotenv_path=NO_DOTENV)
     assert expected in str(raised.value)
 
 
 def test_a_plain_postgresql_url_is_driven_by_psycopg_3() -> None:
-    settings = load_settings({**MINIMAL, "DATABASE_URL": "postgresql://u@db:5432/media"}, dotenv_path=NO_DOTENV)
+    settings = load_settings({**MINIMAL_ENV, "DATABASE_URL": "postgresql://u@db:5432/media"}, dotenv_path=NO_DOTENV)
     assert settings.database_url == "postgresql+psycopg://u@db:5432/media"
 
 
 def test_the_dotenv_file_fills_gaps_but_the_environment_wins(tmp_path: Path) -> None:
     dotenv = tmp_path / ".env"
     dotenv.write_text(f"JWT_SECRET_KEY={'d' * 40}\nEDGE_PORT=9000\n")
-    settings = load_settings({**MINIMAL, "EDGE_PORT": "8100"}, dotenv_path=dotenv)
+    settings = load_settings({**MINIMAL_ENV, "EDGE_PORT": "8100"}, dotenv_path=dotenv)
     assert settings.edge_port == 8100
     assert settings.jwt_secret_key == SECRET
-    settings = load_settings({k: v for k, v in MINIMAL.items() if k != "JWT_SECRET_KEY"}, dotenv_path=dotenv)
+    settings = load_settings({k: v for k, v in MINIMAL_ENV.items() if k != "JWT_SECRET_KEY"}, dotenv_path=dotenv)
     assert settings.jwt_secret_key == "d" * 40
 
 
 def test_a_service_with_a_missing_secret_stops_with_one_line_and_no_traceback(tmp_path: Path) -> None:
-    env = {k: v for k, v in MINIMAL.items() if k != "JWT_SECRET_KEY"}
+    env = {k: v for k, v in MINIMAL_ENV.items() if k != "JWT_SECRET_KEY"}
     env["MEDIA_DOTENV"] = str(tmp_path / "absent.env")
     env["PATH"] = "/usr/bin:/bin"
     result = subprocess.run(

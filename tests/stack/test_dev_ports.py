@@ -10,15 +10,7 @@ import pytest
 from devstack import free_port
 from devstack._process import DevstackError
 from devstack.supervisor import stack_ports, wait_for_free_ports
-
-SECRET = "s" * 40
-MINIMAL = {
-    "JWT_SECRET_KEY": SECRET,
-    "HLS_PROXY_SECRET": SECRET,
-    "ZOOM_WEBHOOK_SECRET": "zoom-secret",
-    "AWS_ACCESS_KEY_ID": "key",
-    "AWS_SECRET_ACCESS_KEY": "secret",
-}
+from tests.support.settings import MINIMAL_ENV
 
 
 def listening_on(port: int) -> socket.socket:
@@ -29,7 +21,7 @@ def listening_on(port: int) -> socket.socket:
 
 
 def test_every_listening_port_of_the_procfile_is_known_with_the_setting_that_moves_it() -> None:
-    ports = stack_ports({**MINIMAL, "TRANSCODE_SVC_PORT": "51052", "EDGE_PORT": "8080"})
+    ports = stack_ports({**MINIMAL_ENV, "TRANSCODE_SVC_PORT": "51052", "EDGE_PORT": "8080"})
     assert ports[51052] == "TRANSCODE_SVC_PORT"
     assert ports[8080] == "EDGE_PORT"
     assert ports[50051] == "UPLOAD_SVC_PORT"
