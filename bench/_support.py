@@ -108,3 +108,23 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     lines = ["  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=False)) for row in (headers, *rows)]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
+
+
+def load_ratio(measured: dict[str, Any], reference: dict[str, Any]) -> dict[str, float]:
+    """Throughput and latency of one load run over another's (the figure a bench reports)."""
+    return {
+        "rps": measured["rps"] / reference["rps"],
+        "p50": measured["p50_ms"] / reference["p50_ms"],
+        "p99": measured["p99_ms"] / reference["p99_ms"],
+    }
+
+
+def load_row(label: str, measured: dict[str, Any], decimals: int = 2) -> list[str]:
+    """One table row of a load run: requests/s, p50, p99 and errors."""
+    return [
+        label,
+        f"{measured['rps']:.0f}",
+        f"{measured['p50_ms']:.{decimals}f}",
+        f"{measured['p99_ms']:.{decimals}f}",
+        str(measured["errors"]),
+    ]

@@ -28,6 +28,8 @@ from bench._support import (
     RESULTS_DIR,
     ROOT,
     free_port,
+    load_ratio,
+    load_row,
     spawned,
     table,
     wait_for_http,
@@ -134,11 +136,7 @@ def main() -> dict[str, Any]:
         "duration_seconds": DURATION_SECONDS,
         "edge": through_edge,
         "direct": direct,
-        "ratio_edge_over_direct": {
-            "rps": through_edge["rps"] / direct["rps"],
-            "p50": through_edge["p50_ms"] / direct["p50_ms"],
-            "p99": through_edge["p99_ms"] / direct["p99_ms"],
-        },
+        "ratio_edge_over_direct": load_ratio(through_edge, direct),
         "note": (
             f"{os.cpu_count()} CPUs shared by the load generator, the edge and the backend: absolute "
             "numbers are lower bounds; compare the ratio between runs. Edge load: wrk (C); direct load: "
@@ -154,20 +152,8 @@ def main() -> dict[str, Any]:
 def report(result: dict[str, Any]) -> str:
     edge, direct, ratio = result["edge"], result["direct"], result["ratio_edge_over_direct"]
     rows = [
-        [
-            "HTTP/JSON via edge (wrk)",
-            f"{edge['rps']:.0f}",
-            f"{edge['p50_ms']:.2f}",
-            f"{edge['p99_ms']:.2f}",
-            str(edge["errors"]),
-        ],
-        [
-            "gRPC direct (grpc.aio)",
-            f"{direct['rps']:.0f}",
-            f"{direct['p50_ms']:.2f}",
-            f"{direct['p99_ms']:.2f}",
-            str(direct["errors"]),
-        ],
+        load_row("HTTP/JSON via edge (wrk)", edge),
+        load_row("gRPC direct (grpc.aio)", direct),
         ["edge / direct", f"{ratio['rps']:.2f}x", f"{ratio['p50']:.2f}x", f"{ratio['p99']:.2f}x", ""],
     ]
     heading = (

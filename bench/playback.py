@@ -42,6 +42,8 @@ from bench._support import (
     RESULTS_DIR,
     ROOT,
     free_port,
+    load_ratio,
+    load_row,
     spawned,
     table,
     wait_for_http,
@@ -295,11 +297,7 @@ def main() -> dict[str, Any]:
         "edge_playlist_gzip_bytes": gzip_bytes,
         "edge_grpc_per_request": per_request,
         "nginx_secure_link": nginx,
-        "ratio_edge_over_nginx": {
-            "rps": cached["rps"] / nginx["rps"],
-            "p50": cached["p50_ms"] / nginx["p50_ms"],
-            "p99": cached["p99_ms"] / nginx["p99_ms"],
-        },
+        "ratio_edge_over_nginx": load_ratio(cached, nginx),
         "ratio_grpc_per_request_over_nginx": {"rps": per_request["rps"] / nginx["rps"]},
         "target": {"rps_ratio_at_least": TARGET_RATIO, "p99_ms_at_most": TARGET_P99_MS},
         "meets_target": cached["rps"] / nginx["rps"] >= TARGET_RATIO and cached["p99_ms"] <= TARGET_P99_MS,
@@ -315,15 +313,12 @@ def main() -> dict[str, Any]:
 
 
 def report(result: dict[str, Any]) -> str:
-    def row(label: str, r: dict[str, Any]) -> list[str]:
-        return [label, f"{r['rps']:.0f}", f"{r['p50_ms']:.2f}", f"{r['p99_ms']:.2f}", str(r["errors"])]
-
     ratio = result["ratio_edge_over_nginx"]
     rows = [
-        row(f"edge, cached ({result['edge_playlist_bytes'] // 1024} kB)", result["edge_cached"]),
-        row(f"edge, cached, gzip ({result['edge_playlist_gzip_bytes'] // 1024} kB)", result["edge_cached_gzip"]),
-        row("edge, gRPC GetPlaylist per request", result["edge_grpc_per_request"]),
-        row(f"nginx secure_link ({result['nginx_playlist_bytes'] // 1024} kB)", result["nginx_secure_link"]),
+        load_row(f"edge, cached ({result['edge_playlist_bytes'] // 1024} kB)", result["edge_cached"]),
+        load_row(f"edge, cached, gzip ({result['edge_playlist_gzip_bytes'] // 1024} kB)", result["edge_cached_gzip"]),
+        load_row("edge, gRPC GetPlaylist per request", result["edge_grpc_per_request"]),
+        load_row(f"nginx secure_link ({result['nginx_playlist_bytes'] // 1024} kB)", result["nginx_secure_link"]),
         ["edge cached / nginx", f"{ratio['rps']:.3f}x", f"{ratio['p50']:.1f}x", f"{ratio['p99']:.1f}x", ""],
     ]
     heading = (

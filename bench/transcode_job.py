@@ -21,6 +21,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -138,7 +139,7 @@ def main() -> dict[str, Any]:
     return result
 
 
-def _retry_until_served(attempt: Any) -> None:
+def _retry_until_served(attempt: Callable[[], object]) -> None:
     """transcode_svc and the worker need a moment after spawning: the warm-up job waits for both."""
     deadline = time.monotonic() + STARTUP_SECONDS
     while True:

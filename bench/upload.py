@@ -28,7 +28,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from bench._support import HOST, RESULTS_DIR, ROOT, spawned, table, wait_for_http, write_result
+from bench._support import HOST, RESULTS_DIR, ROOT, load_ratio, load_row, spawned, table, wait_for_http, write_result
 from bench.gateway import parse_wrk
 from bench.stack import environment, infrastructure, service_ports
 from service_kit.auth import INSTRUCTOR, issue_session_token
@@ -137,11 +137,7 @@ def main() -> dict[str, Any]:
         "duration_seconds": DURATION_SECONDS,
         "edge": through_edge,
         "direct": direct,
-        "ratio_edge_over_direct": {
-            "rps": through_edge["rps"] / direct["rps"],
-            "p50": through_edge["p50_ms"] / direct["p50_ms"],
-            "p99": through_edge["p99_ms"] / direct["p99_ms"],
-        },
+        "ratio_edge_over_direct": load_ratio(through_edge, direct),
         "note": (
             f"{os.cpu_count()} CPUs shared by wrk, the edge, upload_svc and PostgreSQL: absolute numbers are "
             "lower bounds; compare the ratio between runs. Edge: HTTP + JWT (twice) + validation + presign + "
@@ -170,20 +166,8 @@ def _wait_for_route(url: str, token: str) -> None:
 def report(result: dict[str, Any]) -> str:
     edge, direct, ratio = result["edge"], result["direct"], result["ratio_edge_over_direct"]
     rows = [
-        [
-            "presigned-upload via edge (wrk)",
-            f"{edge['rps']:.0f}",
-            f"{edge['p50_ms']:.2f}",
-            f"{edge['p99_ms']:.2f}",
-            str(edge["errors"]),
-        ],
-        [
-            "boto3 generate_presigned_post",
-            f"{direct['rps']:.0f}",
-            f"{direct['p50_ms']:.3f}",
-            f"{direct['p99_ms']:.3f}",
-            str(direct["errors"]),
-        ],
+        load_row("presigned-upload via edge (wrk)", edge),
+        load_row("boto3 generate_presigned_post", direct, decimals=3),
         ["edge / direct", f"{ratio['rps']:.3f}x", f"{ratio['p50']:.1f}x", f"{ratio['p99']:.1f}x", ""],
     ]
     heading = (

@@ -9,4 +9,7 @@ from __future__ import annotations
 
 from devstack._process import free_port
 
-__all__ = ["free_port"]
+ZOOM_STANDIN_PORT = 9190
+"""Where `make run` starts the Zoom stand-in (the Procfile's zoom line says the same)."""
+
+__all__ = ["ZOOM_STANDIN_PORT", "free_port"]

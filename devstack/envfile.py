@@ -17,6 +17,8 @@ from pathlib import Path
 
 from dotenv import dotenv_values
 
+from devstack import ZOOM_STANDIN_PORT
+
 _KEY_ALPHABET = string.ascii_uppercase + string.digits
 
 
@@ -45,8 +47,8 @@ DEFAULTS: dict[str, Callable[[], str]] = {
     "REDIS_URL": lambda: "redis://127.0.0.1:6379/0",
     "LTI_ENCRYPTION_KEYS": lambda: f"k1:{secrets.token_urlsafe(32)}",
     # make run talks to the local Zoom stand-in (Procfile: zoom); point these at Zoom for real meetings.
-    "ZOOM_API_BASE_URL": lambda: "http://127.0.0.1:9190/v2",
-    "ZOOM_OAUTH_BASE_URL": lambda: "http://127.0.0.1:9190",
+    "ZOOM_API_BASE_URL": lambda: f"http://127.0.0.1:{ZOOM_STANDIN_PORT}/v2",
+    "ZOOM_OAUTH_BASE_URL": lambda: f"http://127.0.0.1:{ZOOM_STANDIN_PORT}",
 }
 """Every key ``make run`` needs, and how to make its first value (secrets: 48+ url-safe characters)."""
 

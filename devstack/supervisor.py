@@ -24,6 +24,7 @@ from pathlib import Path
 from types import FrameType
 from urllib.parse import urlsplit
 
+from devstack import ZOOM_STANDIN_PORT
 from devstack._process import DevstackError, descendants, port_answers, port_is_free
 from devstack.envfile import ensure_env_file
 from devstack.postgres import ensure_postgres
@@ -152,8 +153,6 @@ def run_migrations(env: Mapping[str, str], root: Path) -> None:
     say(f"migrations applied in {time.monotonic() - started:.1f} s")
 
 
-ZOOM_STANDIN_PORT = 9190
-"""The Procfile's stand-in port (ZOOM_API_BASE_URL in the generated .env points at it)."""
 PORT_WAIT_SECONDS = 10.0
 
 

@@ -48,6 +48,8 @@ from urllib.parse import unquote
 import aiohttp
 from aiohttp import web
 
+from devstack import ZOOM_STANDIN_PORT
+
 MAX_REPORT_PAGE = 300
 
 
@@ -513,7 +515,7 @@ async def _serve(host: str, port: int, webhook_url: str, secret: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="A local Zoom API and webhook sender for development.")
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (0.0.0.0 in a container)")
-    parser.add_argument("--port", type=int, default=int(os.environ.get("ZOOM_STANDIN_PORT", "9190")))
+    parser.add_argument("--port", type=int, default=int(os.environ.get("ZOOM_STANDIN_PORT", str(ZOOM_STANDIN_PORT))))
     parser.add_argument(
         "--webhook-url",
         default=os.environ.get("ZOOM_STANDIN_WEBHOOK_URL", "http://127.0.0.1:8000/api/v1/webhooks/zoom"),

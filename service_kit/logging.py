@@ -83,19 +83,18 @@ class _ContextQueueHandler(logging.handlers.QueueHandler):
 
 
 _listener: logging.handlers.QueueListener | None = None
-_process_name = ""
+_stream: logging.StreamHandler[Any] | None = None
 
 
 def configure_logging(process_name: str, level: str = "INFO") -> None:
     """Route every logger to stdout as JSON through a queue; call once at process start."""
-    global _listener, _process_name
+    global _listener, _stream
     if _listener is None:
         atexit.register(_stop_listener)  # flush what is queued when the process ends
         os.register_at_fork(after_in_child=_log_directly_after_fork)
     else:
         _listener.stop()
-    _process_name = process_name
-    stream = logging.StreamHandler(sys.stdout)
+    _stream = stream = logging.StreamHandler(sys.stdout)
     stream.setFormatter(JsonFormatter(process_name))
     records: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
     _listener = logging.handlers.QueueListener(records, stream, respect_handler_level=False)
@@ -121,6 +120,5 @@ def _log_directly_after_fork() -> None:
     """
     global _listener
     _listener = None
-    stream = logging.StreamHandler(sys.stdout)
-    stream.setFormatter(JsonFormatter(_process_name))
-    logging.getLogger().handlers[:] = [stream]
+    if _stream is not None:
+        logging.getLogger().handlers[:] = [_stream]
