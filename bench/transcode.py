@@ -17,7 +17,8 @@ Reported: ladder/limit (the figure to watch; target 1.10), as the median of the 
 paired ratios (each ladder run over the limit run just before it, so a slow patch of the
 shared machine weighs on both) with their range; ladder/limit_prescaled, naive/ladder, the
 realtime factor, and time-to-playable (first segment of every rung listed) and time-to-ready for
-a 1-minute source (and a 10-minute one with BENCH_TRANSCODE_LONG=1: it takes a while).
+a 1-minute source on the local ladder (and a 10-minute one with BENCH_TRANSCODE_LONG=1;
+bench/transcode_job.py times both lengths through the queue, a worker and S3).
 The machine is shared with whatever else runs; the alternation keeps the ratio fair.
 """
 

@@ -108,6 +108,26 @@ def test_a_job_publishes_every_rung_and_streams_progress_up_to_100(
     assert video.job.job_id == job_id and [r.name for r in video.renditions] == ["360p", "480p"]
 
 
+def test_a_video_is_playable_from_event_playlists_while_it_is_still_encoding(
+    stub: Any, rig: TranscodeRig, tmp_path: Path
+) -> None:
+    video_id, job_id = start(stub, rig, make_source(tmp_path / "in.mp4", size="640x360", seconds=30))
+    rig.start_worker()
+    watch = stub.WatchTranscodeJob(
+        transcode_pb2.WatchTranscodeJobRequest(job_id=job_id), metadata=rig.metadata(), timeout=120
+    )
+    first_playable = next(item.job for item in watch if item.job.playable)
+    variant = rig.read(f"hls/{video_id}/360p/index.m3u8").decode()
+    master = rig.read(f"hls/{video_id}/master.m3u8").decode()
+    watch.cancel()
+
+    assert first_playable.status == RUNNING and first_playable.progress_percent < 100
+    assert "#EXT-X-PLAYLIST-TYPE:EVENT" in variant and "#EXT-X-ENDLIST" not in variant
+    assert "seg_00000.ts" in variant and "360p/index.m3u8" in master
+    finished = wait_until(stub, rig, job_id, lambda job: job.status in FINAL, timeout=120)
+    assert finished.status == SUCCEEDED
+
+
 def test_starting_a_video_twice_gives_the_same_job(stub: Any, rig: TranscodeRig, tmp_path: Path) -> None:
     source = make_source(tmp_path / "in.mp4", size="320x240", seconds=1)
     video_id, job_id = start(stub, rig, source)
