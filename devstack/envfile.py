@@ -49,6 +49,8 @@ DEFAULTS: dict[str, Callable[[], str]] = {
     # make run talks to the local Zoom stand-in (Procfile: zoom); point these at Zoom for real meetings.
     "ZOOM_API_BASE_URL": lambda: f"http://127.0.0.1:{ZOOM_STANDIN_PORT}/v2",
     "ZOOM_OAUTH_BASE_URL": lambda: f"http://127.0.0.1:{ZOOM_STANDIN_PORT}",
+    # The stand-in's account, the default for registrations that name none (the seed's body does not).
+    "ZOOM_ACCOUNT_ID": lambda: "standin-account",
 }
 """Every key ``make run`` needs, and how to make its first value (secrets: 48+ url-safe characters)."""
 

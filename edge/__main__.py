@@ -12,6 +12,7 @@ from aiohttp import web
 
 from edge.app import create_app, default_backend_services, default_overrides
 from service_kit.logging import configure_logging
+from service_kit.process import log_setting_notices
 from service_kit.settings import load_settings_or_exit
 
 log = logging.getLogger("edge")
@@ -20,6 +21,7 @@ log = logging.getLogger("edge")
 def main() -> None:
     settings = load_settings_or_exit()
     configure_logging("edge", settings.log_level)
+    log_setting_notices(settings)
     app = create_app(
         settings, default_backend_services(settings), overrides=default_overrides(), with_process_metrics=True
     )

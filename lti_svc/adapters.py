@@ -98,6 +98,25 @@ class Platforms:
         except ValueError:
             raise errors.PlatformRefused(f"the platform's answer to the {what} request is not JSON") from None
 
+    async def fetch_small_json(self, url: str, max_bytes: int) -> tuple[int, Any]:
+        """GET a small JSON document without raising: (status, parsed or None); status 0 when nothing answered.
+
+        For probing (discovery): a missing document is an answer, not a failure. Bodies
+        over ``max_bytes`` and redirects are not followed or read.
+        """
+        try:
+            async with self._client().get(url, headers={"Accept": "application/json"}, allow_redirects=False) as answer:
+                body = await answer.content.read(max_bytes + 1)
+                status = answer.status
+        except (aiohttp.ClientError, TimeoutError):
+            return 0, None
+        if status != 200 or len(body) > max_bytes:
+            return status, None
+        try:
+            return status, json.loads(body)
+        except ValueError:
+            return status, None
+
 
 class KeySets:
     """Platform JSON Web Key Sets, cached in Redis and fetched again once when a kid is new."""
@@ -325,3 +344,49 @@ class Registrar:
             json_body=document,
         )
         return answer
+
+
+MAX_DISCOVERY_BYTES = 256 * 1024
+"""An OpenID configuration or key set is a few kB; a bigger answer is not one, and is not read."""
+
+
+class EndpointFinder:
+    """Finds a platform's key set, login and token URLs from its issuer alone.
+
+    The order and the known values are :mod:`lti_svc.domain.platform_endpoints`; this
+    class only fetches. Every attempt that finds nothing is reported in words
+    ("GET https://lms.example.edu/.well-known/openid-configuration answered HTTP 404"), so
+    the administrator's 400 says what was tried.
+    """
+
+    def __init__(self, platforms: Platforms) -> None:
+        self._platforms = platforms
+
+    async def find(self, issuer: str, client_id: str) -> tuple[domain.FoundEndpoints | None, list[str]]:
+        """The endpoints found and the attempts that failed; (None, attempts) when nothing answered."""
+        known = domain.known_shared_issuer(issuer, client_id)
+        if known is not None:
+            return known, []
+        tried: list[str] = []
+        url = domain.discovery_url(issuer)
+        status, document = await self._platforms.fetch_small_json(url, MAX_DISCOVERY_BYTES)
+        found = domain.read_discovery_document(document, issuer) if status == 200 else None
+        if found is not None:
+            return found, tried
+        tried.append(_attempt(url, status, "an OpenID configuration for this issuer"))
+        for probe in domain.site_probes(issuer):
+            key_set_url = probe.endpoints.key_set_url
+            status, document = await self._platforms.fetch_small_json(key_set_url, MAX_DISCOVERY_BYTES)
+            if status == 200 and domain.is_key_set(document):
+                log.info("platform endpoints found", extra={"platform": probe.platform})
+                return probe.endpoints, tried
+            tried.append(_attempt(key_set_url, status, f"a {probe.platform} key set"))
+        return None, tried
+
+
+def _attempt(url: str, status: int, wanted: str) -> str:
+    if status == 0:
+        return f"GET {url} did not answer"
+    if status != 200:
+        return f"GET {url} answered HTTP {status}"
+    return f"GET {url} is not {wanted}"

@@ -75,6 +75,12 @@ class NoZoomCredentials(LtiError, errors.FailedPrecondition):
     reason = "NO_ZOOM_CREDENTIALS"
 
 
+class NoZoomAccount(LtiError, errors.FailedPrecondition):
+    """Neither the registration nor ZOOM_ACCOUNT_ID names the Zoom account (Server-to-Server OAuth needs it)."""
+
+    reason = "NO_ZOOM_ACCOUNT"
+
+
 class UnknownPlatform(LtiError, errors.InvalidArgument):
     """A login or launch names an issuer and client id no registration has."""
 

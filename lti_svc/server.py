@@ -87,7 +87,24 @@ ITEM_TYPE_FROM_PROTO = {
     lti_pb2.DEEP_LINKING_ITEM_TYPE_LTI_RESOURCE_LINK: "ltiResourceLink",
     lti_pb2.DEEP_LINKING_ITEM_TYPE_LINK: "link",
 }
-CONFIG_OUTPUT_ONLY = frozenset({"config_id", "organization_id", "has_zoom_credentials", "created_at", "updated_at"})
+CONFIG_OUTPUT_ONLY = frozenset(
+    {
+        "config_id",
+        "organization_id",
+        "has_zoom_credentials",
+        "created_at",
+        "updated_at",
+        "key_set_url_source",
+        "auth_login_url_source",
+        "auth_token_url_source",
+        "endpoints_origin",
+    }
+)
+ENDPOINT_SOURCE_TO_PROTO = {
+    domain.EndpointSource.GIVEN.value: lti_pb2.ENDPOINT_SOURCE_GIVEN,
+    domain.EndpointSource.DISCOVERED.value: lti_pb2.ENDPOINT_SOURCE_DISCOVERED,
+    domain.EndpointSource.KNOWN_PLATFORM.value: lti_pb2.ENDPOINT_SOURCE_KNOWN_PLATFORM,
+}
 
 
 @dataclass(frozen=True)
@@ -105,6 +122,7 @@ class Dependencies:
     rosters: adapters.Rosters
     gradebook: adapters.Gradebook
     registrar: adapters.Registrar
+    endpoint_finder: adapters.EndpointFinder
     settings: Settings
     lti: LtiSettings
     clock: Callable[[], float] = time.time
@@ -140,6 +158,14 @@ def config_message(row: store.RegistrationRow, deployment_ids: list[str]) -> lti
         has_zoom_credentials=row.has_zoom_credentials,
         created_at=_timestamp(row.created_at),
         updated_at=_timestamp(row.updated_at),
+        key_set_url_source=ENDPOINT_SOURCE_TO_PROTO.get(row.key_set_url_source, lti_pb2.ENDPOINT_SOURCE_UNSPECIFIED),
+        auth_login_url_source=ENDPOINT_SOURCE_TO_PROTO.get(
+            row.auth_login_url_source, lti_pb2.ENDPOINT_SOURCE_UNSPECIFIED
+        ),
+        auth_token_url_source=ENDPOINT_SOURCE_TO_PROTO.get(
+            row.auth_token_url_source, lti_pb2.ENDPOINT_SOURCE_UNSPECIFIED
+        ),
+        endpoints_origin=row.endpoints_origin,
     )
 
 
@@ -185,10 +211,13 @@ class LtiServicer(lti_pb2_grpc.LtiServiceServicer):
         self, request: lti_pb2.CreateLtiConfigRequest, context: Context
     ) -> lti_pb2.CreateLtiConfigResponse:
         organization_id = domain.require_administrator(require_caller(), request.organization_id)
+        deployment_ids = list(request.deployment_ids)
+        if request.deployment_id and request.deployment_id not in deployment_ids:
+            deployment_ids.append(request.deployment_id)
         fields = {
             "issuer": request.issuer,
             "client_id": request.client_id,
-            "deployment_ids": list(request.deployment_ids),
+            "deployment_ids": deployment_ids,
             "key_set_url": request.key_set_url,
             "auth_login_url": request.auth_login_url,
             "auth_token_url": request.auth_token_url,
@@ -196,20 +225,23 @@ class LtiServicer(lti_pb2_grpc.LtiServiceServicer):
             "zoom_api_key": request.zoom_api_key,
             "zoom_api_secret": request.zoom_api_secret,
         }
-        domain.validate_config(
-            fields,
-            allow_http=self._deps.allow_http,
-            required=("issuer", "client_id", "key_set_url", "auth_login_url"),
-        )
+        domain.validate_config(fields, allow_http=self._deps.allow_http, required=("issuer", "client_id"))
+        endpoints = await self._platform_endpoints(request.issuer, request.client_id, fields)
+        fields.update(endpoints.urls)
+        domain.validate_config(fields, allow_http=self._deps.allow_http, required=())
         now = store.utcnow()
         row = store.RegistrationRow(
             id=uuid.uuid4(),
             organization_id=organization_id,
             issuer=request.issuer,
             client_id=request.client_id,
-            key_set_url=request.key_set_url,
-            auth_login_url=request.auth_login_url,
-            auth_token_url=request.auth_token_url,
+            key_set_url=endpoints.urls["key_set_url"],
+            auth_login_url=endpoints.urls["auth_login_url"],
+            auth_token_url=endpoints.urls["auth_token_url"],
+            key_set_url_source=endpoints.sources["key_set_url"] or "",
+            auth_login_url_source=endpoints.sources["auth_login_url"] or "",
+            auth_token_url_source=endpoints.sources["auth_token_url"] or "",
+            endpoints_origin=endpoints.origin,
             zoom_account_id=request.zoom_account_id,
             created_at=now,
             updated_at=now,
@@ -220,14 +252,24 @@ class LtiServicer(lti_pb2_grpc.LtiServiceServicer):
             async with self._deps.sessions() as session, session.begin():
                 session.add(row)
                 await session.flush()
-                await store.replace_deployments(session, row.id, list(request.deployment_ids))
+                await store.replace_deployments(session, row.id, deployment_ids)
         except IntegrityError:
             raise errors.ConfigAlreadyExists(
                 f"issuer {request.issuer!r} with client_id {request.client_id!r} is registered already:"
                 " add deployment ids to that registration instead"
             ) from None
         log.info("lti registration created", extra={"config_id": str(row.id)})
-        return lti_pb2.CreateLtiConfigResponse(config=config_message(row, list(request.deployment_ids)))
+        return lti_pb2.CreateLtiConfigResponse(config=config_message(row, deployment_ids))
+
+    async def _platform_endpoints(self, issuer: str, client_id: str, given: dict[str, Any]) -> domain.ResolvedEndpoints:
+        """The registration's URLs: those given, the rest found from the issuer; a 400 when launches lack one."""
+        found: domain.FoundEndpoints | None = None
+        tried: list[str] = []
+        if not all(given.get(name) for name in domain.ENDPOINT_FIELDS):
+            found, tried = await self._deps.endpoint_finder.find(issuer, client_id)
+        resolved = domain.resolve_endpoints(given, found)
+        domain.require_launch_endpoints(resolved, issuer, tried)
+        return resolved
 
     async def GetLtiConfig(
         self, request: lti_pb2.GetLtiConfigRequest, context: Context
@@ -283,6 +325,8 @@ class LtiServicer(lti_pb2_grpc.LtiServiceServicer):
                 for name, value in fields.items():
                     if name != "deployment_ids":
                         setattr(row, name, value)
+                    if name in domain.ENDPOINT_FIELDS:
+                        setattr(row, f"{name}_source", domain.EndpointSource.GIVEN.value if value else "")
                 if "deployment_ids" in fields:
                     await store.replace_deployments(session, row.id, fields["deployment_ids"])
                 row.updated_at = store.utcnow()
@@ -317,7 +361,7 @@ class LtiServicer(lti_pb2_grpc.LtiServiceServicer):
                 "zoom_api_secret": request.zoom_api_secret,
             },
             allow_http=self._deps.allow_http,
-            required=("zoom_account_id", "zoom_api_key", "zoom_api_secret"),
+            required=("zoom_api_key", "zoom_api_secret"),
         )
         async with self._deps.sessions() as session, session.begin():
             row = await self._owned(session, caller, request.config_id, for_update=True)
@@ -341,13 +385,18 @@ class LtiServicer(lti_pb2_grpc.LtiServiceServicer):
                 " PUT /api/v1/lti/configs/{config_id}/zoom-credentials"
             )
         assert row.zoom_client_id_sealed is not None and row.zoom_client_secret_sealed is not None
+        account_id = row.zoom_account_id or self._deps.settings.zoom_account_id
+        if not account_id:
+            raise errors.NoZoomAccount(
+                "no Zoom account id: set ZOOM_ACCOUNT_ID (the Server-to-Server OAuth app's account) for every"
+                " registration, or give this one its zoom_account_id with"
+                f" PUT /api/v1/lti/configs/{row.id}/zoom-credentials"
+            )
         envelopes = self._deps.envelopes
         client_id = envelopes.open(row.zoom_client_id_sealed, context=f"zoom-client-id:{row.id}")
         secret = envelopes.open(row.zoom_client_secret_sealed, context=f"zoom-client-secret:{row.id}")
         log.info("zoom credentials handed out", extra={"config_id": str(row.id), "caller": caller.user_id})
-        return lti_pb2.GetZoomCredentialsResponse(
-            account_id=row.zoom_account_id, client_id=client_id, client_secret=secret
-        )
+        return lti_pb2.GetZoomCredentialsResponse(account_id=account_id, client_id=client_id, client_secret=secret)
 
     # ---- login and launch -------------------------------------------------------------------
 
@@ -799,6 +848,10 @@ class LtiServicer(lti_pb2_grpc.LtiServiceServicer):
                     key_set_url=platform.jwks_uri,
                     auth_login_url=platform.authorization_endpoint,
                     auth_token_url=platform.token_endpoint,
+                    key_set_url_source=domain.EndpointSource.DISCOVERED.value,
+                    auth_login_url_source=domain.EndpointSource.DISCOVERED.value,
+                    auth_token_url_source=domain.EndpointSource.DISCOVERED.value,
+                    endpoints_origin=request.openid_configuration,
                     zoom_account_id="",
                     created_at=now,
                     updated_at=now,
@@ -845,6 +898,7 @@ def dependencies(
         rosters=adapters.Rosters(platforms, redis, lti.roster_cache_seconds),
         gradebook=adapters.Gradebook(platforms),
         registrar=adapters.Registrar(platforms),
+        endpoint_finder=adapters.EndpointFinder(platforms),
         settings=settings,
         lti=lti,
     )

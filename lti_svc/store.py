@@ -63,6 +63,12 @@ class RegistrationRow(Base):
     key_set_url: Mapped[str] = mapped_column(Text)
     auth_login_url: Mapped[str] = mapped_column(Text)
     auth_token_url: Mapped[str] = mapped_column(Text)
+    key_set_url_source: Mapped[str] = mapped_column(Text, default="")
+    """:class:`lti_svc.domain.EndpointSource` value, or "" when the URL is empty (the same for the next two)."""
+    auth_login_url_source: Mapped[str] = mapped_column(Text, default="")
+    auth_token_url_source: Mapped[str] = mapped_column(Text, default="")
+    endpoints_origin: Mapped[str] = mapped_column(Text, default="")
+    """In words, where the URLs that were not given came from (a document's URL, an LMS's name)."""
     zoom_account_id: Mapped[str] = mapped_column(Text, default="")
     zoom_client_id_sealed: Mapped[str | None] = mapped_column(Text)
     zoom_client_secret_sealed: Mapped[str | None] = mapped_column(Text)

@@ -16,7 +16,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import create_engine, text
 
-from service_kit.settings import SERVICE_NAMES, SettingsError, load_settings
+from service_kit.settings import SERVICE_NAMES, SettingsError, load_database_url
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 ENV_DIR = Path(__file__).resolve().parent / "alembic"
@@ -68,11 +68,13 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"unknown service {', '.join(unknown)}: choose from {', '.join(SERVICE_NAMES)}")
     try:
-        settings = load_settings()
+        database_url, notices = load_database_url()
     except SettingsError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2
-    upgrade(services, settings.database_url)
+    for notice in notices:
+        print(notice, file=sys.stderr)
+    upgrade(services, database_url)
     print(f"migrated: {', '.join(services)}")
     return 0
 

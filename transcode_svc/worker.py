@@ -22,6 +22,7 @@ from redis import Redis
 from rq import Queue, Worker
 
 from service_kit.logging import configure_logging
+from service_kit.process import log_setting_notices
 from service_kit.settings import load_settings_or_exit
 from transcode_svc.adapters import TRANSCODE_QUEUE
 
@@ -41,6 +42,7 @@ class TranscodeWorker(Worker):
 def main() -> None:
     settings = load_settings_or_exit()
     configure_logging("transcode_worker", settings.log_level)
+    log_setting_notices(settings)
     connection = Redis.from_url(settings.redis_url)
     beat = settings.transcode.heartbeat_seconds
     maintenance = settings.transcode.maintenance_seconds

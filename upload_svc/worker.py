@@ -13,6 +13,7 @@ from redis import Redis
 from rq import Queue, Worker
 
 from service_kit.logging import configure_logging
+from service_kit.process import log_setting_notices
 from service_kit.settings import load_settings_or_exit
 from upload_svc.jobs import UPLOAD_QUEUE, schedule_next_sweep
 
@@ -22,6 +23,7 @@ log = logging.getLogger(__name__)
 def main() -> None:
     settings = load_settings_or_exit()
     configure_logging("upload_worker", settings.log_level)
+    log_setting_notices(settings)
     connection = Redis.from_url(settings.redis_url)
     queue = Queue(UPLOAD_QUEUE, connection=connection)
     job_id = schedule_next_sweep(queue)

@@ -14,6 +14,7 @@ write ``domain.check_launch_claims`` whichever module holds it:
 - :mod:`.spec`: names from the LTI 1.3 / Advantage specifications
 - :mod:`.roles`: LTI role URIs to session roles
 - :mod:`.registrations`: a platform registration and the validity of its fields
+- :mod:`.platform_endpoints`: a platform's endpoints found from its issuer (discovery, known LMSs)
 - :mod:`.access`: who may manage registrations, read rosters and grades, or get secrets
 - :mod:`.login`: OIDC login initiation, its state and nonce
 - :mod:`.launch`: the id_token's signature and claims, state and nonce checks
@@ -84,6 +85,19 @@ from lti_svc.domain.login import (
     origin_of,
     validate_login,
 )
+from lti_svc.domain.platform_endpoints import (
+    ENDPOINT_FIELDS,
+    EndpointSource,
+    FoundEndpoints,
+    ResolvedEndpoints,
+    discovery_url,
+    is_key_set,
+    known_shared_issuer,
+    read_discovery_document,
+    require_launch_endpoints,
+    resolve_endpoints,
+    site_probes,
+)
 from lti_svc.domain.registrations import (
     CONFIG_URL_FIELDS,
     UPDATABLE_FIELDS,
@@ -150,6 +164,7 @@ __all__ = [
     "CONFIG_URL_FIELDS",
     "DEEP_LINKING_REQUEST",
     "DEEP_LINKING_RESPONSE",
+    "ENDPOINT_FIELDS",
     "GRADING_PROGRESS",
     "LTI_VERSION",
     "MEDIA_TYPE_LINE_ITEM",
@@ -171,12 +186,15 @@ __all__ = [
     "UPDATABLE_FIELDS",
     "DeepLinkingContext",
     "DeepLinkingRequest",
+    "EndpointSource",
+    "FoundEndpoints",
     "Launch",
     "LoginState",
     "Member",
     "PickedItem",
     "PlatformConfiguration",
     "Registration",
+    "ResolvedEndpoints",
     "RotationPlan",
     "RotationPolicy",
     "ToolKey",
@@ -192,8 +210,11 @@ __all__ = [
     "content_items",
     "decode_offset",
     "deep_linking_response_claims",
+    "discovery_url",
     "encode_offset",
+    "is_key_set",
     "iso_timestamp",
+    "known_shared_issuer",
     "line_item_document",
     "map_roles",
     "new_secret_token",
@@ -202,16 +223,20 @@ __all__ = [
     "page_size",
     "parse_members",
     "plan_rotation",
+    "read_discovery_document",
     "read_platform_configuration",
     "read_registration_answer",
     "read_unverified",
     "require_administrator",
     "require_course_staff",
+    "require_launch_endpoints",
     "require_service_caller",
+    "resolve_endpoints",
     "score_document",
     "scores_url",
     "select_jwk",
     "signing_key",
+    "site_probes",
     "token_request_form",
     "tool_registration_document",
     "validate_config",

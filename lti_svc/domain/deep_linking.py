@@ -107,7 +107,7 @@ def content_items(items: Sequence[PickedItem], settings: DeepLinkingRequest, lau
             entry["url"] = launch_url
             entry["custom"] = custom
         elif item.kind == "link":
-            if check_url(item.url, allow_http=True):
+            if check_url(item.url, allow_http=True, loopback_only=False):
                 raise errors.InvalidDeepLinkingItems(f"items[{index}].url: must be an http(s) URL")
             entry["url"] = item.url
         else:

@@ -34,9 +34,25 @@ UPDATABLE_FIELDS = frozenset(
 )
 
 
-def check_url(value: str, *, allow_http: bool) -> str | None:
-    """What is wrong with a platform URL, or None. Plain http only outside production."""
+LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
+
+
+def is_loopback(host: str) -> bool:
+    """Whether a URL's host is this machine: ``localhost``, ``127.0.0.0/8`` or ``::1``."""
+    return host in LOOPBACK_HOSTS or host.startswith("127.") or host.endswith(".localhost")
+
+
+def check_url(value: str, *, allow_http: bool, loopback_only: bool = True) -> str | None:
+    """What is wrong with a platform URL, or None.
+
+    https always; plain http only when ``allow_http`` (development and tests), and then
+    only to a loopback host unless ``loopback_only`` is False: a development stack talks
+    to an LMS on this machine, never to one across the network in clear text.
+    """
     parts = urlsplit(value)
+    host = parts.hostname or ""
+    if parts.scheme == "http" and allow_http and loopback_only and not is_loopback(host):
+        return f"must be an https URL (plain http is only for a platform on this machine, not {host!r})"
     schemes = ("https", "http") if allow_http else ("https",)
     if parts.scheme not in schemes or not parts.netloc:
         return f"must be an {' or '.join(schemes)} URL, e.g. https://lms.example.edu/..."
@@ -58,9 +74,12 @@ def validate_config(fields: Mapping[str, Any], *, allow_http: bool, required: It
             problems.add(name, "must be at most 1000 characters without surrounding spaces")
     issuer = fields.get("issuer")
     if issuer:
-        parts = urlsplit(issuer)
-        if parts.scheme not in (("https", "http") if allow_http else ("https",)) or not parts.netloc:
-            problems.add("issuer", "must be the platform's issuer URL exactly as its id_tokens carry it (iss)")
+        problem = check_url(issuer, allow_http=allow_http)
+        if problem or urlsplit(issuer).query:
+            problems.add(
+                "issuer",
+                f"must be the platform's issuer URL exactly as its id_tokens carry it (iss): {problem or 'no ?query'}",
+            )
     for name in CONFIG_URL_FIELDS:
         value = fields.get(name)
         if value:
@@ -81,6 +100,4 @@ def validate_config(fields: Mapping[str, Any], *, allow_http: bool, required: It
         problems.add(
             "zoom_api_secret" if zoom["zoom_api_key"] else "zoom_api_key", "give both zoom_api_key and zoom_api_secret"
         )
-    if any(zoom.values()) and not fields.get("zoom_account_id"):
-        problems.add("zoom_account_id", "is required with Zoom credentials (Server-to-Server OAuth app's account id)")
     problems.raise_if_any("the platform registration has invalid fields")

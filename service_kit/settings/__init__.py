@@ -22,6 +22,7 @@ from service_kit.settings.core import (
     SERVICE_NAMES,
     ServiceEndpoint,
     Settings,
+    load_database_url,
     load_settings,
     load_settings_or_exit,
 )
@@ -48,6 +49,7 @@ __all__ = [
     "SettingsError",
     "TranscodeSettings",
     "load_attendance_settings",
+    "load_database_url",
     "load_lti_settings",
     "load_playback_settings",
     "load_settings",

@@ -64,6 +64,8 @@ class Settings:
     zoom_webhook_secret: str
     zoom_api_base_url: str
     zoom_oauth_base_url: str
+    zoom_account_id: str
+    """Zoom account for Server-to-Server OAuth when a registration names none ("" when unset)."""
     grpc_bind_host: str
     edge_host: str
     edge_port: int
@@ -81,6 +83,8 @@ class Settings:
     services: Mapping[str, ServiceEndpoint]
     transcode: TranscodeSettings = field(default_factory=lambda: TranscodeSettings())
     """Transcoding: see :class:`TranscodeSettings` (its own module, :mod:`service_kit.settings.transcode`)."""
+    notices: tuple[str, ...] = ()
+    """Sentences about how a setting was read (a seed-style value translated), logged once at start."""
 
     @property
     def is_production(self) -> bool:
@@ -109,12 +113,12 @@ def load_settings(env: Mapping[str, str] | None = None, dotenv_path: Path | None
         )
         for name in SERVICE_NAMES
     }
+    database_url, notices = _database_url(read)
+    notices.extend(_celery_notices(read))
     return Settings(
         environment=environment,
         log_level=read.text("LOG_LEVEL", "INFO"),
-        database_url=read.url(
-            "DATABASE_URL", "postgresql+psycopg://root@127.0.0.1:5432/media", ("postgresql+psycopg", "postgresql")
-        ).replace("postgresql://", "postgresql+psycopg://", 1),
+        database_url=database_url,
         redis_url=read.url("REDIS_URL", "redis://127.0.0.1:6379/0", ("redis", "rediss", "unix")),
         aws_access_key_id=read.text("AWS_ACCESS_KEY_ID"),
         aws_secret_access_key=read.text("AWS_SECRET_ACCESS_KEY"),
@@ -128,6 +132,7 @@ def load_settings(env: Mapping[str, str] | None = None, dotenv_path: Path | None
         zoom_webhook_secret=read.text("ZOOM_WEBHOOK_SECRET"),
         zoom_api_base_url=read.url("ZOOM_API_BASE_URL", "https://api.zoom.us/v2", ("http", "https")),
         zoom_oauth_base_url=read.url("ZOOM_OAUTH_BASE_URL", "https://zoom.us", ("http", "https")),
+        zoom_account_id=read.text("ZOOM_ACCOUNT_ID", ""),
         grpc_bind_host=read.text("GRPC_BIND_HOST", "127.0.0.1"),
         edge_host=edge_host,
         edge_port=edge_port,
@@ -165,7 +170,47 @@ def load_settings(env: Mapping[str, str] | None = None, dotenv_path: Path | None
         probe_timeout_seconds=read.parsed("PROBE_TIMEOUT_SECONDS", "60", _positive_float, "a positive number"),
         services=services,
         transcode=load_transcode_settings(env, dotenv_path),
+        notices=tuple(notices),
     )
+
+
+DRIVER_SCHEMES = ("postgresql+psycopg", "postgresql", "postgresql+asyncpg", "postgresql+psycopg2", "postgres")
+"""DATABASE_URL schemes accepted: psycopg 3 is the driver; the others name the same database."""
+
+
+def _database_url(read: _Reader) -> tuple[str, list[str]]:
+    """DATABASE_URL as SQLAlchemy's psycopg 3 URL, and a notice when another driver was named.
+
+    The seed's examples say ``postgresql+asyncpg://``; every process here talks to
+    PostgreSQL through psycopg 3 (async and sync alike), so the driver part is replaced
+    and the rest of the URL (user, password, host, database, query) is kept as given.
+    """
+    raw = read.url("DATABASE_URL", "postgresql+psycopg://root@127.0.0.1:5432/media", DRIVER_SCHEMES)
+    scheme, _, rest = raw.partition("://")
+    url = f"postgresql+psycopg://{rest}"
+    notices = []
+    if scheme not in ("postgresql+psycopg", "postgresql"):
+        notices.append(
+            f"DATABASE_URL names the {scheme} driver: the same database is used through psycopg 3"
+            " (postgresql+psycopg://), the driver every process here uses"
+        )
+    return url, notices
+
+
+def load_database_url(env: Mapping[str, str] | None = None, dotenv_path: Path | None = None) -> tuple[str, list[str]]:
+    """Only DATABASE_URL (and its notices): what migrations need, so they run before the secrets are set."""
+    return _database_url(_Reader(_environment_with_dotenv(os.environ if env is None else env, dotenv_path)))
+
+
+def _celery_notices(read: _Reader) -> list[str]:
+    """One sentence when the seed's Celery variables are set: they are accepted, and not needed."""
+    named = [name for name in ("CELERY_BROKER_URL", "CELERY_RESULT_BACKEND") if read.optional(name)]
+    if not named:
+        return []
+    return [
+        f"{' and '.join(named)} {'is' if len(named) == 1 else 'are'} accepted but not used: background jobs are"
+        " RQ queues on REDIS_URL (transcode, upload), and their state is kept in PostgreSQL and Redis"
+    ]
 
 
 def load_settings_or_exit() -> Settings:

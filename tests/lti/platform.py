@@ -67,13 +67,26 @@ class Received:
     deep_link_responses: list[dict[str, Any]] = field(default_factory=list)
 
 
+PATHS = {
+    # Where each kind of LMS serves its key set, login and token endpoints under its site.
+    "generic": {"key_set": "/jwks", "login": "/auth", "token": "/token"},
+    "moodle": {"key_set": "/mod/lti/certs.php", "login": "/mod/lti/auth.php", "token": "/mod/lti/token.php"},
+}
+
+
 class TestPlatform:
-    """One LMS. ``base`` is its issuer; ``client_id`` and ``deployment_id`` what it gave the tool."""
+    """One LMS. ``base`` is its issuer; ``client_id`` and ``deployment_id`` what it gave the tool.
+
+    ``layout`` "generic" serves an OpenID configuration at ``/.well-known/openid-configuration``;
+    "moodle" serves none and keeps its endpoints where Moodle does (``/mod/lti/certs.php``, ...).
+    """
 
     __test__ = False
 
-    def __init__(self, tool_base_url: str) -> None:
+    def __init__(self, tool_base_url: str, layout: str = "generic") -> None:
         self.tool_base_url = tool_base_url
+        self.layout = layout
+        self.paths = PATHS[layout]
         self.keys = [new_key()]
         self.signing = self.keys[0]
         self.client_id = f"client-{uuid.uuid4().hex[:8]}"
@@ -90,14 +103,15 @@ class TestPlatform:
 
     async def start(self) -> TestPlatform:
         app = web.Application()
-        app.router.add_get("/jwks", self._jwks)
-        app.router.add_get("/auth", self._authorize)
-        app.router.add_post("/token", self._token)
+        app.router.add_get(self.paths["key_set"], self._jwks)
+        app.router.add_get(self.paths["login"], self._authorize)
+        app.router.add_post(self.paths["token"], self._token)
         app.router.add_get("/nrps/{context}", self._roster)
         app.router.add_get("/lineitems/{context}", self._list_line_items)
         app.router.add_post("/lineitems/{context}", self._create_line_item)
         app.router.add_post("/lineitems/{context}/{item}/scores", self._score)
-        app.router.add_get("/.well-known/openid-configuration", self._openid_configuration)
+        if self.layout == "generic":
+            app.router.add_get("/.well-known/openid-configuration", self._openid_configuration)
         app.router.add_post("/register", self._register)
         app.router.add_post("/deep-link-return", self._deep_link_return)
         self._runner = web.AppRunner(app, access_log=None)
@@ -122,11 +136,15 @@ class TestPlatform:
             "issuer": self.issuer,
             "client_id": self.client_id,
             "deployment_ids": [self.deployment_id],
-            "key_set_url": f"{self.base}/jwks",
-            "auth_login_url": f"{self.base}/auth",
-            "auth_token_url": f"{self.base}/token",
+            "key_set_url": self.url("key_set"),
+            "auth_login_url": self.url("login"),
+            "auth_token_url": self.url("token"),
             **changes,
         }
+
+    def url(self, endpoint: str) -> str:
+        """Where this platform serves ``endpoint`` ("key_set", "login" or "token")."""
+        return self.base + self.paths[endpoint]
 
     def rotate_keys(self, *, keep_old: bool = True) -> PlatformKey:
         key = new_key()
@@ -251,7 +269,7 @@ class TestPlatform:
         if form.get("client_assertion_type") != "urn:ietf:params:oauth:client-assertion-type:jwt-bearer":
             return web.json_response({"error": "invalid_request"}, status=400)
         try:
-            claims = await self.verify_tool_jwt(form["client_assertion"], audience=f"{self.base}/token")
+            claims = await self.verify_tool_jwt(form["client_assertion"], audience=self.url("token"))
         except (jwt.PyJWTError, StopIteration, KeyError):
             return web.json_response({"error": "invalid_client"}, status=401)
         if claims["iss"] != self.client_id or claims["sub"] != self.client_id or not claims.get("jti"):
@@ -318,9 +336,9 @@ class TestPlatform:
         return web.json_response(
             {
                 "issuer": self.issuer,
-                "authorization_endpoint": f"{self.base}/auth",
-                "token_endpoint": f"{self.base}/token",
-                "jwks_uri": f"{self.base}/jwks",
+                "authorization_endpoint": self.url("login"),
+                "token_endpoint": self.url("token"),
+                "jwks_uri": self.url("key_set"),
                 "registration_endpoint": f"{self.base}/register",
                 "token_endpoint_auth_methods_supported": ["private_key_jwt"],
                 "id_token_signing_alg_values_supported": ["RS256"],

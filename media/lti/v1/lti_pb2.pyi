@@ -176,6 +176,34 @@ GRADING_PROGRESS_NOT_READY: GradingProgress.ValueType  # 5
 """No grading happens."""
 Global___GradingProgress: _TypeAlias = GradingProgress  # noqa: Y015
 
+class _EndpointSource:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _EndpointSourceEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_EndpointSource.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    ENDPOINT_SOURCE_UNSPECIFIED: _EndpointSource.ValueType  # 0
+    """No URL (the token URL may stay empty until rosters or grades need it)."""
+    ENDPOINT_SOURCE_GIVEN: _EndpointSource.ValueType  # 1
+    """Given by an administrator in the request."""
+    ENDPOINT_SOURCE_DISCOVERED: _EndpointSource.ValueType  # 2
+    """Read from the platform's OpenID configuration (discovery or dynamic registration)."""
+    ENDPOINT_SOURCE_KNOWN_PLATFORM: _EndpointSource.ValueType  # 3
+    """A known LMS's published value (Canvas cloud, Blackboard Learn, Schoology, D2L, Moodle)."""
+
+class EndpointSource(_EndpointSource, metaclass=_EndpointSourceEnumTypeWrapper):
+    """EndpointSource says where a registration's platform URL came from."""
+
+ENDPOINT_SOURCE_UNSPECIFIED: EndpointSource.ValueType  # 0
+"""No URL (the token URL may stay empty until rosters or grades need it)."""
+ENDPOINT_SOURCE_GIVEN: EndpointSource.ValueType  # 1
+"""Given by an administrator in the request."""
+ENDPOINT_SOURCE_DISCOVERED: EndpointSource.ValueType  # 2
+"""Read from the platform's OpenID configuration (discovery or dynamic registration)."""
+ENDPOINT_SOURCE_KNOWN_PLATFORM: EndpointSource.ValueType  # 3
+"""A known LMS's published value (Canvas cloud, Blackboard Learn, Schoology, D2L, Moodle)."""
+Global___EndpointSource: _TypeAlias = EndpointSource  # noqa: Y015
+
 @_typing.final
 class LtiConfig(_message.Message):
     """LtiConfig is one LMS platform registration; it never carries Zoom secrets."""
@@ -194,6 +222,10 @@ class LtiConfig(_message.Message):
     HAS_ZOOM_CREDENTIALS_FIELD_NUMBER: _builtins.int
     CREATED_AT_FIELD_NUMBER: _builtins.int
     UPDATED_AT_FIELD_NUMBER: _builtins.int
+    KEY_SET_URL_SOURCE_FIELD_NUMBER: _builtins.int
+    AUTH_LOGIN_URL_SOURCE_FIELD_NUMBER: _builtins.int
+    AUTH_TOKEN_URL_SOURCE_FIELD_NUMBER: _builtins.int
+    ENDPOINTS_ORIGIN_FIELD_NUMBER: _builtins.int
     config_id: _builtins.str
     """Identifier of the registration."""
     organization_id: _builtins.str
@@ -209,9 +241,19 @@ class LtiConfig(_message.Message):
     auth_token_url: _builtins.str
     """URL of the platform's OAuth 2 token endpoint, for NRPS and AGS calls."""
     zoom_account_id: _builtins.str
-    """Zoom account id used for this organization's meetings."""
+    """Zoom account id used for this organization's meetings; empty means ZOOM_ACCOUNT_ID."""
     has_zoom_credentials: _builtins.bool
     """Whether Zoom API credentials are stored; the credentials themselves are never returned."""
+    key_set_url_source: Global___EndpointSource.ValueType
+    """Where key_set_url came from: given, discovered, or a known LMS's published value."""
+    auth_login_url_source: Global___EndpointSource.ValueType
+    """Where auth_login_url came from."""
+    auth_token_url_source: Global___EndpointSource.ValueType
+    """Where auth_token_url came from; unspecified while it is empty."""
+    endpoints_origin: _builtins.str
+    """In words, where endpoints that were not given were found: the discovery document's
+    URL, or the LMS whose published values were used; empty when every URL was given.
+    """
     @_builtins.property
     def deployment_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """Deployment ids accepted from this platform."""
@@ -239,10 +281,14 @@ class LtiConfig(_message.Message):
         has_zoom_credentials: _builtins.bool = ...,
         created_at: _timestamp_pb2.Timestamp | None = ...,
         updated_at: _timestamp_pb2.Timestamp | None = ...,
+        key_set_url_source: Global___EndpointSource.ValueType = ...,
+        auth_login_url_source: Global___EndpointSource.ValueType = ...,
+        auth_token_url_source: Global___EndpointSource.ValueType = ...,
+        endpoints_origin: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "updated_at", b"updated_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["auth_login_url", b"auth_login_url", "auth_token_url", b"auth_token_url", "client_id", b"client_id", "config_id", b"config_id", "created_at", b"created_at", "deployment_ids", b"deployment_ids", "has_zoom_credentials", b"has_zoom_credentials", "issuer", b"issuer", "key_set_url", b"key_set_url", "organization_id", b"organization_id", "updated_at", b"updated_at", "zoom_account_id", b"zoom_account_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["auth_login_url", b"auth_login_url", "auth_login_url_source", b"auth_login_url_source", "auth_token_url", b"auth_token_url", "auth_token_url_source", b"auth_token_url_source", "client_id", b"client_id", "config_id", b"config_id", "created_at", b"created_at", "deployment_ids", b"deployment_ids", "endpoints_origin", b"endpoints_origin", "has_zoom_credentials", b"has_zoom_credentials", "issuer", b"issuer", "key_set_url", b"key_set_url", "key_set_url_source", b"key_set_url_source", "organization_id", b"organization_id", "updated_at", b"updated_at", "zoom_account_id", b"zoom_account_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -264,6 +310,7 @@ class CreateLtiConfigRequest(_message.Message):
     ZOOM_ACCOUNT_ID_FIELD_NUMBER: _builtins.int
     ZOOM_API_KEY_FIELD_NUMBER: _builtins.int
     ZOOM_API_SECRET_FIELD_NUMBER: _builtins.int
+    DEPLOYMENT_ID_FIELD_NUMBER: _builtins.int
     organization_id: _builtins.str
     """Organization the platform belongs to; defaults to the caller's."""
     issuer: _builtins.str
@@ -271,17 +318,19 @@ class CreateLtiConfigRequest(_message.Message):
     client_id: _builtins.str
     """Client id the platform assigned to this tool."""
     key_set_url: _builtins.str
-    """URL of the platform's JSON Web Key Set."""
+    """URL of the platform's JSON Web Key Set; found by discovery when omitted."""
     auth_login_url: _builtins.str
-    """URL of the platform's OIDC authorization endpoint."""
+    """URL of the platform's OIDC authorization endpoint; found by discovery when omitted."""
     auth_token_url: _builtins.str
-    """URL of the platform's OAuth 2 token endpoint."""
+    """URL of the platform's OAuth 2 token endpoint; found by discovery when omitted."""
     zoom_account_id: _builtins.str
-    """Zoom account id for server-to-server OAuth."""
+    """Zoom account id for server-to-server OAuth; ZOOM_ACCOUNT_ID when empty."""
     zoom_api_key: _builtins.str
     """Zoom client id (the seed's name: API key); input only, stored encrypted."""
     zoom_api_secret: _builtins.str
     """Zoom client secret (the seed's name: API secret); input only, stored encrypted."""
+    deployment_id: _builtins.str
+    """One deployment id, as the seed's body sends it; added to deployment_ids."""
     @_builtins.property
     def deployment_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """Deployment ids accepted from this platform."""
@@ -299,10 +348,11 @@ class CreateLtiConfigRequest(_message.Message):
         zoom_account_id: _builtins.str = ...,
         zoom_api_key: _builtins.str = ...,
         zoom_api_secret: _builtins.str = ...,
+        deployment_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["auth_login_url", b"auth_login_url", "auth_token_url", b"auth_token_url", "client_id", b"client_id", "deployment_ids", b"deployment_ids", "issuer", b"issuer", "key_set_url", b"key_set_url", "organization_id", b"organization_id", "zoom_account_id", b"zoom_account_id", "zoom_api_key", b"zoom_api_key", "zoom_api_secret", b"zoom_api_secret"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["auth_login_url", b"auth_login_url", "auth_token_url", b"auth_token_url", "client_id", b"client_id", "deployment_id", b"deployment_id", "deployment_ids", b"deployment_ids", "issuer", b"issuer", "key_set_url", b"key_set_url", "organization_id", b"organization_id", "zoom_account_id", b"zoom_account_id", "zoom_api_key", b"zoom_api_key", "zoom_api_secret", b"zoom_api_secret"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -538,7 +588,7 @@ class SetZoomCredentialsRequest(_message.Message):
     config_id: _builtins.str
     """Identifier of the registration."""
     zoom_account_id: _builtins.str
-    """Zoom account id for server-to-server OAuth."""
+    """Zoom account id for server-to-server OAuth; ZOOM_ACCOUNT_ID when empty."""
     zoom_api_key: _builtins.str
     """Zoom client id; input only, stored encrypted."""
     zoom_api_secret: _builtins.str
