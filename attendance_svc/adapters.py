@@ -373,6 +373,8 @@ class Lti:
 def _lti_error(exc: grpc.aio.AioRpcError, what: str) -> errors.AttendanceError:
     if exc.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
         return errors.LtiUnavailable(f"lti_svc did not answer ({what}): try again later")
+    if exc.code() == grpc.StatusCode.FAILED_PRECONDITION:
+        return errors.ZoomNotConfigured(str(exc.details()))
     return errors.LtiRefused(f"{what}: {exc.details()}")
 
 

@@ -112,9 +112,15 @@ class LtiUnavailable(AttendanceError, errors.Unavailable):
 
 
 class LtiRefused(AttendanceError, errors.FailedPrecondition):
-    """lti_svc refused (no such registration, no Zoom credentials): its message is passed on."""
+    """lti_svc refused (no such registration for the organization): its message is passed on."""
 
     reason = "LTI_REFUSED"
+
+
+class ZoomNotConfigured(AttendanceError, errors.FailedPrecondition):
+    """The registration cannot reach Zoom yet (no credentials, no account id): lti_svc's words say what to set."""
+
+    reason = "ZOOM_NOT_CONFIGURED"
 
 
 class StoreUnavailable(AttendanceError, errors.Unavailable):

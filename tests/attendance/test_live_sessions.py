@@ -7,7 +7,7 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from service_kit.auth import INSTRUCTOR, LEARNER
+from service_kit.auth import ADMINISTRATOR, INSTRUCTOR, LEARNER
 from tests.attendance.conftest import Course, person
 
 
@@ -270,3 +270,27 @@ async def test_only_course_staff_read_attendance(course: Course) -> None:
     other_course = course.token(INSTRUCTOR, course="another-course")
     reply = await course.api("GET", f"/api/v1/live-sessions/{session['session_id']}/attendance", other_course)
     assert reply.status == 403
+
+
+async def test_without_a_zoom_account_id_scheduling_names_the_setting_and_the_call_that_fix_it(course: Course) -> None:
+    admin = course.token(ADMINISTRATOR, user="admin-1")
+    cleared = await course.api(
+        "PATCH",
+        f"/api/v1/lti/configs/{course.config_id}?update_mask=zoom_account_id",
+        admin,
+        {"zoom_account_id": ""},
+    )
+    assert cleared.status == 200, cleared.text
+    meetings = len(course.stack.zoom.meetings)
+    body = {
+        "session_name": "Weekly Lecture",
+        "scheduled_start": "2030-01-01T10:00:00Z",
+        "scheduled_end": "2030-01-01T11:00:00Z",
+        "zoom_host_id": "host@example.edu",
+        "lti_config_id": course.config_id,
+    }
+    reply = await course.api("POST", "/api/v1/live-sessions", course.instructor, body)
+    assert reply.status == 400 and reply.json["error"]["status"] == "FAILED_PRECONDITION", reply.text
+    assert "ZOOM_ACCOUNT_ID" in reply.json["error"]["message"]
+    assert f"PUT /api/v1/lti/configs/{course.config_id}/zoom-credentials" in reply.json["error"]["message"]
+    assert len(course.stack.zoom.meetings) == meetings
