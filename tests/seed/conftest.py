@@ -2,6 +2,8 @@
 
 Every service, the edge and a transcode worker run as their own processes on their own
 ports (as ``make run`` starts them), over the session's PostgreSQL, Redis and SeaweedFS.
+The stack lives for this package only: its worker listens on the shared ``transcode``
+queue, and must not take other tests' jobs once these are done.
 The LMS is the test platform of tests/lti (it signs id_tokens and serves its OpenID
 configuration); Zoom is ``devstack.zoom_standin``, with ``ZOOM_ACCOUNT_ID`` set as the dev
 stack sets it, since the seed's registration body names no Zoom account.
@@ -42,7 +44,7 @@ class SeedStack:
         return self.stack.edge_url
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 async def seed_stack(infra: Infra) -> AsyncIterator[SeedStack]:
     zoom = await ZoomStandIn(webhook_secret=infra.settings.zoom_webhook_secret).start()
     edge_port = free_port()
