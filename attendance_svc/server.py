@@ -39,7 +39,7 @@ from redis.asyncio import Redis
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from attendance_svc import adapters, domain, errors, store
+from attendance_svc import adapters, domain, errors, metrics, store
 from attendance_svc.ingest import EventBatcher
 from attendance_svc.reconcile import Reconciler
 from media.attendance.v1 import attendance_pb2, attendance_pb2_grpc
@@ -408,24 +408,26 @@ class AttendanceServicer(attendance_pb2_grpc.AttendanceServiceServicer):
         self, request: attendance_pb2.RecordZoomEventRequest, context: Context
     ) -> attendance_pb2.RecordZoomEventResponse:
         secret = self._deps.settings.zoom_webhook_secret
-        domain.verify_webhook(
-            secret,
-            signature=request.signature,
-            timestamp=request.request_timestamp,
-            raw_body=request.raw_body,
-            now=self._deps.clock(),
-            max_skew_seconds=self._deps.attendance.webhook_max_skew_seconds,
-        )
-        notification = domain.parse_notification(request.raw_body)
-        if notification.event == domain.URL_VALIDATION:
-            plain = notification.payload.get("plainToken")
-            if not isinstance(plain, str) or not plain:
-                raise errors.MalformedZoomEvent("endpoint.url_validation without payload.plainToken")
-            return attendance_pb2.RecordZoomEventResponse(
-                plain_token=plain, encrypted_token=domain.url_validation_token(secret, plain)
+        with metrics.webhook_received():
+            domain.verify_webhook(
+                secret,
+                signature=request.signature,
+                timestamp=request.request_timestamp,
+                raw_body=request.raw_body,
+                now=self._deps.clock(),
+                max_skew_seconds=self._deps.attendance.webhook_max_skew_seconds,
             )
-        item = domain.event_to_store(notification, request.raw_body)
-        duplicate = await self._deps.batcher.record(item)
+            notification = domain.parse_notification(request.raw_body)
+            if notification.event == domain.URL_VALIDATION:
+                plain = notification.payload.get("plainToken")
+                if not isinstance(plain, str) or not plain:
+                    raise errors.MalformedZoomEvent("endpoint.url_validation without payload.plainToken")
+                return attendance_pb2.RecordZoomEventResponse(
+                    plain_token=plain, encrypted_token=domain.url_validation_token(secret, plain)
+                )
+            item = domain.event_to_store(notification, request.raw_body)
+            duplicate = await self._deps.batcher.record(item)
+        metrics.event_recorded(item.event, duplicate=duplicate)
         return attendance_pb2.RecordZoomEventResponse(duplicate=duplicate)
 
     # ---- attendance -------------------------------------------------------------------------
@@ -437,14 +439,15 @@ class AttendanceServicer(attendance_pb2_grpc.AttendanceServiceServicer):
                     session, row.id
                 )
 
-        # The roster (lti_svc) and the events (PostgreSQL) are read at the same time.
-        (events, registrants), roster = await asyncio.gather(
-            stored(), self._deps.lti.roster(row.organization_id, row.course_id)
-        )
-        schedule = domain.Schedule(
-            row.scheduled_start, row.scheduled_end, row.min_attendance_share, row.late_grace_minutes
-        )
-        return domain.compute_attendance(events, schedule, roster=roster, registrants=registrants, now=self._now())
+        with metrics.REPORT_SECONDS.time():
+            # The roster (lti_svc) and the events (PostgreSQL) are read at the same time.
+            (events, registrants), roster = await asyncio.gather(
+                stored(), self._deps.lti.roster(row.organization_id, row.course_id)
+            )
+            schedule = domain.Schedule(
+                row.scheduled_start, row.scheduled_end, row.min_attendance_share, row.late_grace_minutes
+            )
+            return domain.compute_attendance(events, schedule, roster=roster, registrants=registrants, now=self._now())
 
     async def _staff_session(self, session_id: str) -> store.SessionRow:
         caller = require_caller()

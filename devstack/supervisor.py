@@ -166,6 +166,9 @@ def stack_ports(env: Mapping[str, str]) -> dict[int, str]:
         prefix = f"{name.upper()}_SVC"
         ports[endpoint.port] = f"{prefix}_PORT"
         ports[endpoint.metrics_port] = f"{prefix}_METRICS_PORT"
+    for name, port in settings.worker_metrics_ports.items():
+        if port:  # 0: the worker takes any free port
+            ports[port] = f"{name.upper()}_WORKER_METRICS_PORT"
     return ports
 
 

@@ -15,6 +15,8 @@ UNMATCHED_ROUTE = "unmatched"
 """The route label of requests no template matched (404/405)."""
 
 _KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+WEBHOOK_REFUSALS = ("ZOOM_EVENT_TOO_LARGE", "ZOOM_SIGNATURE_MISSING", "ZOOM_SIGNATURE_INVALID", "ZOOM_TIMESTAMP_STALE")
+"""Why the edge turns a Zoom webhook away before any backend call (attendance_svc's reasons, where it has them)."""
 
 
 class EdgeMetrics:
@@ -43,6 +45,19 @@ class EdgeMetrics:
             ("service", "method", "code"),
             registry=self.registry,
         )
+        self.webhooks_received = Counter(
+            "media_edge_zoom_webhooks_received_total",
+            "Zoom webhook requests the edge received (POST /api/v1/webhooks/zoom).",
+            registry=self.registry,
+        )
+        self.webhooks_refused = Counter(
+            "media_edge_zoom_webhooks_refused_total",
+            "Zoom webhook requests the edge refused before calling attendance_svc, by reason.",
+            ("reason",),
+            registry=self.registry,
+        )
+        for reason in WEBHOOK_REFUSALS:
+            self.webhooks_refused.labels(reason)
 
     def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
         label = method if method in _KNOWN_METHODS else "OTHER"
@@ -51,6 +66,12 @@ class EdgeMetrics:
 
     def observe_backend_call(self, service: str, method: str, code: str) -> None:
         self.backend_calls.labels(service, method, code).inc()
+
+    def observe_webhook_received(self) -> None:
+        self.webhooks_received.inc()
+
+    def observe_webhook_refused(self, reason: str) -> None:
+        self.webhooks_refused.labels(reason if reason in WEBHOOK_REFUSALS else "OTHER").inc()
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

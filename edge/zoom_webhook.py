@@ -54,30 +54,63 @@ def _max_skew_seconds() -> int:
     return load_attendance_settings().webhook_max_skew_seconds
 
 
+class WebhookRefused(EdgeError):
+    """A webhook turned away before any backend call; ``reason`` labels it in the metrics."""
+
+    def __init__(
+        self,
+        reason: str,
+        message: str,
+        *,
+        code: grpc.StatusCode = grpc.StatusCode.UNAUTHENTICATED,
+        http_status: int | None = None,
+    ) -> None:
+        super().__init__(code, message, http_status=http_status)
+        self.reason = reason
+
+
+def _too_large() -> WebhookRefused:
+    return WebhookRefused(
+        "ZOOM_EVENT_TOO_LARGE", "the notification is too large", code=grpc.StatusCode.INVALID_ARGUMENT, http_status=413
+    )
+
+
 def _check_signature(secret: str, signature: str, timestamp: str, raw_body: bytes) -> None:
     if not signature or not timestamp:
-        raise EdgeError(grpc.StatusCode.UNAUTHENTICATED, "x-zm-signature and x-zm-request-timestamp are required")
+        raise WebhookRefused("ZOOM_SIGNATURE_MISSING", "x-zm-signature and x-zm-request-timestamp are required")
     digest = hmac.new(secret.encode(), f"v0:{timestamp}:".encode() + raw_body, hashlib.sha256).hexdigest()
     if not hmac.compare_digest(f"v0={digest}".encode(), signature.strip().encode()):
-        raise EdgeError(grpc.StatusCode.UNAUTHENTICATED, "x-zm-signature does not match the body")
+        raise WebhookRefused("ZOOM_SIGNATURE_INVALID", "x-zm-signature does not match the body")
     try:
         skew = abs(time.time() - int(timestamp))
     except ValueError:
-        raise EdgeError(grpc.StatusCode.UNAUTHENTICATED, "x-zm-request-timestamp must be epoch seconds") from None
+        raise WebhookRefused("ZOOM_TIMESTAMP_STALE", "x-zm-request-timestamp must be epoch seconds") from None
     if skew > _max_skew_seconds():
-        raise EdgeError(grpc.StatusCode.UNAUTHENTICATED, "x-zm-request-timestamp is too far off: refused as a replay")
+        raise WebhookRefused("ZOOM_TIMESTAMP_STALE", "x-zm-request-timestamp is too far off: refused as a replay")
+
+
+async def _verified_body(request: web.Request) -> tuple[bytes, str, str]:
+    """The raw body with its signature and timestamp, once size, signature and clock are checked."""
+    if request.content_length is not None and request.content_length > MAX_WEBHOOK_BYTES:
+        raise _too_large()
+    raw = await request.read()
+    if len(raw) > MAX_WEBHOOK_BYTES:
+        raise _too_large()
+    signature = request.headers.get("x-zm-signature", "")
+    timestamp = request.headers.get("x-zm-request-timestamp", "")
+    _check_signature(request.app[SETTINGS].zoom_webhook_secret, signature, timestamp, raw)
+    return raw, signature, timestamp
 
 
 async def zoom_webhook(request: web.Request) -> web.StreamResponse:
     """Verify, hand the raw body to RecordZoomEvent, and acknowledge only once it is stored."""
-    if request.content_length is not None and request.content_length > MAX_WEBHOOK_BYTES:
-        raise EdgeError(grpc.StatusCode.INVALID_ARGUMENT, "the notification is too large", http_status=413)
-    raw = await request.read()
-    if len(raw) > MAX_WEBHOOK_BYTES:
-        raise EdgeError(grpc.StatusCode.INVALID_ARGUMENT, "the notification is too large", http_status=413)
-    signature = request.headers.get("x-zm-signature", "")
-    timestamp = request.headers.get("x-zm-request-timestamp", "")
-    _check_signature(request.app[SETTINGS].zoom_webhook_secret, signature, timestamp, raw)
+    metrics = request.app[METRICS]
+    metrics.observe_webhook_received()
+    try:
+        raw, signature, timestamp = await _verified_body(request)
+    except WebhookRefused as refused:
+        metrics.observe_webhook_refused(refused.reason)
+        raise
     message = attendance_pb2.RecordZoomEventRequest(raw_body=raw, signature=signature, request_timestamp=timestamp)
     try:
         reply = await call_unary(request, operation_of(request), message, outgoing_metadata(request))

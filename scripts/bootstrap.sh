@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# System packages the project needs (Debian/Ubuntu): FFmpeg, PostgreSQL, Redis, wrk, python3-venv.
+# System packages the project needs (Debian/Ubuntu): FFmpeg, PostgreSQL, Redis, wrk, python3-venv, and
+# promtool (the tests check every process's /metrics and the alert rules with it).
 #
 # Installs only what is missing, and only when it can do so without a prompt: as root, or
 # through `sudo -n`. `apt-get update` runs once, right before the install. Anything it cannot
@@ -26,6 +27,7 @@ have redis-server || missing+=(redis-server)
 have wrk || missing+=(wrk)
 have nginx || [[ -x /usr/sbin/nginx ]] || missing+=(nginx)
 python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || missing+=(python3-venv)
+have promtool || missing+=(prometheus)  # Debian ships promtool in the prometheus package
 
 as_root=()
 if [[ $EUID -ne 0 ]]; then
@@ -42,6 +44,10 @@ if ((${#missing[@]})); then
     echo "bootstrap: installing ${missing[*]}"
     "${as_root[@]}" apt-get update -qq
     "${as_root[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    # The package also enables a Prometheus server (:9090) where systemd runs; only promtool is wanted.
+    if [[ " ${missing[*]} " == *" prometheus "* ]] && have systemctl && systemctl is-enabled --quiet prometheus 2>/dev/null; then
+      "${as_root[@]}" systemctl disable --now prometheus >/dev/null 2>&1 || true
+    fi
   fi
 fi
 

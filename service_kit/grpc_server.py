@@ -20,6 +20,8 @@ from grpc import aio
 from grpc_health.v1 import _async as health_aio
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
+from prometheus_client import REGISTRY
+from prometheus_client.registry import Collector
 
 from service_kit.interceptors import ServiceInterceptor
 from service_kit.metrics import serve_metrics
@@ -44,8 +46,12 @@ async def serve(
     registrations: Sequence[Registration],
     on_stop: Sequence[Callable[[], Awaitable[None]]] = (),
     port: int | None = None,
+    collectors: Sequence[Collector] = (),
 ) -> None:
-    """Serve until SIGTERM/SIGINT, then drain and run ``on_stop`` hooks in order."""
+    """Serve until SIGTERM/SIGINT, then drain and run ``on_stop`` hooks in order.
+
+    ``collectors`` join the process's metrics (read at scrape time, such as queue depth).
+    """
     endpoint = settings.endpoint(service)
     server = aio.server(
         interceptors=[ServiceInterceptor(settings.jwt_secret_key, error_domain=f"media.{service}")],
@@ -61,6 +67,8 @@ async def serve(
     bound_port = server.add_insecure_port(f"{settings.grpc_bind_host}:{port or endpoint.port}")
     if bound_port == 0:
         raise SystemExit(f"{service}: cannot listen on {settings.grpc_bind_host}:{port or endpoint.port}")
+    for collector in collectors:
+        REGISTRY.register(collector)
     serve_metrics(settings.grpc_bind_host, endpoint.metrics_port)
     await server.start()
     for name in ["", *names]:

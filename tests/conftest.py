@@ -20,7 +20,7 @@ from devstack.postgres import ensure_postgres
 from devstack.redis import ensure_redis
 from devstack.seaweed import start_seaweed
 from service_kit.migrate import upgrade
-from service_kit.settings import SERVICE_NAMES, Settings, load_settings
+from service_kit.settings import SERVICE_NAMES, WORKER_NAMES, Settings, load_settings
 from tests.support.processes import Infra, Stack, start_stack
 
 NO_DOTENV = Path("/nonexistent/.env")
@@ -58,6 +58,9 @@ def infra(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Infra]:
         for name in SERVICE_NAMES:
             env[f"{name.upper()}_SVC_PORT"] = str(free_port())
             env[f"{name.upper()}_SVC_METRICS_PORT"] = str(free_port())
+        for name in WORKER_NAMES:
+            # Tests start several workers at once: each takes any free port for its /metrics.
+            env[f"{name.upper()}_WORKER_METRICS_PORT"] = "0"
         settings: Settings = load_settings(env, dotenv_path=NO_DOTENV)
         upgrade(list(SERVICE_NAMES), settings.database_url)
         yield Infra(env=env, settings=settings, state_dir=state)

@@ -37,7 +37,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from service_kit.context import job_id_var
 from service_kit.settings import Settings, load_settings
-from transcode_svc import adapters, domain, ladder, store
+from transcode_svc import adapters, domain, ladder, metrics, store
 from transcode_svc.domain import JobStatus, Progress, RenditionPlan
 
 log = logging.getLogger(__name__)
@@ -227,7 +227,9 @@ def _transcode(settings: Settings, connection: redis.Redis[bytes], job_uuid: uui
         row.started_at = row.started_at or store.utcnow()
         video_id, source_key, probe, start = row.video_id, row.source_key, row.probe_facts, row.progress
         attempt = row.attempts
+        created_at = row.created_at
     log.info("transcode started", extra={"video_id": video_id, "attempt": attempt})
+    metrics.ATTEMPTS.inc()
     board.publish(job_id, Progress(start.percent, 0, False), JobStatus.RUNNING.value)
     plans = domain.plan_renditions(probe)
     transcode = settings.transcode
@@ -252,18 +254,22 @@ def _transcode(settings: Settings, connection: redis.Redis[bytes], job_uuid: uui
 
         def on_playable() -> None:
             reporter.playable()
+            if not start.playable:  # once per job: a retry of a playable job is not timed again
+                metrics.became_playable(created_at)
             log.info("transcode playable", extra={"video_id": video_id, "seconds": reporter.elapsed_seconds()})
             poster_task.start()
 
         publisher = SegmentPublisher(outputs, video_id, workdir, plans, on_playable)
         publisher.start()
         command = ladder.build_command(source, workdir, plans, has_audio=probe.has_audio, options=options)
+        encode_started = time.monotonic()
         ladder.run_command(
             command,
             on_progress=reporter.encoded,
             should_stop=_cancel_check(board, job_id),
             timeout_seconds=timeouts.ffmpeg_seconds,
         )
+        metrics.encoded(probe.duration_seconds, encode_started)
         publisher.finish()
         poster.start()
         poster.join()
@@ -284,6 +290,7 @@ def _transcode(settings: Settings, connection: redis.Redis[bytes], job_uuid: uui
                 outputs.delete_outputs(video_id)
             return settled.status if settled is not None else "missing"
         board.publish(job_id, Progress().finished(), JobStatus.SUCCEEDED.value)
+        metrics.succeeded(created_at)
         log.info(
             "transcode succeeded",
             extra={"video_id": video_id, "renditions": [p.name for p in plans], "seconds": reporter.elapsed_seconds()},
@@ -293,12 +300,13 @@ def _transcode(settings: Settings, connection: redis.Redis[bytes], job_uuid: uui
         quiesce()
         outputs.delete_outputs(video_id)
         log.info("transcode cancelled", extra={"video_id": video_id})
+        metrics.cancelled()
         return JobStatus.CANCELLED.value
     except ladder.LadderError as exc:
         # FFmpeg's verdict on this input is final: retrying cannot change it.
         quiesce()
         outputs.delete_outputs(video_id)
-        _record_final_failure(sessions, board, job_uuid, exc.reason)
+        _record_final_failure(sessions, board, job_uuid, exc.reason, metrics.failure_of(exc))
         log.info("transcode failed", extra={"video_id": video_id, "reason": exc.reason})
         return JobStatus.FAILED.value
     finally:
@@ -376,12 +384,13 @@ def _publish_final(
 
 
 def _record_final_failure(
-    sessions: sessionmaker[Session], board: adapters.ProgressBoard, job_uuid: uuid.UUID, reason: str
+    sessions: sessionmaker[Session], board: adapters.ProgressBoard, job_uuid: uuid.UUID, reason: str, kind: str
 ) -> None:
     with sessions.begin() as session:
         won = store.finish_sync(session, job_uuid, JobStatus.FAILED, error_reason=reason)
     if won:
         board.publish(str(job_uuid), Progress(), JobStatus.FAILED.value)
+        metrics.failed(kind)
 
 
 def record_failure(job: Any, connection: redis.Redis[bytes], exc_type: Any, exc_value: Any, traceback: Any) -> None:
@@ -397,4 +406,10 @@ def record_failure(job: Any, connection: redis.Redis[bytes], exc_type: Any, exc_
         return
     settings = load_settings()
     reason = f"gave up after {settings.transcode.max_attempts} attempts: {exc_value or exc_type.__name__}"
-    _record_final_failure(_sessions(settings), adapters.ProgressBoard(connection), uuid.UUID(job_id), reason[:500])
+    _record_final_failure(
+        _sessions(settings),
+        adapters.ProgressBoard(connection),
+        uuid.UUID(job_id),
+        reason[:500],
+        metrics.ATTEMPTS_EXHAUSTED,
+    )

@@ -32,6 +32,7 @@ from service_kit.db import create_engine, session_factory
 from service_kit.errors import ValidationErrors
 from service_kit.grpc_server import Registration
 from service_kit.grpc_server import serve as serve_grpc
+from service_kit.queue_metrics import QueueCollector
 from service_kit.settings import Settings
 from transcode_svc import adapters, domain, errors, store
 from transcode_svc.domain import JobStatus
@@ -334,4 +335,5 @@ async def serve(settings: Settings) -> None:
             )
         ],
         on_stop=[close],
+        collectors=[QueueCollector(settings.redis_url, [adapters.TRANSCODE_QUEUE])],
     )

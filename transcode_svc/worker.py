@@ -11,6 +11,10 @@ Stock RQ lets a heartbeat lapse only after 60 s plus the monitoring interval and
 cleans every 10 minutes; :class:`TranscodeWorker` makes both settings
 (TRANSCODE_HEARTBEAT_SECONDS: abandoned after three silent beats;
 TRANSCODE_MAINTENANCE_SECONDS), so a dead worker's job moves on in seconds.
+
+Each worker serves /metrics on TRANSCODE_WORKER_METRICS_PORT (0: any free port, logged
+as ``metrics_port``); what its work horses count reaches it through Redis
+(:mod:`service_kit.job_metrics`).
 """
 
 from __future__ import annotations
@@ -21,10 +25,12 @@ from typing import Any
 from redis import Redis
 from rq import Queue, Worker
 
+from service_kit.job_metrics import start_worker_metrics
 from service_kit.logging import configure_logging
 from service_kit.process import log_setting_notices
 from service_kit.settings import load_settings_or_exit
 from transcode_svc.adapters import TRANSCODE_QUEUE
+from transcode_svc.metrics import WORKER_METRICS
 
 log = logging.getLogger(__name__)
 
@@ -54,8 +60,14 @@ def main() -> None:
         # An idle worker wakes from its blocking dequeue (worker_ttl - 15 s) to clean registries.
         worker_ttl=maintenance + 15,
     )
-    log.info("worker starting", extra={"queues": [TRANSCODE_QUEUE], "worker": worker.name})
-    worker.work(with_scheduler=True, logging_level=settings.log_level.upper())
+    store, metrics_port = start_worker_metrics(settings, "transcode", worker.name, WORKER_METRICS)
+    log.info(
+        "worker starting", extra={"queues": [TRANSCODE_QUEUE], "worker": worker.name, "metrics_port": metrics_port}
+    )
+    try:
+        worker.work(with_scheduler=True, logging_level=settings.log_level.upper())
+    finally:
+        store.delete()
 
 
 if __name__ == "__main__":

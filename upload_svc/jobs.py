@@ -29,7 +29,7 @@ from rq import Queue, Retry
 
 from service_kit.db import create_engine, session_factory
 from service_kit.settings import Settings, load_settings
-from upload_svc import adapters, domain, store
+from upload_svc import adapters, domain, metrics, store
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +54,7 @@ def sweep_uploads(ttl_seconds: int | None = None) -> dict[str, int]:
     settings = load_settings()
     report = asyncio.run(sweep(settings, settings.upload_ttl_seconds if ttl_seconds is None else ttl_seconds))
     log.info("upload sweep done", extra=asdict(report))
+    metrics.swept(report.removed_videos, report.aborted_orphans, report.handed_off)
     return asdict(report)
 
 

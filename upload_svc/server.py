@@ -23,9 +23,11 @@ from service_kit.caller import forwarded_metadata, require_caller
 from service_kit.db import create_engine, session_factory
 from service_kit.grpc_server import Registration
 from service_kit.grpc_server import serve as serve_grpc
+from service_kit.queue_metrics import QueueCollector
 from service_kit.settings import Settings
-from upload_svc import adapters, domain, errors, store
+from upload_svc import adapters, domain, errors, metrics, store
 from upload_svc.domain import UploadMethod, VideoStatus
+from upload_svc.jobs import UPLOAD_QUEUE
 
 if TYPE_CHECKING:
     from grpc import aio
@@ -114,15 +116,16 @@ class UploadServicer(upload_pb2_grpc.UploadServiceServicer):
         self, request: upload_pb2.CreateUploadRequest, context: Context
     ) -> upload_pb2.CreateUploadResponse:
         caller = require_caller()
-        course = domain.course_for_new_upload(caller, request.course_id)
-        declared = domain.validate_declaration(
-            filename=request.filename,
-            content_type=request.content_type,
-            file_size=request.file_size,
-            limits=self._deps.limits,
-            title=request.title,
-        )
-        plan = domain.plan_upload(declared.file_size, self._deps.limits)
+        with metrics.refusals(metrics.CREATE):
+            course = domain.course_for_new_upload(caller, request.course_id)
+            declared = domain.validate_declaration(
+                filename=request.filename,
+                content_type=request.content_type,
+                file_size=request.file_size,
+                limits=self._deps.limits,
+                title=request.title,
+            )
+            plan = domain.plan_upload(declared.file_size, self._deps.limits)
         video_id, upload_id = uuid.uuid4(), uuid.uuid4()
         key = domain.source_key(caller.organization_id, str(video_id))
         now = store.utcnow()
@@ -178,6 +181,7 @@ class UploadServicer(upload_pb2_grpc.UploadServiceServicer):
         )
         async with self._deps.sessions() as session, session.begin():
             store.add_video_with_upload(session, video, upload)
+        metrics.created(plan.method)
         log.info("upload created", extra={"upload_id": str(upload_id), "method": plan.method.value})
         return reply
 
@@ -236,7 +240,9 @@ class UploadServicer(upload_pb2_grpc.UploadServiceServicer):
             # Locked: a second complete waits for the first and then sees its outcome.
             upload, video = await self._managed_upload(session, request.upload_id, for_update=True)
             refusal: errors.UploadRejected | None = None
+            decided = False  # this call moved the upload out of pending (counted once committed)
             if video.video_status == VideoStatus.PENDING_UPLOAD:
+                decided = True
                 try:
                     await self._verify_and_probe(upload, video, claimed)
                 except errors.UploadRejected as rejected:
@@ -250,7 +256,11 @@ class UploadServicer(upload_pb2_grpc.UploadServiceServicer):
                 raise errors.UploadCancelled("the upload was cancelled or expired: start a new upload")
             # Committed: a refusal is recorded before it is reported, and reported again on retries.
         if refusal is not None:
+            if decided:
+                metrics.refused(metrics.COMPLETE, refusal)
             raise refusal
+        if decided:
+            metrics.completed(upload.upload_method)
         return upload_pb2.CompleteUploadResponse(
             upload_id=str(upload.id),
             video_id=str(video.id),
@@ -475,4 +485,5 @@ async def serve(settings: Settings) -> None:
             Registration(SERVICE_NAME, upload_pb2_grpc.add_UploadServiceServicer_to_server, UploadServicer(deps))
         ],
         on_stop=stops,
+        collectors=[QueueCollector(settings.redis_url, [UPLOAD_QUEUE])],
     )

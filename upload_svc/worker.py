@@ -3,6 +3,10 @@
 It runs the periodic clean-up of abandoned uploads (upload_svc.jobs). On start it puts
 the next sweep in the scheduled registry; each sweep schedules the one after it. Run one
 or several: the slots' deterministic job ids keep each sweep single.
+
+Each worker serves /metrics on UPLOAD_WORKER_METRICS_PORT (0: any free port, logged as
+``metrics_port``); what the sweeps count in the work horses reaches it through Redis
+(:mod:`service_kit.job_metrics`).
 """
 
 from __future__ import annotations
@@ -12,10 +16,12 @@ import logging
 from redis import Redis
 from rq import Queue, Worker
 
+from service_kit.job_metrics import start_worker_metrics
 from service_kit.logging import configure_logging
 from service_kit.process import log_setting_notices
 from service_kit.settings import load_settings_or_exit
 from upload_svc.jobs import UPLOAD_QUEUE, schedule_next_sweep
+from upload_svc.metrics import WORKER_METRICS
 
 log = logging.getLogger(__name__)
 
@@ -26,10 +32,17 @@ def main() -> None:
     log_setting_notices(settings)
     connection = Redis.from_url(settings.redis_url)
     queue = Queue(UPLOAD_QUEUE, connection=connection)
-    job_id = schedule_next_sweep(queue)
     worker = Worker([queue], connection=connection)
-    log.info("worker starting", extra={"queues": [UPLOAD_QUEUE], "worker": worker.name, "next_sweep": job_id})
-    worker.work(with_scheduler=True, logging_level=settings.log_level.upper())
+    store, metrics_port = start_worker_metrics(settings, "upload", worker.name, WORKER_METRICS)
+    job_id = schedule_next_sweep(queue)
+    log.info(
+        "worker starting",
+        extra={"queues": [UPLOAD_QUEUE], "worker": worker.name, "next_sweep": job_id, "metrics_port": metrics_port},
+    )
+    try:
+        worker.work(with_scheduler=True, logging_level=settings.log_level.upper())
+    finally:
+        store.delete()
 
 
 if __name__ == "__main__":

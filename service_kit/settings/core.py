@@ -27,6 +27,9 @@ SERVICE_NAMES = ("upload", "transcode", "playback", "lti", "attendance")
 
 DEFAULT_GRPC_PORTS = {"upload": 50051, "transcode": 50052, "playback": 50053, "lti": 50054, "attendance": 50055}
 DEFAULT_METRICS_PORTS = {"upload": 9101, "transcode": 9102, "playback": 9103, "lti": 9104, "attendance": 9105}
+WORKER_NAMES = ("transcode", "upload")
+"""The RQ workers (``python -m <name>_svc.worker``), each with a metrics port of its own."""
+DEFAULT_WORKER_METRICS_PORTS = {"transcode": 9106, "upload": 9107}
 
 MIB = 1024 * 1024
 S3_MIN_PART_BYTES = 5 * MIB
@@ -81,6 +84,9 @@ class Settings:
     presign_expiry_seconds: int
     probe_timeout_seconds: float
     services: Mapping[str, ServiceEndpoint]
+    worker_metrics_ports: Mapping[str, int] = field(default_factory=lambda: dict(DEFAULT_WORKER_METRICS_PORTS))
+    """<NAME>_WORKER_METRICS_PORT: where each RQ worker serves /metrics; 0 lets the OS pick a free port
+    (the worker logs it), for several workers on one machine without a port each."""
     transcode: TranscodeSettings = field(default_factory=lambda: TranscodeSettings())
     """Transcoding: see :class:`TranscodeSettings` (its own module, :mod:`service_kit.settings.transcode`)."""
     notices: tuple[str, ...] = ()
@@ -169,6 +175,15 @@ def load_settings(env: Mapping[str, str] | None = None, dotenv_path: Path | None
         ),
         probe_timeout_seconds=read.parsed("PROBE_TIMEOUT_SECONDS", "60", _positive_float, "a positive number"),
         services=services,
+        worker_metrics_ports={
+            name: read.parsed(
+                f"{name.upper()}_WORKER_METRICS_PORT",
+                str(DEFAULT_WORKER_METRICS_PORTS[name]),
+                _whole_number_between(0, 65535),
+                "a port number from 1 to 65535, or 0 for any free port",
+            )
+            for name in WORKER_NAMES
+        },
         transcode=load_transcode_settings(env, dotenv_path),
         notices=tuple(notices),
     )

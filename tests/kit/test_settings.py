@@ -39,12 +39,19 @@ def test_a_missing_required_setting_is_named(name: str) -> None:
         ("BACKEND_TIMEOUT_SECONDS", "-1", "a positive number"),
         ("JWT_SECRET_KEY", "short", "too short"),
         ("MEDIA_ENV", "staging", "development, production or test"),
+        ("TRANSCODE_WORKER_METRICS_PORT", "70000", "a port number from 1 to 65535, or 0 for any free port"),
     ],
 )
 def test_a_malformed_setting_says_what_is_expected(name: str, value: str, expected: str) -> None:
     with pytest.raises(SettingsError, match=name) as raised:
         load_settings({**MINIMAL_ENV, name: value}, dotenv_path=NO_DOTENV)
     assert expected in str(raised.value)
+
+
+def test_each_worker_has_a_metrics_port_and_0_leaves_the_choice_to_the_os() -> None:
+    assert load_settings(MINIMAL_ENV, dotenv_path=NO_DOTENV).worker_metrics_ports == {"transcode": 9106, "upload": 9107}
+    chosen = load_settings({**MINIMAL_ENV, "UPLOAD_WORKER_METRICS_PORT": "0"}, dotenv_path=NO_DOTENV)
+    assert chosen.worker_metrics_ports["upload"] == 0
 
 
 def test_a_plain_postgresql_url_is_driven_by_psycopg_3() -> None:

@@ -26,8 +26,16 @@ def test_every_listening_port_of_the_procfile_is_known_with_the_setting_that_mov
     assert ports[8080] == "EDGE_PORT"
     assert ports[50051] == "UPLOAD_SVC_PORT"
     assert ports[9102] == "TRANSCODE_SVC_METRICS_PORT"
+    assert ports[9106] == "TRANSCODE_WORKER_METRICS_PORT"
+    assert ports[9107] == "UPLOAD_WORKER_METRICS_PORT"
     assert 9190 in ports
-    assert len(ports) == 12
+    assert len(ports) == 14
+
+
+def test_a_worker_metrics_port_of_0_is_left_to_the_os_and_not_checked() -> None:
+    ports = stack_ports({**MINIMAL_ENV, "TRANSCODE_WORKER_METRICS_PORT": "0"})
+    assert "TRANSCODE_WORKER_METRICS_PORT" not in ports.values()
+    assert 0 not in ports
 
 
 def test_a_port_held_by_another_server_is_named_with_its_setting() -> None:
