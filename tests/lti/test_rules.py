@@ -18,22 +18,75 @@ K1, K2 = bytes(range(32)), bytes(range(1, 33))
 NO_DOTENV = Path("/nonexistent/.env")
 
 
-@pytest.mark.parametrize(
-    ("uris", "expected"),
-    [
-        ([M + "#Instructor"], {"Instructor"}),
-        ([M + "#Learner"], {"Learner"}),
-        ([M + "/Instructor#TeachingAssistant"], {"TeachingAssistant"}),
-        ([M + "/Learner#NonCreditLearner"], {"Learner"}),
-        ([M + "#ContentDeveloper", M + "#Mentor"], {"ContentDeveloper", "Mentor"}),
-        (["http://purl.imsglobal.org/vocab/lis/v2/institution/person#Administrator"], {"Administrator"}),
-        (["http://purl.imsglobal.org/vocab/lis/v2/system/person#SysAdmin"], {"Administrator"}),
-        (["http://purl.imsglobal.org/vocab/lis/v2/institution/person#Faculty"], set()),
-        (["Instructor"], {"Instructor"}),
-        (["urn:lms:unknown", "Service"], set()),
-    ],
-)
-def test_lti_roles_map_to_short_names(uris: list[str], expected: set[str]) -> None:
+INST = "http://purl.imsglobal.org/vocab/lis/v2/institution/person#"
+S = "http://purl.imsglobal.org/vocab/lis/v2/system/person#"
+ROLE_TABLE: list[tuple[str, list[str], set[str]]] = [
+    # (row, roles claim, session roles): one test per row of the table in lti_svc/domain/roles.py
+    ("context instructor", [M + "#Instructor"], {"Instructor"}),
+    ("context learner", [M + "#Learner"], {"Learner"}),
+    ("context content developer", [M + "#ContentDeveloper"], {"ContentDeveloper"}),
+    ("context mentor", [M + "#Mentor"], {"Mentor"}),
+    ("teaching assistant sub-role", [M + "/Instructor#TeachingAssistant"], {"TeachingAssistant"}),
+    (
+        "canvas teaching assistant: sub-role with its principal",
+        [M + "#Instructor", M + "/Instructor#TeachingAssistant", S + "User"],
+        {"TeachingAssistant"},
+    ),
+    (
+        "canvas teaching assistant: lower-case parent of older canvas",
+        [M + "/instructor#TeachingAssistant", M + "#Instructor"],
+        {"TeachingAssistant"},
+    ),
+    ("section teaching assistant", [M + "/Instructor#TeachingAssistantSection"], {"TeachingAssistant"}),
+    ("teaching assistant short name", ["TeachingAssistant"], {"TeachingAssistant"}),
+    (
+        "canvas teaching assistant in lti 1.1 spelling",
+        ["urn:lti:role:ims/lis/TeachingAssistant"],
+        {"TeachingAssistant"},
+    ),
+    ("learner sub-role", [M + "/Learner#NonCreditLearner"], {"Learner"}),
+    ("instructor sub-role", [M + "/Instructor#PrimaryInstructor", M + "#Instructor"], {"Instructor"}),
+    (
+        "primary instructor and teaching assistant at once",
+        [M + "/Instructor#PrimaryInstructor", M + "/Instructor#TeachingAssistant", M + "#Instructor"],
+        {"Instructor", "TeachingAssistant"},
+    ),
+    ("a learner who instructs is a learner", [M + "/Learner#Instructor", M + "#Learner"], {"Learner"}),
+    ("context administrator is staff of the course only", [M + "#Administrator"], {"Instructor"}),
+    ("administrator short name is a context role", ["Administrator"], {"Instructor"}),
+    ("institution administrator", [INST + "Administrator"], {"Administrator"}),
+    ("system administrator", [S + "Administrator"], {"Administrator"}),
+    ("system sysadmin", [S + "SysAdmin"], {"Administrator"}),
+    ("system account admin", [S + "AccountAdmin"], {"Administrator"}),
+    (
+        "institution administrator teaching the course",
+        [INST + "Administrator", M + "#Instructor"],
+        {"Administrator", "Instructor"},
+    ),
+    ("institution instructor alone", [INST + "Instructor"], set()),
+    ("institution faculty alone", [INST + "Faculty"], set()),
+    ("institution instructor learning in this course", [INST + "Instructor", M + "#Learner"], {"Learner"}),
+    ("institution student", [INST + "Student", S + "User"], set()),
+    (
+        "canvas test student",
+        [M + "#Learner", "http://purl.imsglobal.org/vocab/lti/system/person#TestUser"],
+        {"Learner"},
+    ),
+    ("instructor short name", ["Instructor"], {"Instructor"}),
+    ("learner short name", ["Learner"], {"Learner"}),
+    ("lti 1.1 context instructor", ["urn:lti:role:ims/lis/Instructor"], {"Instructor"}),
+    ("lti 1.1 learner sub-role", ["urn:lti:role:ims/lis/Learner/GuestLearner"], {"Learner"}),
+    ("lti 1.1 institution administrator", ["urn:lti:instrole:ims/lis/Administrator"], {"Administrator"}),
+    ("lti 1.1 system sysadmin", ["urn:lti:sysrole:ims/lis/SysAdmin"], {"Administrator"}),
+    ("lti 1.1 institution instructor", ["urn:lti:instrole:ims/lis/Instructor"], set()),
+    ("no roles", [], set()),
+    ("unknown roles and service", ["urn:lms:unknown", "https://lms.example/roles#Boss", "Service"], set()),
+    ("a sub-role uri without a sub-role", [M + "/Instructor"], set()),
+]
+
+
+@pytest.mark.parametrize(("row", "uris", "expected"), ROLE_TABLE, ids=[r[0] for r in ROLE_TABLE])
+def test_a_roles_claim_maps_to_the_session_roles_of_its_row(row: str, uris: list[str], expected: set[str]) -> None:
     assert domain.map_roles(uris) == frozenset(expected)
 
 
