@@ -143,13 +143,10 @@ class KeySets:
             key = domain.select_jwk(json.loads(cached), kid)
             if key is not None:
                 return key
-        key = domain.select_jwk(await self._fetch(url, cache_key), kid)
+        keys = await self._fetch(url, cache_key)
+        key = domain.select_jwk(keys, kid)
         if key is None:
-            raise errors.InvalidLaunch(
-                f"the platform's key set has no key {kid!r}: the id_token was signed with a key the platform does not"
-                " publish at key_set_url",
-                reason="LAUNCH_UNKNOWN_KEY",
-            )
+            raise domain.no_platform_key(keys, kid)
         return key
 
 

@@ -93,12 +93,43 @@ def client_id_of(token: UnverifiedToken) -> str | None:
     return token.audiences[0] if len(token.audiences) == 1 else None
 
 
+def _signing_keys(keys: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    return [k for k in keys if k.get("kty") == "RSA" and k.get("use", "sig") == "sig"]
+
+
 def select_jwk(keys: Sequence[Mapping[str, Any]], kid: str | None) -> Mapping[str, Any] | None:
-    """The platform key for ``kid``; without a kid, the set's only RSA signing key."""
-    usable = [k for k in keys if k.get("kty") == "RSA" and k.get("use", "sig") == "sig"]
+    """The platform key for ``kid``; without a kid, the set's only RSA signing key.
+
+    ``keys`` is the ``keys`` list of the platform's JWKS (RFC 7517 §5). A token without
+    ``kid`` (RFC 7515 §4.1.4) can only be matched when the set leaves no choice; with
+    several keys (Canvas publishes its past, present and future key) guessing would mean
+    trying each, so None is answered and :func:`no_platform_key` says why.
+    """
+    usable = _signing_keys(keys)
     if kid is None:
         return usable[0] if len(usable) == 1 else None
     return next((k for k in usable if k.get("kid") == kid), None)
+
+
+def no_platform_key(keys: Sequence[Mapping[str, Any]], kid: str | None) -> errors.InvalidLaunch:
+    """The refusal when :func:`select_jwk` found no key, in words an administrator can act on.
+
+    Reasons: ``LAUNCH_NO_KID`` when the token's header names no key and the set holds
+    several (or none); ``LAUNCH_UNKNOWN_KEY`` when the named key is not published.
+    """
+    count = len(_signing_keys(keys))
+    published = f"{count} RSA signing key{'' if count == 1 else 's'}"
+    if kid is None:
+        return _refuse(
+            "NO_KID",
+            f"the id_token names no key (its header has no kid) and the platform's key set at key_set_url has"
+            f" {published}: the platform must name the key it signs with in the id_token's kid header",
+        )
+    return _refuse(
+        "UNKNOWN_KEY",
+        f"the platform's key set at key_set_url has no key {kid!r} (it has {published}): the id_token was signed"
+        " with a key the platform does not publish",
+    )
 
 
 def verify_signature(token: str, jwk: Mapping[str, Any]) -> dict[str, Any]:
@@ -190,8 +221,10 @@ def check_launch_claims(claims: Mapping[str, Any], registration: Registration, *
     if not isinstance(nonce, str) or not nonce:
         raise _refuse("NO_NONCE", "the id_token has no nonce")
     deployment_id = claims.get(CLAIM_DEPLOYMENT_ID)
-    if not isinstance(deployment_id, str) or not deployment_id:
+    if deployment_id is None or deployment_id == "":
         raise _refuse("NO_DEPLOYMENT", "the id_token has no deployment_id claim")
+    if not isinstance(deployment_id, str):
+        raise _refuse("NO_DEPLOYMENT", _not_text("the id_token's deployment_id", deployment_id, "LTI 1.3 §5.3.3"))
     if deployment_id not in registration.deployment_ids:
         raise _refuse(
             "UNKNOWN_DEPLOYMENT",
@@ -209,8 +242,10 @@ def check_launch_claims(claims: Mapping[str, Any], registration: Registration, *
             f"message type {message_type!r} is not supported: use {' or '.join(MESSAGE_TYPES)}",
         )
     sub = claims.get("sub")
-    if not isinstance(sub, str) or not sub:
+    if sub is None or sub == "":
         raise _malformed("NO_USER", "the launch has no sub: anonymous launches are not supported")
+    if not isinstance(sub, str):
+        raise _malformed("NO_USER", _not_text("the launch's sub", sub, "LTI 1.3 §5.3.6"))
     target = claims.get(CLAIM_TARGET_LINK_URI)
     if not isinstance(target, str) or not target:
         raise _malformed("NO_TARGET_LINK_URI", "the launch has no target_link_uri claim")
@@ -218,23 +253,23 @@ def check_launch_claims(claims: Mapping[str, Any], registration: Registration, *
     if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
         raise _malformed("NO_ROLES", "the launch's roles claim must be a list of role URIs")
     context = claims.get(CLAIM_CONTEXT)
-    if not isinstance(context, dict) or not isinstance(context.get("id"), str) or not context["id"]:
+    if not isinstance(context, dict) or context.get("id") in (None, ""):
         raise _malformed("NO_CONTEXT", "the launch has no context (course): place the tool inside a course")
+    if not isinstance(context["id"], str):
+        raise _malformed("NO_CONTEXT", _not_text("the launch's context id", context["id"], "LTI 1.3 §5.4.1"))
     resource_link_id = ""
     deep_linking: DeepLinkingRequest | None = None
     if message_type == RESOURCE_LINK_REQUEST:
         link = claims.get(CLAIM_RESOURCE_LINK)
-        if not isinstance(link, dict) or not isinstance(link.get("id"), str) or not link["id"]:
+        if not isinstance(link, dict) or link.get("id") in (None, ""):
             raise _malformed("NO_RESOURCE_LINK", "a resource link launch needs a resource_link claim with an id")
+        if not isinstance(link["id"], str):
+            raise _malformed("NO_RESOURCE_LINK", _not_text("the resource link's id", link["id"], "LTI 1.3 §5.3.5"))
         resource_link_id = link["id"]
     else:
         deep_linking = _deep_linking_settings(claims.get(CLAIM_DL_SETTINGS))
     custom_claim = claims.get(CLAIM_CUSTOM)
-    custom = (
-        {str(k): v if isinstance(v, str) else json.dumps(v) for k, v in custom_claim.items()}
-        if isinstance(custom_claim, dict)
-        else {}
-    )
+    custom = {str(k): _custom_text(v) for k, v in custom_claim.items()} if isinstance(custom_claim, dict) else {}
     nrps = claims.get(CLAIM_NRPS)
     ags = claims.get(CLAIM_AGS)
     ags_scopes = ags.get("scope") if isinstance(ags, dict) else None
@@ -260,6 +295,22 @@ def check_launch_claims(claims: Mapping[str, Any], registration: Registration, *
         ags_lineitems_url=_text(ags.get("lineitems")) if isinstance(ags, dict) else "",
         ags_scopes=tuple(s for s in ags_scopes if isinstance(s, str)) if isinstance(ags_scopes, list) else (),
     )
+
+
+def _not_text(what: str, value: Any, section: str) -> str:
+    """The refusal for an id sent as a JSON number (or object) where the spec asks for a string.
+
+    Such ids are refused, not converted: the spec defines them as strings, and a
+    platform that sends one as a number needs fixing there, so the message says so.
+    """
+    return f"{what} is the JSON value {json.dumps(value, default=str)[:40]}: {section} says it must be a string"
+
+
+def _custom_text(value: Any) -> str:
+    """A custom property as text (LTI 1.3 §5.4.6 sends strings; Canvas keeps numbers and nulls of its variables)."""
+    if isinstance(value, str):
+        return value
+    return "" if value is None else json.dumps(value)
 
 
 def _deep_linking_settings(value: Any) -> DeepLinkingRequest:

@@ -131,6 +131,53 @@ def test_the_clock_skew_allowance_accepts_a_token_just_expired() -> None:
         domain.check_launch_claims(_claims(exp=now - 31), REG, now=now, skew=30)
 
 
+@pytest.mark.parametrize(
+    ("claim", "changes"),
+    [
+        ("deployment_id", {domain.CLAIM_DEPLOYMENT_ID: 3}),
+        ("sub", {"sub": 27}),
+        ("context id", {domain.CLAIM_CONTEXT: {"id": 7}}),
+        ("resource link id", {domain.CLAIM_RESOURCE_LINK: {"id": 3}}),
+    ],
+)
+def test_an_id_sent_as_a_number_is_refused_saying_it_must_be_a_string(claim: str, changes: dict[str, Any]) -> None:
+    with pytest.raises((errors.InvalidLaunch, errors.MalformedLaunch)) as caught:
+        domain.check_launch_claims(_claims(**changes), REG, now=int(time.time()), skew=30)
+    assert "is the JSON value" in str(caught.value) and "must be a string" in str(caught.value)
+
+
+def test_custom_properties_arrive_as_text_whatever_json_type_the_platform_used() -> None:
+    custom = {"course": 1234, "missing": None, "label": "BIO-101", "flags": [True]}
+    launch = domain.check_launch_claims(_claims(**{domain.CLAIM_CUSTOM: custom}), REG, now=int(time.time()), skew=30)
+    assert launch.custom == {"course": "1234", "missing": "", "label": "BIO-101", "flags": "[true]"}
+
+
+def test_null_titles_and_a_missing_context_title_read_as_empty() -> None:
+    changes = {domain.CLAIM_CONTEXT: {"id": "c", "label": None}, domain.CLAIM_RESOURCE_LINK: {"id": "r", "title": None}}
+    launch = domain.check_launch_claims(_claims(**changes), REG, now=int(time.time()), skew=30)
+    assert (launch.course_id, launch.course_title, launch.course_label) == ("c", "", "")
+
+
+RSA_KEYS = [{"kty": "RSA", "kid": f"k{i}", "use": "sig", "n": "x", "e": "AQAB"} for i in range(3)]
+
+
+def test_a_token_without_kid_matches_the_only_key_of_a_set() -> None:
+    assert domain.select_jwk(RSA_KEYS[:1], None) == RSA_KEYS[0]
+
+
+def test_a_token_without_kid_is_refused_saying_it_names_no_key_when_the_set_has_several() -> None:
+    assert domain.select_jwk(RSA_KEYS, None) is None
+    refusal = domain.no_platform_key(RSA_KEYS, None)
+    assert refusal.reason == "LAUNCH_NO_KID"
+    assert "names no key" in str(refusal) and "3 RSA signing keys" in str(refusal) and "None" not in str(refusal)
+
+
+def test_a_token_naming_an_unpublished_key_is_refused_naming_that_key() -> None:
+    refusal = domain.no_platform_key(RSA_KEYS[:1], "gone")
+    assert refusal.reason == "LAUNCH_UNKNOWN_KEY"
+    assert "'gone'" in str(refusal) and "1 RSA signing key)" in str(refusal)
+
+
 POLICY = domain.RotationPolicy(period_seconds=1000, publish_lead_seconds=100, token_ttl_seconds=50)
 
 
