@@ -12,12 +12,14 @@ is exercised exactly as a real LMS would exercise it.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import random
 import re
 import secrets
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -48,9 +50,9 @@ class PlatformKey:
         return {**jwk, "kid": self.kid, "use": "sig", "alg": "RS256"}
 
 
-def new_key() -> PlatformKey:
+def new_key(kid: str | None = None) -> PlatformKey:
     return PlatformKey(
-        f"platform-{uuid.uuid4().hex[:8]}", rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        kid or f"platform-{uuid.uuid4().hex[:8]}", rsa.generate_private_key(public_exponent=65537, key_size=2048)
     )
 
 
@@ -79,19 +81,30 @@ class TestPlatform:
 
     ``layout`` "generic" serves an OpenID configuration at ``/.well-known/openid-configuration``;
     "moodle" serves none and keeps its endpoints where Moodle does (``/mod/lti/certs.php``, ...).
+
+    With a ``family`` (see :data:`FAMILIES`) it issues its ids, keys and id_tokens in that
+    LMS's shape, in that LMS's layout, and its issuer is the family's (the endpoints still
+    live under ``base``).
     """
 
     __test__ = False
 
-    def __init__(self, tool_base_url: str, layout: str = "generic") -> None:
+    def __init__(self, tool_base_url: str, layout: str = "generic", family: LmsFamily | None = None) -> None:
         self.tool_base_url = tool_base_url
-        self.layout = layout
-        self.paths = PATHS[layout]
-        self.keys = [new_key()]
-        self.signing = self.keys[0]
-        self.client_id = f"client-{uuid.uuid4().hex[:8]}"
-        self.deployment_id = f"deployment-{uuid.uuid4().hex[:6]}"
-        self.context_id = f"course-{uuid.uuid4().hex[:8]}"
+        self.family = family
+        self.layout = family.layout if family is not None else layout
+        self.paths = PATHS[self.layout]
+        if family is None:
+            self.keys = [new_key()]
+            self.client_id = f"client-{uuid.uuid4().hex[:8]}"
+            self.deployment_id = f"deployment-{uuid.uuid4().hex[:6]}"
+            self.context_id = f"course-{uuid.uuid4().hex[:8]}"
+        else:
+            self.keys = [new_key(family.new_kid()) for _ in range(family.published_keys)]
+            self.client_id = family.new_client_id()
+            self.deployment_id = family.new_deployment_id()
+            self.context_id = family.new_context_id()
+        self.signing = self.keys[(len(self.keys) - 1) // 2]
         self.received = Received()
         self.members: list[dict[str, Any]] = []
         self.roster_page_size = 2
@@ -128,7 +141,7 @@ class TestPlatform:
 
     @property
     def issuer(self) -> str:
-        return self.base
+        return self.family.issuer if self.family is not None and self.family.issuer else self.base
 
     def registration_body(self, **changes: Any) -> dict[str, Any]:
         """The body of POST /api/v1/lti/config for this platform."""
@@ -197,6 +210,8 @@ class TestPlatform:
                 "title": "Lecture media",
                 "data": "opaque-platform-data-42",
             }
+        if self.family is not None:
+            self.family.shape(claims, self)
         return claims
 
     def sign(self, claims: dict[str, Any], key: PlatformKey | None = None) -> str:
@@ -375,6 +390,319 @@ class TestPlatform:
         claims = await self.verify_tool_jwt(str(form["JWT"]), audience=self.issuer)
         self.received.deep_link_responses.append(claims)
         return web.Response(text="<p>Content added</p>", content_type="text/html")
+
+
+# ---- LMS families -------------------------------------------------------------------------------
+#
+# How the big LMSs shape their launches, written from their public documentation and
+# published example id_tokens: Canvas's "Example ID Token" and Canvas Roles page,
+# Anthology's "Sample JWT content" for Blackboard Learn, Moodle's LTI 1.3 launch code
+# (mod/lti, which converts LTI 1.1 parameters to claims), D2L's Brightspace extension
+# claim, and Schoology's LTI apps page and launches recorded by the 1EdTech reference
+# tool. Where a vendor documents no detail, the claim follows LTI 1.3 core as written.
+
+LIS = "http://purl.imsglobal.org/vocab/lis/v2/"
+INSTITUTION = LIS + "institution/person#"
+SYSTEM = LIS + "system/person#"
+TEACHING_ASSISTANT_ROLE = LIS + "membership/Instructor#TeachingAssistant"
+COURSE_OFFERING = LIS + "course#CourseOffering"
+
+
+@dataclass(frozen=True)
+class LmsFamily:
+    """One LMS family: its issuer, the look of its ids and keys, its roles per person, its claims.
+
+    ``issuer`` is the family's ``iss`` (empty: the test platform's own URL). ``roles``
+    gives the roles claim this LMS sends for a persona (``learner``, ``instructor``,
+    ``teaching assistant``, ``administrator``). ``shape`` rewrites the test platform's
+    generic claims into the family's, in place. ``layout`` is where it serves its
+    endpoints (:data:`PATHS`); ``published_keys`` how many keys its JWKS lists.
+    """
+
+    name: str
+    issuer: str
+    new_client_id: Callable[[], str]
+    new_deployment_id: Callable[[], str]
+    new_context_id: Callable[[], str]
+    new_subject: Callable[[], str]
+    new_kid: Callable[[], str]
+    roles: Mapping[str, tuple[str, ...]]
+    shape: Callable[[dict[str, Any], TestPlatform], None]
+    published_keys: int = 1
+    layout: str = "generic"
+
+
+def _digits(count: int) -> str:
+    return str(random.randrange(10 ** (count - 1), 10**count))
+
+
+def _is_resource_link(claims: dict[str, Any]) -> bool:
+    return bool(claims[C + "message_type"] == "LtiResourceLinkRequest")
+
+
+def _canvas_object(**fields: Any) -> dict[str, Any]:
+    """Canvas serialises every claim object with its validation fields, always null and empty."""
+    return {**fields, "validation_context": None, "errors": {"errors": {}}}
+
+
+def _canvas(claims: dict[str, Any], platform: TestPlatform) -> None:
+    """Canvas cloud: one issuer for every tenant, ``<n>:<40 hex>`` deployments, untitled links.
+
+    Resource link title and description are null, the user's LTI 1.1 id rides in
+    ``lti11_legacy_user_id``, custom variables keep Canvas's types (numbers stay
+    numbers, unavailable ones stay ``$Variable`` text), the placement is Canvas's own
+    claim, and each claim object carries Canvas's ``validation_context`` and ``errors``.
+    """
+    legacy_id = hashlib.sha1(claims["sub"].encode()).hexdigest()
+    course_number = int(platform.context_id[:6], 16)
+    claims.update(
+        {
+            "locale": "en",
+            "picture": "https://canvas.instructure.com/images/messages/avatar-50.png",
+            "errors": {"errors": {}},
+            C + "context": _canvas_object(
+                id=platform.context_id, label="BIO-101", title="Cell Biology", type=[COURSE_OFFERING]
+            ),
+            C + "tool_platform": _canvas_object(
+                guid=f"{secrets.token_hex(20)}:canvas-lms",
+                name="Example University",
+                version="cloud",
+                product_family_code="canvas",
+            ),
+            C + "launch_presentation": _canvas_object(
+                document_target="iframe",
+                height=400,
+                width=800,
+                return_url=f"https://example.instructure.com/courses/{course_number}/external_content/success/external_tool_redirect",
+                locale="en",
+            ),
+            C + "custom": {
+                "canvas_course_id": course_number,
+                "canvas_user_login_id": "ada@example.edu",
+                "section_sis_ids": "$Canvas.course.sectionSisSourceIds",
+            },
+            C + "lti11_legacy_user_id": legacy_id,
+            C + "lti1p1": _canvas_object(user_id=legacy_id),
+            C + "lis": _canvas_object(person_sourcedid=None, course_offering_sourcedid=None),
+            "https://www.instructure.com/placement": "course_navigation",
+        }
+    )
+    if _is_resource_link(claims):
+        claims[C + "resource_link"] = _canvas_object(id=secrets.token_hex(20), description=None, title=None)
+
+
+def _blackboard(claims: dict[str, Any], platform: TestPlatform) -> None:
+    """Blackboard Learn: ``https://blackboard.com`` for every customer, UUID deployments, 32-hex ids."""
+    claims.update(
+        {
+            "locale": "en-US",
+            C + "tool_platform": {
+                "name": "Example University",
+                "description": "Example University",
+                "guid": uuid.uuid4().hex,
+                "product_family_code": "BlackboardLearn",
+                "version": "3900.93.0-rel.59",
+            },
+            C + "context": {
+                "id": platform.context_id,
+                "label": "BIO_101",
+                "title": "Cell Biology",
+                "type": [COURSE_OFFERING],
+            },
+            C + "launch_presentation": {
+                "return_url": "https://learn.example.edu/webapps/blackboard/execute/blti/launchReturn",
+                "locale": "en-US",
+            },
+            C + "lis": {"person_sourcedid": "ada.lovelace", "course_offering_sourcedid": "BIO_101"},
+            "https://blackboard.com/lti/claim/one_time_session_token": f"{uuid.uuid4().hex}:_{_digits(3)}_1",
+        }
+    )
+    if _is_resource_link(claims):
+        claims[C + "resource_link"] = {"id": f"_{_digits(4)}_1", "title": "Lecture media", "description": ""}
+
+
+def _moodle(claims: dict[str, Any], platform: TestPlatform) -> None:
+    """Moodle: the site's URL as issuer, the tool type's small integer as deployment, numeric ids."""
+    claims.update(
+        {
+            C + "context": {
+                "id": platform.context_id,
+                "label": "BIO101",
+                "title": "Cell Biology",
+                "type": ["CourseSection"],
+            },
+            C + "lis": {"person_sourcedid": "", "course_section_sourcedid": ""},
+            C + "launch_presentation": {
+                "locale": "en",
+                "document_target": "iframe",
+                "return_url": f"https://moodle.example.edu/mod/lti/return.php?course={platform.context_id}",
+            },
+            C + "tool_platform": {
+                "product_family_code": "moodle",
+                "version": "2024042200",
+                "guid": "moodle.example.edu",
+                "name": "Example University",
+                "description": "Example University Moodle",
+            },
+            C + "ext": {"user_username": "ada", "lms": "moodle-2"},
+            C + "custom": {"media_view": "lectures"},
+        }
+    )
+    if _is_resource_link(claims):
+        claims[C + "resource_link"] = {"title": "Lecture recordings", "description": "", "id": _digits(2)}
+
+
+_D2L_TENANT = str(uuid.uuid4())
+
+
+def _d2l(claims: dict[str, Any], platform: TestPlatform) -> None:
+    """D2L Brightspace: the school's Brightspace host as issuer, UUIDs, Brightspace's own claim."""
+    user_number = int(claims["sub"].rpartition("_")[2])
+    claims.update(
+        {
+            C + "context": {
+                "id": platform.context_id,
+                "label": "BIO-110",
+                "title": "Cell Biology",
+                "type": [COURSE_OFFERING],
+            },
+            C + "tool_platform": {
+                "guid": _D2L_TENANT,
+                "product_family_code": "desire2learn",
+                "version": "20.24.4",
+                "name": "Example School",
+                "url": "https://school.brightspace.com/",
+            },
+            C + "launch_presentation": {"document_target": "iframe", "locale": "en-US"},
+            "http://www.brightspace.com": {
+                "tenant_id": _D2L_TENANT,
+                "org_defined_id": "ada.lovelace",
+                "user_id": user_number,
+                "username": "alovelace",
+                "Context.id.history": "",
+                "ResourceLink.id.history": "",
+            },
+        }
+    )
+    if _is_resource_link(claims):
+        claims[C + "resource_link"] = {"id": str(uuid.uuid4()), "title": "Lecture media"}
+
+
+def _schoology(claims: dict[str, Any], platform: TestPlatform) -> None:
+    """Schoology: one issuer, ``aud`` as a one-element array, numeric ids."""
+    claims.update(
+        {
+            "aud": [platform.client_id],
+            C + "context": {
+                "id": platform.context_id,
+                "label": "Biology: Section 1",
+                "title": "Cell Biology",
+                "type": [LIS + "course#CourseSection"],
+            },
+            C + "tool_platform": {
+                "guid": _digits(10),
+                "name": "Example School District",
+                "product_family_code": "schoology",
+                "version": "2024.1",
+            },
+        }
+    )
+    if _is_resource_link(claims):
+        claims[C + "resource_link"] = {"id": _digits(10), "title": "Lecture media"}
+
+
+FAMILIES: dict[str, LmsFamily] = {
+    family.name: family
+    for family in (
+        LmsFamily(
+            name="canvas",
+            issuer="https://canvas.instructure.com",
+            new_client_id=lambda: "17" + _digits(13),
+            new_deployment_id=lambda: f"{random.randrange(1, 1000)}:{secrets.token_hex(20)}",
+            new_context_id=lambda: secrets.token_hex(20),
+            new_subject=lambda: str(uuid.uuid4()),
+            new_kid=lambda: time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()) + f"_{secrets.token_hex(4)}",
+            roles={
+                "learner": (INSTITUTION + "Student", LEARNER_ROLE, SYSTEM + "User"),
+                "instructor": (INSTITUTION + "Instructor", INSTRUCTOR_ROLE, SYSTEM + "User"),
+                "teaching assistant": (
+                    INSTITUTION + "Instructor",
+                    TEACHING_ASSISTANT_ROLE,
+                    INSTRUCTOR_ROLE,
+                    SYSTEM + "User",
+                ),
+                "administrator": (INSTITUTION + "Administrator", SYSTEM + "User"),
+            },
+            shape=_canvas,
+            published_keys=3,
+        ),
+        LmsFamily(
+            name="blackboard",
+            issuer="https://blackboard.com",
+            new_client_id=lambda: str(uuid.uuid4()),
+            new_deployment_id=lambda: str(uuid.uuid4()),
+            new_context_id=lambda: uuid.uuid4().hex,
+            new_subject=lambda: uuid.uuid4().hex,
+            new_kid=lambda: str(uuid.uuid4()),
+            roles={
+                "learner": (LEARNER_ROLE, INSTITUTION + "Student"),
+                "instructor": (INSTRUCTOR_ROLE, INSTITUTION + "Faculty"),
+                "teaching assistant": (TEACHING_ASSISTANT_ROLE, INSTRUCTOR_ROLE, INSTITUTION + "Staff"),
+                "administrator": (SYSTEM + "SysAdmin", INSTITUTION + "Staff"),
+            },
+            shape=_blackboard,
+        ),
+        LmsFamily(
+            name="moodle",
+            issuer="https://moodle.example.edu",
+            new_client_id=lambda: "".join(
+                random.choices("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", k=15)
+            ),
+            new_deployment_id=lambda: str(random.randrange(1, 40)),
+            new_context_id=lambda: str(random.randrange(2, 5000)),
+            new_subject=lambda: str(random.randrange(2, 50000)),
+            new_kid=lambda: secrets.token_urlsafe(15),
+            roles={
+                "learner": (LEARNER_ROLE,),
+                "instructor": (INSTRUCTOR_ROLE,),
+                "administrator": (INSTRUCTOR_ROLE, SYSTEM + "Administrator", INSTITUTION + "Administrator"),
+            },
+            shape=_moodle,
+            layout="moodle",
+        ),
+        LmsFamily(
+            name="d2l",
+            issuer="https://school.brightspace.com",
+            new_client_id=lambda: str(uuid.uuid4()),
+            new_deployment_id=lambda: str(uuid.uuid4()),
+            new_context_id=lambda: str(random.randrange(6000, 100000)),
+            new_subject=lambda: f"{_D2L_TENANT}_{random.randrange(100, 100000)}",
+            new_kid=lambda: str(uuid.uuid4()),
+            roles={
+                "learner": (INSTITUTION + "Student", LEARNER_ROLE),
+                "instructor": (INSTITUTION + "Instructor", INSTRUCTOR_ROLE),
+                "teaching assistant": (INSTITUTION + "Instructor", TEACHING_ASSISTANT_ROLE, INSTRUCTOR_ROLE),
+                "administrator": (INSTITUTION + "Administrator",),
+            },
+            shape=_d2l,
+        ),
+        LmsFamily(
+            name="schoology",
+            issuer="https://schoology.schoology.com",
+            new_client_id=lambda: _digits(10),
+            new_deployment_id=lambda: f"{_digits(10)}-{_digits(10)}",
+            new_context_id=lambda: _digits(10),
+            new_subject=lambda: f"7::{uuid.uuid4().hex}",
+            new_kid=lambda: secrets.token_hex(8),
+            roles={
+                "learner": (LEARNER_ROLE, INSTITUTION + "Student"),
+                "instructor": (INSTRUCTOR_ROLE, INSTITUTION + "Faculty"),
+                "administrator": (INSTITUTION + "Administrator",),
+            },
+            shape=_schoology,
+        ),
+    )
+}
 
 
 def hidden_fields(page: str) -> dict[str, str]:
