@@ -135,19 +135,30 @@ class KeySets:
         await self._redis.set(cache_key, json.dumps(usable), ex=self._cache_seconds)
         return usable
 
-    async def key_for(self, url: str, kid: str | None) -> Mapping[str, Any]:
-        """The platform key named ``kid``: from the cache, else from one fresh fetch (key rotation)."""
+    async def verified_claims(self, url: str, kid: str | None, token: str) -> dict[str, Any]:
+        """The id_token's claims, its signature checked with the platform key it names (``kid``).
+
+        The cached key set is tried first. The set is fetched again, once, when it lacks
+        the named key (the platform rotated to a new kid), or when a token without kid does
+        not verify with the cached set's only key (the platform replaced a key it never
+        named). Raises InvalidLaunch: ``LAUNCH_NO_KID``, ``LAUNCH_UNKNOWN_KEY``,
+        ``LAUNCH_BAD_SIGNATURE``.
+        """
         cache_key = f"lti:jwks:{_digest(url)}"
         cached = await self._redis.get(cache_key)
         if cached is not None:
             key = domain.select_jwk(json.loads(cached), kid)
             if key is not None:
-                return key
+                try:
+                    return domain.verify_signature(token, key)
+                except errors.InvalidLaunch:
+                    if kid is not None:
+                        raise
         keys = await self._fetch(url, cache_key)
         key = domain.select_jwk(keys, kid)
         if key is None:
             raise domain.no_platform_key(keys, kid)
-        return key
+        return domain.verify_signature(token, key)
 
 
 class LoginStates:

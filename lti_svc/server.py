@@ -484,8 +484,7 @@ class LtiServicer(lti_pb2_grpc.LtiServiceServicer):
                 )
             deployments = (await store.deployments_of(session, [row.id]))[row.id]
         registration = store.as_domain(row, deployments)
-        key = await self._deps.key_sets.key_for(registration.key_set_url, unverified.kid)
-        claims = domain.verify_signature(id_token, key)
+        claims = await self._deps.key_sets.verified_claims(registration.key_set_url, unverified.kid, id_token)
         return domain.check_launch_claims(claims, registration, now=self._now(), skew=self._deps.lti.clock_skew_seconds)
 
     async def _open_session(self, launch: domain.Launch) -> tuple[str, int, lti_pb2.LtiLaunch]:

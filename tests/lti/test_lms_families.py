@@ -152,6 +152,21 @@ async def test_a_token_without_kid_is_accepted_when_moodle_publishes_one_key(
     assert _session(lti, reply).roles == frozenset({"Learner"})
 
 
+async def test_kid_less_tokens_still_verify_after_a_one_key_platform_replaces_its_key(
+    lti: Lti, start_lms: StartLms, organization: str
+) -> None:
+    moodle = await start_lms("moodle")
+    await lti.register(moodle, organization)
+    moodle.token_edits = _signed_without_kid
+    _, first = await _launch(lti, moodle, "learner")
+    assert first.status == 200, first.text
+    fetches = moodle.received.jwks_fetches
+    moodle.rotate_keys(keep_old=False)
+    _, second = await _launch(lti, moodle, "learner")
+    assert _session(lti, second).organization_id == organization
+    assert moodle.received.jwks_fetches == fetches + 1
+
+
 def _signed_without_kid(key: PlatformKey, claims: dict[str, Any]) -> str:
     return jwt.encode(claims, key.private, algorithm="RS256")
 
