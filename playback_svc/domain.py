@@ -26,6 +26,7 @@ import base64
 import binascii
 import hashlib
 import hmac
+import math
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -52,6 +53,7 @@ SEGMENT_NAME = re.compile(r"seg_[0-9]{5}\.(?:ts|m4s)|init(?:_[0-9]{1,5})?\.mp4")
 _VARIANT_URI = re.compile(r"([0-9]{2,4}p)/index\.m3u8")
 _URI_ATTRIBUTE = re.compile(r'URI="([^"]*)"')
 _TARGET_DURATION = re.compile(r"#EXT-X-TARGETDURATION:([0-9]+)")
+_EXTINF = re.compile(r"#EXTINF:([0-9]+(?:\.[0-9]*)?)")
 
 
 class Delivery(StrEnum):
@@ -223,13 +225,19 @@ def parse_master(text: str) -> MasterPlaylist:
 
 
 def parse_variant(text: str) -> VariantPlaylist:
-    """Lines and segment names of a stored variant playlist (EVENT or VOD)."""
-    lines = tuple(line.strip() for line in text.splitlines() if line.strip())
+    """Lines and segment names of a stored variant playlist (EVENT or VOD).
+
+    A target duration below what the segments need (RFC 8216 4.3.3.1: every EXTINF
+    rounded to the nearest integer, and at least 1) is raised in the lines served:
+    transcoders before that rule wrote ``EXT-X-TARGETDURATION:0`` for clips shorter
+    than half a second, and those playlists stay in storage.
+    """
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
     if not lines or lines[0] != "#EXTM3U":
         raise _unreadable("variant playlist")
     segments: set[str] = set()
-    target = 0
-    for line in lines:
+    target, target_line, longest = 0, -1, 0
+    for index, line in enumerate(lines):
         uris = _URI_ATTRIBUTE.findall(line) if line.startswith("#") else [line]
         for uri in uris:
             if not SEGMENT_NAME.fullmatch(uri):
@@ -237,8 +245,14 @@ def parse_variant(text: str) -> VariantPlaylist:
             segments.add(uri)
         found = _TARGET_DURATION.fullmatch(line)
         if found:
-            target = int(found.group(1))
-    return VariantPlaylist(lines, frozenset(segments), "#EXT-X-ENDLIST" in lines, target)
+            target, target_line = int(found.group(1)), index
+        duration = _EXTINF.match(line)
+        if duration:
+            longest = max(longest, math.floor(float(duration.group(1)) + 0.5))
+    if target_line >= 0 and target < max(1, longest):
+        target = max(1, longest)
+        lines[target_line] = f"#EXT-X-TARGETDURATION:{target}"
+    return VariantPlaylist(tuple(lines), frozenset(segments), "#EXT-X-ENDLIST" in lines, target)
 
 
 def _rewrite(lines: Sequence[str], uri_for: Callable[[str], str]) -> str:

@@ -258,9 +258,61 @@ def parse_variant_playlist(text: str) -> VariantPlaylist:
     return VariantPlaylist(tuple(segments), "#EXT-X-ENDLIST" in text)
 
 
+_TARGET_DURATION = re.compile(r"#EXT-X-TARGETDURATION:\s*([0-9]+)\s*")
+START_AT_BEGINNING = "#EXT-X-START:TIME-OFFSET=0"
+"""RFC 8216 4.3.5.2: where players begin; 0 is the first segment, not the live edge."""
+
+
+def target_duration(segment_durations: Sequence[float], declared: int = 0) -> int:
+    """The EXT-X-TARGETDURATION of a playlist listing segments of these durations (seconds).
+
+    RFC 8216 4.3.3.1: every EXTINF, rounded to the nearest integer, must be at most the
+    target duration. FFmpeg writes the longest segment rounded half to even, so a clip
+    under half a second says 0, which players read as "reload without pause". The
+    answer never lowers what FFmpeg ``declared`` and is at least 1.
+    """
+    longest = max((math.floor(duration + 0.5) for duration in segment_durations), default=0)
+    return max(1, declared, longest)
+
+
+def with_target_duration(text: str) -> str:
+    """``text`` with an EXT-X-TARGETDURATION that covers every segment it lists (see :func:`target_duration`)."""
+    lines = text.splitlines()
+    segments = parse_variant_playlist(text).segments
+    for index, line in enumerate(lines):
+        match = _TARGET_DURATION.fullmatch(line.strip())
+        if match:
+            lines[index] = f"#EXT-X-TARGETDURATION:{target_duration([s.duration for s in segments], int(match[1]))}"
+            break
+    return "\n".join(lines) + "\n"
+
+
+def event_playlist(text: str) -> str:
+    """The EVENT playlist players get while encoding runs, from the one FFmpeg writes.
+
+    Adds ``#EXT-X-START:TIME-OFFSET=0`` (RFC 8216 4.3.5.2) after the header: without it
+    players treat a playlist with no EXT-X-ENDLIST as live and begin near its end (hls.js
+    three target durations from the edge), so someone opening a lecture while it
+    encodes would miss its first minutes. The tag goes in the media playlists only,
+    since 4.3.5 asks that it not appear in both the master and its media playlists.
+    The target duration is made to cover every segment (:func:`target_duration`).
+    """
+    lines = [line for line in with_target_duration(text).splitlines() if not line.startswith("#EXT-X-START:")]
+    header = 2 if len(lines) > 1 and lines[1].startswith("#EXT-X-VERSION:") else 1
+    return "\n".join([*lines[:header], START_AT_BEGINNING, *lines[header:]]) + "\n"
+
+
 def finalize_variant_playlist(text: str) -> str:
-    """The VOD form of a finished EVENT playlist: type VOD, and EXT-X-ENDLIST once."""
-    lines = [line for line in text.splitlines() if line.strip() and line.strip() != "#EXT-X-ENDLIST"]
+    """The VOD form of a finished EVENT playlist: type VOD, EXT-X-ENDLIST once, a target covering every segment.
+
+    No EXT-X-START: a VOD playlist starts at its beginning by default.
+    """
+    text = with_target_duration(text)
+    lines = [
+        line
+        for line in text.splitlines()
+        if line.strip() and line.strip() != "#EXT-X-ENDLIST" and not line.startswith("#EXT-X-START:")
+    ]
     lines = ["#EXT-X-PLAYLIST-TYPE:VOD" if line.startswith("#EXT-X-PLAYLIST-TYPE:") else line for line in lines]
     if not any(line.startswith("#EXT-X-PLAYLIST-TYPE:") for line in lines):
         lines.insert(1, "#EXT-X-PLAYLIST-TYPE:VOD")

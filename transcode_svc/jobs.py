@@ -114,7 +114,8 @@ class SegmentPublisher:
                 uploaded.add(segment.uri)
             if uploaded:
                 self._outputs.put_text(
-                    text, domain.output_key(self._video_id, f"{plan.name}/{domain.VARIANT_PLAYLIST}")
+                    domain.event_playlist(text),
+                    domain.output_key(self._video_id, f"{plan.name}/{domain.VARIANT_PLAYLIST}"),
                 )
                 self._published_playlist[plan.name] = text
         if not self._playable and all(self._uploaded.values()):

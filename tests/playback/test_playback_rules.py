@@ -131,6 +131,16 @@ def test_segment_uris_are_replaced_and_a_growing_playlist_is_short_lived() -> No
     assert domain.variant_max_age(finished, NOW + 3000, NOW) == 2940
 
 
+def test_a_stored_playlist_with_a_target_duration_of_zero_is_served_with_one() -> None:
+    stored = "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:0\n#EXTINF:0.32,\nseg_00000.ts\n#EXT-X-ENDLIST\n"
+
+    variant = domain.parse_variant(stored)
+
+    assert variant.target_duration == 1
+    assert "#EXT-X-TARGETDURATION:1\n" in domain.rewrite_variant(variant, lambda name: name)
+    assert domain.parse_variant(VARIANT).lines == tuple(VARIANT.splitlines())
+
+
 @pytest.mark.parametrize(
     "text",
     [

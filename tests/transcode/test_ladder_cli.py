@@ -93,11 +93,13 @@ def test_an_odd_sized_source_is_encoded_at_even_dimensions(tmp_path: Path) -> No
     assert stream_facts(tmp_path / "out/238p/seg_00000.ts")["size"] == (320, 238)
 
 
-def test_a_half_second_clip_gives_one_segment_and_a_poster(tmp_path: Path) -> None:
-    source = make_source(tmp_path / "in.mp4", size="320x240", seconds=0.5)
+def test_a_third_of_a_second_clip_gives_one_segment_a_target_duration_of_one_and_a_poster(tmp_path: Path) -> None:
+    source = make_source(tmp_path / "in.mp4", size="320x240", seconds=0.32)
     result = run_cli(source, tmp_path / "out")
     assert result.returncode == 0, result.stderr
-    assert len(parse_variant_playlist((tmp_path / "out/240p/index.m3u8").read_text()).segments) == 1
+    playlist = (tmp_path / "out/240p/index.m3u8").read_text()
+    assert len(parse_variant_playlist(playlist).segments) == 1
+    assert "#EXT-X-TARGETDURATION:1\n" in playlist
     assert (tmp_path / "out/poster.jpg").stat().st_size > 0
 
 

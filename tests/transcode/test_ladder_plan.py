@@ -10,6 +10,7 @@ from transcode_svc.domain import (
     Progress,
     encoded_percent,
     eta_seconds,
+    event_playlist,
     failure_reason,
     finalize_variant_playlist,
     job_timeouts,
@@ -19,6 +20,7 @@ from transcode_svc.domain import (
     parse_variant_playlist,
     plan_renditions,
     retry_intervals,
+    target_duration,
 )
 
 
@@ -110,6 +112,37 @@ def test_a_finished_event_playlist_becomes_vod_with_an_endlist() -> None:
     assert "#EXT-X-PLAYLIST-TYPE:VOD" in vod and "EVENT" not in vod
     assert vod.count("#EXT-X-ENDLIST") == 1 and vod.endswith("#EXT-X-ENDLIST\n")
     assert parse_variant_playlist(vod).segments[0].uri == "seg_00000.ts"
+
+
+SHORT_CLIP_EVENT = (
+    "#EXTM3U\n#EXT-X-VERSION:6\n#EXT-X-TARGETDURATION:0\n#EXT-X-MEDIA-SEQUENCE:0\n#EXT-X-PLAYLIST-TYPE:EVENT\n"
+    "#EXT-X-INDEPENDENT-SEGMENTS\n#EXTINF:0.320000,\nseg_00000.ts\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("durations", "declared", "target"),
+    [([0.32], 0, 1), ([0.5], 0, 1), ([6.006, 6.0, 2.1], 6, 6), ([6.5, 6.0], 6, 7), ([1.0, 1.0], 1, 1), ([], 0, 1)],
+)
+def test_the_target_duration_covers_every_segment_rounded_to_the_nearest_second_and_is_at_least_one(
+    durations: list[float], declared: int, target: int
+) -> None:
+    assert target_duration(durations, declared) == target
+
+
+def test_a_clip_shorter_than_a_second_gets_a_vod_playlist_with_a_target_duration_of_one() -> None:
+    vod = finalize_variant_playlist(SHORT_CLIP_EVENT + "#EXT-X-ENDLIST\n")
+    assert "#EXT-X-TARGETDURATION:1\n" in vod and "TARGETDURATION:0" not in vod
+    assert "#EXT-X-START" not in vod
+
+
+def test_an_event_playlist_tells_players_to_start_at_the_beginning_once() -> None:
+    published = event_playlist(SHORT_CLIP_EVENT)
+    lines = published.splitlines()
+    assert lines[:3] == ["#EXTM3U", "#EXT-X-VERSION:6", "#EXT-X-START:TIME-OFFSET=0"]
+    assert "#EXT-X-TARGETDURATION:1" in lines and "#EXT-X-PLAYLIST-TYPE:EVENT" in lines
+    assert event_playlist(published) == published
+    assert parse_variant_playlist(published).segments == parse_variant_playlist(SHORT_CLIP_EVENT).segments
 
 
 def test_measured_bandwidth_is_the_peak_segment_and_the_overall_average() -> None:

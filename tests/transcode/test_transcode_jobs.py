@@ -123,9 +123,21 @@ def test_a_video_is_playable_from_event_playlists_while_it_is_still_encoding(
 
     assert first_playable.status == RUNNING and first_playable.progress_percent < 100
     assert "#EXT-X-PLAYLIST-TYPE:EVENT" in variant and "#EXT-X-ENDLIST" not in variant
+    assert "#EXT-X-START:TIME-OFFSET=0" in variant.splitlines(), "players start at 0, not at the live edge"
     assert "seg_00000.ts" in variant and "360p/index.m3u8" in master
     finished = wait_until(stub, rig, job_id, lambda job: job.status in FINAL, timeout=120)
     assert finished.status == SUCCEEDED
+    assert "#EXT-X-START" not in rig.read(f"hls/{video_id}/360p/index.m3u8").decode()
+
+
+def test_a_clip_shorter_than_half_a_second_is_published_with_a_target_duration_of_one(
+    stub: Any, rig: TranscodeRig, tmp_path: Path
+) -> None:
+    video_id, job_id = start(stub, rig, make_source(tmp_path / "in.mp4", size="320x240", seconds=0.32))
+    rig.start_worker()
+    assert wait_until(stub, rig, job_id, lambda job: job.status in FINAL).status == SUCCEEDED
+    variant = rig.read(f"hls/{video_id}/240p/index.m3u8").decode()
+    assert "#EXT-X-TARGETDURATION:1" in variant.splitlines() and variant.rstrip().endswith("#EXT-X-ENDLIST")
 
 
 def test_starting_a_video_twice_gives_the_same_job(stub: Any, rig: TranscodeRig, tmp_path: Path) -> None:
