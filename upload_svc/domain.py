@@ -40,22 +40,35 @@ MAX_PAGE_SIZE = 100
 MAX_PARTS_PAGE_SIZE = 1000
 UNTITLED = "Untitled video"
 
-ALLOWED_CONTENT_TYPES = frozenset(
-    {
-        "video/mp4",
-        "video/quicktime",
-        "video/webm",
-        "video/x-matroska",
-        "video/x-msvideo",
-        "video/mpeg",
-        "video/ogg",
-        "video/3gpp",
-        "video/x-m4v",
-    }
-)
-"""Containers FFmpeg reads and browsers label as video; anything else is refused at declaration."""
+VIDEO_TYPE_BY_EXTENSION: Mapping[str, str] = {
+    ".3g2": "video/3gpp2",
+    ".3gp": "video/3gpp",
+    ".asf": "video/x-ms-asf",
+    ".avi": "video/x-msvideo",
+    ".flv": "video/x-flv",
+    ".m2ts": "video/mp2t",
+    ".m4v": "video/x-m4v",
+    ".mkv": "video/x-matroska",
+    ".mov": "video/quicktime",
+    ".mp4": "video/mp4",
+    ".mpeg": "video/mpeg",
+    ".mpg": "video/mpeg",
+    ".mts": "video/mp2t",
+    ".ogv": "video/ogg",
+    ".qt": "video/quicktime",
+    ".ts": "video/mp2t",
+    ".vob": "video/mpeg",
+    ".webm": "video/webm",
+    ".wmv": "video/x-ms-wmv",
+}
+"""Extensions of the containers FFmpeg reads that cameras, phones, screen recorders and
+browsers write, each with its registered (or customary) media type. The extension decides
+whether a declaration is accepted; ffprobe decides, at complete, whether the bytes are video."""
 
-ALLOWED_EXTENSIONS = frozenset({".mp4", ".m4v", ".mov", ".webm", ".mkv", ".avi", ".mpeg", ".mpg", ".ogv", ".3gp"})
+ALLOWED_EXTENSIONS = frozenset(VIDEO_TYPE_BY_EXTENSION)
+
+_MEDIA_TYPE = re.compile(r"[a-z0-9][a-z0-9!#$&^_.+-]{0,126}/[a-z0-9][a-z0-9!#$&^_.+-]{0,126}")
+"""RFC 6838 4.2: ``type/subtype`` of restricted names (after lowercasing)."""
 
 
 class VideoStatus(StrEnum):
@@ -197,6 +210,25 @@ def normalize_content_type(raw: str) -> str:
     return raw.split(";", 1)[0].strip().lower()
 
 
+def declared_media_type(filename: str, content_type: str) -> str | None:
+    """The media type an upload is recorded, presigned and stored with; None if it is not one.
+
+    A browser's ``File.type`` is its guess from the extension (its own table, then the
+    operating system's registry), so it says nothing the extension does not, and where
+    the two disagree the registry is what is wrong: ``video/avi`` and ``video/mov`` for
+    what IANA calls ``video/x-msvideo`` and ``video/quicktime``, an empty type for
+    ``.mkv`` on a machine without a Matroska player, Qt Linguist's ``text/...`` for
+    ``.ts``. So any well-formed type is kept as the browser sent it (lowercased, without
+    parameters), because the browser will POST that same type and the presigned
+    policy pins it; an empty one becomes the extension's type
+    (:data:`VIDEO_TYPE_BY_EXTENSION`). Whether the bytes are video is ffprobe's call.
+    """
+    media_type = normalize_content_type(content_type)
+    if not media_type:
+        return VIDEO_TYPE_BY_EXTENSION.get(extension_of(filename), "application/octet-stream")
+    return media_type if _MEDIA_TYPE.fullmatch(media_type) else None
+
+
 def validate_declaration(
     *, filename: str, content_type: str, file_size: int, limits: UploadLimits, title: str = ""
 ) -> DeclaredFile:
@@ -212,14 +244,13 @@ def validate_declaration(
                 f"{clean_name!r} does not end in a video extension: use one of {', '.join(sorted(ALLOWED_EXTENSIONS))}",
             )
         )
-    media_type = normalize_content_type(content_type)
-    if not media_type:
-        violations.append(FieldViolation("content_type", "give the file's media type, e.g. video/mp4"))
-    elif media_type not in ALLOWED_CONTENT_TYPES:
+    media_type = declared_media_type(clean_name, content_type)
+    if media_type is None:
         violations.append(
             FieldViolation(
                 "content_type",
-                f"{media_type!r} is not an accepted video type: use one of {', '.join(sorted(ALLOWED_CONTENT_TYPES))}",
+                f"{normalize_content_type(content_type)!r} is not a media type: send the file's type as the "
+                "browser reports it (e.g. video/mp4), or leave it empty",
             )
         )
     if file_size <= 0:
@@ -236,6 +267,7 @@ def validate_declaration(
         detail = "; ".join(f"{v.field}: {v.description}" for v in violations)
         raise errors.InvalidUpload(f"the upload cannot be accepted: {detail}", violations=tuple(violations))
     chosen_title = clean_title(title) or title_from_filename(clean_name)
+    assert media_type is not None
     return DeclaredFile(filename=clean_name, content_type=media_type, file_size=file_size, title=chosen_title)
 
 

@@ -82,12 +82,18 @@ class Api:
             {"filename": filename, "content_type": content_type, "file_size": size},
         )
 
-    async def post_form(self, created: dict[str, Any], body: bytes, *, content_type: str | None = None) -> Reply:
-        """Send the file with the presigned POST form, as a browser form would."""
+    async def post_form(
+        self, created: dict[str, Any], body: bytes, *, content_type: str | None = None, file_type: str | None = None
+    ) -> Reply:
+        """Send the file with the presigned POST form, as a browser form would.
+
+        ``content_type`` replaces the Content-Type field; ``file_type`` is the type of the
+        file part (a browser's File.type, application/octet-stream when it has none).
+        """
         form = aiohttp.FormData()
         for name, value in created["fields"].items():
             form.add_field(name, content_type if content_type and name == "Content-Type" else value)
-        form.add_field("file", body, filename="upload.bin", content_type=content_type or "video/mp4")
+        form.add_field("file", body, filename="upload.bin", content_type=file_type or content_type or "video/mp4")
         async with self.session.post(created["url"], data=form) as response:
             return Reply(response.status, await response.text(), dict(response.headers))
 

@@ -207,7 +207,12 @@ class CreateUploadRequest(_message.Message):
     filename: _builtins.str
     """Name of the file on the user's machine; used as the default title."""
     content_type: _builtins.str
-    """MIME type of the file, e.g. "video/mp4"; must be a video type."""
+    """Media type of the file as the browser reports it (File.type), e.g. "video/mp4" or
+    "video/avi"; empty when the browser does not know the extension (often ".mkv"), and
+    then the extension's type is used. The file name's extension decides whether the
+    upload is accepted, and probing decides whether the bytes are video; the presigned
+    POST pins this type, so send the form fields as given.
+    """
     file_size: _builtins.int
     """Size of the file in bytes, up to 20 GiB; int64, so JSON carries it as a string (a number is accepted on input)."""
     course_id: _builtins.str
