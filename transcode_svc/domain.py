@@ -15,6 +15,7 @@ import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from fractions import Fraction
 
 
 @dataclass(frozen=True)
@@ -68,13 +69,37 @@ class ProbeFacts:
     video_codec: str = ""
     audio_codec: str = ""
     has_audio: bool = False
+    sample_aspect_ratio: str = ""
+    """Shape of one coded pixel, ``"64:45"``; "" when square or unknown."""
+    field_order: str = ""
+    """``progressive``, or ``tt``/``bb``/``tb``/``bt`` for interlaced video; "" when unknown."""
+    pixel_format: str = ""
+    color_transfer: str = ""
+    color_primaries: str = ""
+    color_space: str = ""
+
+    @property
+    def pixel_aspect(self) -> Fraction:
+        """Width over height of one coded pixel; 1 when square, unknown or malformed."""
+        width, _, height = self.sample_aspect_ratio.partition(":")
+        try:
+            ratio = Fraction(int(width), int(height))
+        except (ValueError, ZeroDivisionError):
+            return Fraction(1)
+        return ratio if ratio > 0 else Fraction(1)
 
     @property
     def display_size(self) -> tuple[int, int]:
-        """Width and height as shown: a 90 or 270 degree rotation swaps the coded ones."""
+        """Width and height of the picture as shown, in square pixels.
+
+        Non-square pixels stretch the coded width (720x576 at 64:45 is a 1024x576
+        picture, 16:9; at 16:15 it is 768x576, 4:3), as FFmpeg's display aspect ratio
+        says; a 90 or 270 degree rotation then swaps the two.
+        """
+        width = round(self.width * self.pixel_aspect) if self.width > 0 else self.width
         if self.rotation % 180 == 90:
-            return self.height, self.width
-        return self.width, self.height
+            return self.height, width
+        return width, self.height
 
 
 @dataclass(frozen=True)

@@ -398,7 +398,19 @@ def probe_file(source: str) -> ProbeFacts:
         video_codec=str(video.get("codec_name", "")),
         audio_codec=str(audio.get("codec_name", "")) if audio else "",
         has_audio=audio is not None,
+        sample_aspect_ratio=_named(video.get("sample_aspect_ratio")),
+        field_order=_named(video.get("field_order")),
+        pixel_format=_named(video.get("pix_fmt")),
+        color_transfer=_named(video.get("color_transfer")),
+        color_primaries=_named(video.get("color_primaries")),
+        color_space=_named(video.get("color_space")),
     )
+
+
+def _named(value: object) -> str:
+    """FFmpeg's name for a property; "" for its words for "not said"."""
+    text = str(value or "").strip()
+    return "" if text.lower() in ("unknown", "unspecified", "reserved", "n/a", "0:1", "1:1") else text
 
 
 def _rate(text: str) -> float:

@@ -138,6 +138,12 @@ def _probe_facts(message: transcode_pb2.ProbeFacts) -> domain.ProbeFacts:
         video_codec=message.video_codec,
         audio_codec=message.audio_codec,
         has_audio=message.has_audio,
+        sample_aspect_ratio=message.sample_aspect_ratio,
+        field_order=message.field_order,
+        pixel_format=message.pixel_format,
+        color_transfer=message.color_transfer,
+        color_primaries=message.color_primaries,
+        color_space=message.color_space,
     )
 
 

@@ -404,4 +404,10 @@ def probe_message(facts: domain.ProbeFacts) -> transcode_pb2.ProbeFacts:
         video_codec=facts.video_codec,
         audio_codec=facts.audio_codec,
         has_audio=facts.has_audio,
+        sample_aspect_ratio=facts.sample_aspect_ratio,
+        field_order=facts.field_order,
+        pixel_format=facts.pixel_format,
+        color_transfer=facts.color_transfer,
+        color_primaries=facts.color_primaries,
+        color_space=facts.color_space,
     )

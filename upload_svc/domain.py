@@ -19,6 +19,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from fractions import Fraction
 from typing import Any
 
 from service_kit.auth import SessionClaims
@@ -537,6 +538,15 @@ class ProbeFacts:
     video_codec: str
     audio_codec: str
     has_audio: bool
+    sample_aspect_ratio: str = ""
+    """``"64:45"`` when pixels are not square; "" when square or unknown."""
+    field_order: str = ""
+    """``progressive``, or ``tt``/``bb``/``tb``/``bt`` for interlaced video; "" when unknown."""
+    pixel_format: str = ""
+    color_transfer: str = ""
+    """``smpte2084`` (PQ) and ``arib-std-b67`` (HLG) are HDR; "" when unknown."""
+    color_primaries: str = ""
+    color_space: str = ""
 
 
 def facts_from_ffprobe(report: Mapping[str, Any]) -> ProbeFacts:
@@ -570,7 +580,29 @@ def facts_from_ffprobe(report: Mapping[str, Any]) -> ProbeFacts:
         video_codec=str(video.get("codec_name") or ""),
         audio_codec=str(audio.get("codec_name") or "") if audio else "",
         has_audio=audio is not None,
+        sample_aspect_ratio=_pixel_aspect(video.get("sample_aspect_ratio")),
+        field_order=_named(video.get("field_order")),
+        pixel_format=_named(video.get("pix_fmt")),
+        color_transfer=_named(video.get("color_transfer")),
+        color_primaries=_named(video.get("color_primaries")),
+        color_space=_named(video.get("color_space")),
     )
+
+
+def _named(value: object) -> str:
+    """One of FFmpeg's names as given; "" for its words for "not said" (unknown, unspecified, reserved)."""
+    text = str(value or "").strip()
+    return "" if text.lower() in ("unknown", "unspecified", "reserved", "n/a") else text
+
+
+def _pixel_aspect(value: object) -> str:
+    """``64:45`` in lowest terms; "" when square (1:1), unknown (0:1) or malformed."""
+    width, _, height = str(value or "").partition(":")
+    try:
+        ratio = Fraction(int(width), int(height))
+    except (ValueError, ZeroDivisionError):
+        return ""
+    return "" if ratio <= 0 or ratio == 1 else f"{ratio.numerator}:{ratio.denominator}"
 
 
 def unreadable(detail: str) -> errors.UploadRejected:

@@ -73,6 +73,12 @@ class VideoRow(Base):
     video_codec: Mapped[str | None] = mapped_column(Text)
     audio_codec: Mapped[str | None] = mapped_column(Text)
     has_audio: Mapped[bool | None] = mapped_column(Boolean)
+    sample_aspect_ratio: Mapped[str | None] = mapped_column(Text)
+    field_order: Mapped[str | None] = mapped_column(Text)
+    pixel_format: Mapped[str | None] = mapped_column(Text)
+    color_transfer: Mapped[str | None] = mapped_column(Text)
+    color_primaries: Mapped[str | None] = mapped_column(Text)
+    color_space: Mapped[str | None] = mapped_column(Text)
     error_reason: Mapped[str | None] = mapped_column(Text)
     transcode_job_id: Mapped[str | None] = mapped_column(Text)
     transcode_progress: Mapped[int] = mapped_column(Integer, default=0)
@@ -98,6 +104,12 @@ class VideoRow(Base):
             video_codec=self.video_codec or "",
             audio_codec=self.audio_codec or "",
             has_audio=bool(self.has_audio),
+            sample_aspect_ratio=self.sample_aspect_ratio or "",
+            field_order=self.field_order or "",
+            pixel_format=self.pixel_format or "",
+            color_transfer=self.color_transfer or "",
+            color_primaries=self.color_primaries or "",
+            color_space=self.color_space or "",
         )
 
     def record_transcode(self, job: TranscodeState | None) -> None:
@@ -117,6 +129,12 @@ class VideoRow(Base):
         self.video_codec = facts.video_codec
         self.audio_codec = facts.audio_codec
         self.has_audio = facts.has_audio
+        self.sample_aspect_ratio = facts.sample_aspect_ratio
+        self.field_order = facts.field_order
+        self.pixel_format = facts.pixel_format
+        self.color_transfer = facts.color_transfer
+        self.color_primaries = facts.color_primaries
+        self.color_space = facts.color_space
 
 
 class UploadRow(Base):

@@ -14,12 +14,19 @@ def make_source(
     rate: int = 25,
     audio: bool = True,
     rotate: int | None = None,
+    pixel_aspect: str | None = None,
 ) -> Path:
-    """An H.264 (+ AAC) MP4 of a test pattern; ``rotate`` sets display rotation metadata."""
+    """An H.264 (+ AAC) MP4 of a test pattern.
+
+    ``rotate`` sets display rotation metadata; ``pixel_aspect`` ("64:45") codes the
+    picture with non-square pixels, as DVDs and broadcast SD do.
+    """
     command = ["ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error", "-y"]
     command += ["-f", "lavfi", "-i", f"testsrc2=size={size}:rate={rate}"]
     if audio:
         command += ["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000"]
+    if pixel_aspect is not None:
+        command += ["-vf", f"setsar={pixel_aspect.replace(':', '/')}"]
     command += ["-t", str(seconds), "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p"]
     if audio:
         command += ["-c:a", "aac", "-b:a", "64k"]

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 from tests.transcode.sources import make_source, truncate
 from transcode_svc.domain import parse_variant_playlist
@@ -25,6 +26,18 @@ def run_cli(source: Path, outdir: Path) -> subprocess.CompletedProcess[str]:
         text=True,
         timeout=120,
     )
+
+
+def video_stream(path: Path) -> dict[str, Any]:
+    """ffprobe's report on the first video stream of a file."""
+    report = subprocess.run(
+        ["ffprobe", "-v", "error", "-print_format", "json", "-show_streams", "-select_streams", "v:0", str(path)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    stream: dict[str, Any] = json.loads(report.stdout)["streams"][0]
+    return stream
 
 
 def stream_facts(path: Path) -> dict[str, object]:
@@ -77,6 +90,19 @@ def test_a_rotated_source_is_encoded_as_it_is_displayed(tmp_path: Path) -> None:
     source = make_source(tmp_path / "in.mp4", size="640x360", seconds=1, rotate=90)
     assert run_cli(source, tmp_path / "out").returncode == 0
     assert stream_facts(tmp_path / "out/360p/seg_00000.ts")["size"] == (360, 640)
+
+
+def test_a_16_by_9_picture_coded_with_non_square_pixels_gives_16_by_9_rungs_of_square_pixels(tmp_path: Path) -> None:
+    source = make_source(tmp_path / "in.mp4", size="720x576", seconds=1, audio=False, pixel_aspect="64:45")
+    assert video_stream(source)["display_aspect_ratio"] == "16:9"
+    result = run_cli(source, tmp_path / "out")
+    assert result.returncode == 0, result.stderr
+    assert renditions(tmp_path / "out") == ["360p", "480p"]
+    for rung, size in (("360p", (640, 360)), ("480p", (854, 480))):
+        stream = video_stream(tmp_path / "out" / rung / "seg_00000.ts")
+        assert (stream["width"], stream["height"]) == size
+        assert stream["sample_aspect_ratio"] == "1:1"
+    assert "RESOLUTION=854x480" in (tmp_path / "out/master.m3u8").read_text()
 
 
 def test_a_source_without_audio_gives_video_only_renditions(tmp_path: Path) -> None:

@@ -62,6 +62,32 @@ def test_a_rotated_source_is_planned_as_it_is_displayed() -> None:
     assert shapes(facts(1280, 720, rotation=90)) == shapes(facts(720, 1280))
 
 
+@pytest.mark.parametrize(
+    ("coded", "pixel_aspect", "expected"),
+    [
+        ((720, 576), "64:45", [("360p", 640, 360), ("480p", 854, 480)]),
+        ((720, 576), "16:15", [("360p", 480, 360), ("480p", 640, 480)]),
+        ((720, 480), "8:9", [("360p", 480, 360), ("480p", 640, 480)]),
+        ((1440, 1080), "4:3", [("360p", 640, 360), ("480p", 854, 480), ("720p", 1280, 720), ("1080p", 1920, 1080)]),
+    ],
+)
+def test_non_square_pixels_are_planned_from_the_displayed_picture_at_even_square_pixel_sizes(
+    coded: tuple[int, int], pixel_aspect: str, expected: list[tuple[str, int, int]]
+) -> None:
+    assert shapes(facts(*coded, sample_aspect_ratio=pixel_aspect)) == expected
+
+
+def test_a_rotated_source_with_non_square_pixels_stretches_its_coded_width_before_turning() -> None:
+    probe = facts(720, 576, sample_aspect_ratio="64:45", rotation=90)
+    assert probe.display_size == (576, 1024)
+    assert shapes(probe)[0] == ("360p", 360, 640)
+
+
+@pytest.mark.parametrize("pixel_aspect", ["", "1:1", "0:1", "nonsense", "3:0"])
+def test_square_or_unknown_pixels_leave_the_coded_size(pixel_aspect: str) -> None:
+    assert facts(720, 576, sample_aspect_ratio=pixel_aspect).display_size == (720, 576)
+
+
 def test_a_source_smaller_than_360p_gets_one_rendition_at_its_own_even_size() -> None:
     plans = plan_renditions(facts(321, 241))
     assert [(p.name, p.width, p.height) for p in plans] == [("240p", 320, 240)]

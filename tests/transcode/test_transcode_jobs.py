@@ -222,3 +222,16 @@ def test_a_worker_killed_mid_job_is_replaced_and_the_outputs_equal_an_uninterrup
     for rung in ("360p", "480p", "720p"):
         retried = rig.read(f"hls/{video_id}/{rung}/index.m3u8")
         assert retried == rig.read(f"hls/{reference_video}/{rung}/index.m3u8")
+
+
+def test_a_source_with_non_square_pixels_is_published_as_16_by_9_renditions(
+    stub: Any, rig: TranscodeRig, tmp_path: Path
+) -> None:
+    source = make_source(tmp_path / "in.mp4", size="720x576", seconds=1, audio=False, pixel_aspect="64:45")
+    video_id, job_id = start(stub, rig, source)
+    rig.start_worker()
+    job = wait_until(stub, rig, job_id, lambda j: j.status in FINAL)
+    assert job.status == SUCCEEDED, job.error_reason
+    assert [(r.name, r.width, r.height) for r in job.renditions] == [("360p", 640, 360), ("480p", 854, 480)]
+    master = rig.read(f"hls/{video_id}/master.m3u8").decode()
+    assert "RESOLUTION=640x360" in master and "RESOLUTION=854x480" in master

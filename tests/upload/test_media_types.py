@@ -21,9 +21,9 @@ if TYPE_CHECKING:
 QUEUED = "VIDEO_STATUS_QUEUED"
 
 
-def clip(path: Path, *output: str, video: bool = True) -> bytes:
-    """A one-second 160x120 clip (or a tone, without ``video``) written with the given output options."""
-    inputs = ["-f", "lavfi", "-i", "testsrc2=size=160x120:rate=10"] if video else []
+def clip(path: Path, *output: str, video: bool = True, size: str = "160x120") -> bytes:
+    """A one-second clip of ``size`` (or a tone, without ``video``) written with the given output options."""
+    inputs = ["-f", "lavfi", "-i", f"testsrc2=size={size}:rate=10"] if video else []
     inputs += ["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=16000"]
     subprocess.run(["ffmpeg", "-v", "error", "-y", *inputs, "-t", "1", *output, str(path)], check=True, timeout=60)
     return path.read_bytes()
@@ -94,3 +94,20 @@ async def test_sound_without_a_picture_named_mkv_is_refused_for_what_it_is(
     assert "no video stream" in refused["error"]["message"]
     key = str(created["fields"]["key"])
     assert s3.list_objects_v2(Bucket="media-test", Prefix=key).get("KeyCount") == 0
+
+
+async def test_a_dvd_clip_without_a_type_is_probed_with_its_pixel_shape_and_field_order(
+    api: Api, tmp_path: Path
+) -> None:
+    dvd = ["-c:v", "mpeg2video", "-flags", "+ildct+ilme", "-top", "1", "-aspect", "16:9", "-c:a", "mp2", "-f", "vob"]
+    body = clip(tmp_path / "VTS_01_1.VOB", *dvd, size="720x576")
+
+    created, completed, status = await upload_and_complete(
+        api, "VTS_01_1.VOB", "", body, file_type="application/octet-stream"
+    )
+
+    assert status == 200, completed
+    probe = completed["probe"]
+    assert (probe["video_codec"], probe["width"], probe["height"]) == ("mpeg2video", 720, 576)
+    assert (probe["sample_aspect_ratio"], probe["field_order"]) == ("64:45", "tt")
+    assert created["fields"]["Content-Type"] == "video/mpeg"

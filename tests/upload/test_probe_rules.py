@@ -91,3 +91,32 @@ def test_an_unknown_average_frame_rate_falls_back_to_the_base_rate() -> None:
 def test_an_unreadable_file_says_so_with_ffprobes_reason() -> None:
     error = domain.unreadable("Invalid data found when processing input")
     assert "could not be read as a video (Invalid data found when processing input)" in error.message
+
+
+@pytest.mark.parametrize(
+    ("reported", "kept"), [("64:45", "64:45"), ("128:90", "64:45"), ("1:1", ""), ("0:1", ""), ("N/A", ""), (None, "")]
+)
+def test_the_pixel_shape_is_kept_in_lowest_terms_and_only_when_not_square(reported: str | None, kept: str) -> None:
+    stream = {**VIDEO_STREAM, "sample_aspect_ratio": reported} if reported else VIDEO_STREAM
+    assert domain.facts_from_ffprobe(report(stream)).sample_aspect_ratio == kept
+
+
+def test_field_order_pixel_format_and_colour_are_reported_as_ffmpeg_names_them() -> None:
+    hdr_phone = {
+        **VIDEO_STREAM,
+        "codec_name": "hevc",
+        "pix_fmt": "yuv420p10le",
+        "field_order": "progressive",
+        "color_transfer": "arib-std-b67",
+        "color_primaries": "bt2020",
+        "color_space": "bt2020nc",
+    }
+    facts = domain.facts_from_ffprobe(report(hdr_phone))
+    assert (facts.pixel_format, facts.field_order) == ("yuv420p10le", "progressive")
+    assert (facts.color_transfer, facts.color_primaries, facts.color_space) == ("arib-std-b67", "bt2020", "bt2020nc")
+
+
+def test_unknown_field_order_and_colour_are_empty() -> None:
+    stream = {**VIDEO_STREAM, "field_order": "unknown", "color_transfer": "unknown", "color_space": "reserved"}
+    facts = domain.facts_from_ffprobe(report(stream))
+    assert (facts.field_order, facts.color_transfer, facts.color_space) == ("", "", "")

@@ -75,6 +75,12 @@ class ProbeFacts(_message.Message):
     VIDEO_CODEC_FIELD_NUMBER: _builtins.int
     AUDIO_CODEC_FIELD_NUMBER: _builtins.int
     HAS_AUDIO_FIELD_NUMBER: _builtins.int
+    SAMPLE_ASPECT_RATIO_FIELD_NUMBER: _builtins.int
+    FIELD_ORDER_FIELD_NUMBER: _builtins.int
+    PIXEL_FORMAT_FIELD_NUMBER: _builtins.int
+    COLOR_TRANSFER_FIELD_NUMBER: _builtins.int
+    COLOR_PRIMARIES_FIELD_NUMBER: _builtins.int
+    COLOR_SPACE_FIELD_NUMBER: _builtins.int
     duration_seconds: _builtins.float
     """Duration of the source in seconds."""
     width: _builtins.int
@@ -91,6 +97,26 @@ class ProbeFacts(_message.Message):
     """Codec name of the first audio stream, empty when there is none."""
     has_audio: _builtins.bool
     """Whether the source has at least one audio stream."""
+    sample_aspect_ratio: _builtins.str
+    """Shape of one coded pixel as "W:H" when it is not square, e.g. "64:45" for a 16:9
+    PAL DVD picture coded as 720x576; empty when pixels are square or it is unknown.
+    """
+    field_order: _builtins.str
+    """How the picture's fields are stored, as FFmpeg reports it: "progressive", or "tt",
+    "bb", "tb", "bt" for interlaced video; empty when unknown.
+    """
+    pixel_format: _builtins.str
+    """Pixel format of the video stream as FFmpeg names it, e.g. "yuv420p", or
+    "yuv420p10le" for 10-bit video.
+    """
+    color_transfer: _builtins.str
+    """Transfer characteristic as FFmpeg names it, e.g. "bt709"; "smpte2084" (PQ) and
+    "arib-std-b67" (HLG) mean HDR. Empty when unknown.
+    """
+    color_primaries: _builtins.str
+    """Colour primaries as FFmpeg names them, e.g. "bt709" or "bt2020"; empty when unknown."""
+    color_space: _builtins.str
+    """Matrix coefficients (FFmpeg's color_space), e.g. "bt709" or "bt2020nc"; empty when unknown."""
     def __init__(
         self,
         *,
@@ -102,10 +128,16 @@ class ProbeFacts(_message.Message):
         video_codec: _builtins.str = ...,
         audio_codec: _builtins.str = ...,
         has_audio: _builtins.bool = ...,
+        sample_aspect_ratio: _builtins.str = ...,
+        field_order: _builtins.str = ...,
+        pixel_format: _builtins.str = ...,
+        color_transfer: _builtins.str = ...,
+        color_primaries: _builtins.str = ...,
+        color_space: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["audio_codec", b"audio_codec", "duration_seconds", b"duration_seconds", "frame_rate", b"frame_rate", "has_audio", b"has_audio", "height", b"height", "rotation", b"rotation", "video_codec", b"video_codec", "width", b"width"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["audio_codec", b"audio_codec", "color_primaries", b"color_primaries", "color_space", b"color_space", "color_transfer", b"color_transfer", "duration_seconds", b"duration_seconds", "field_order", b"field_order", "frame_rate", b"frame_rate", "has_audio", b"has_audio", "height", b"height", "pixel_format", b"pixel_format", "rotation", b"rotation", "sample_aspect_ratio", b"sample_aspect_ratio", "video_codec", b"video_codec", "width", b"width"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
