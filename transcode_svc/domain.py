@@ -241,6 +241,59 @@ def plan_renditions(probe: ProbeFacts) -> list[RenditionPlan]:
     return plans
 
 
+# ---- the source's picture: fields and colour -------------------------------------------------
+
+INTERLACED_FIELD_ORDERS = frozenset({"tt", "bb", "tb", "bt"})
+"""ffprobe's field orders of interlaced video (top or bottom field first, coded and displayed)."""
+HDR_TRANSFERS = frozenset({"smpte2084", "arib-std-b67"})
+"""PQ (HDR10) and HLG (what phones record, Dolby Vision's base layer on iPhones): high dynamic range."""
+_ZIMG_PRIMARIES = frozenset({"bt2020", "bt709", "smpte432", "smpte431"})
+_ZIMG_MATRICES = frozenset({"bt2020nc", "bt2020c", "bt709"})
+
+
+@dataclass(frozen=True)
+class PicturePlan:
+    """What the decoded source needs before any rung is scaled from it.
+
+    The default changes nothing: progressive SDR sources go straight to the scalers.
+    """
+
+    deinterlace: bool = False
+    """Interlaced source: bwdif makes one progressive frame per frame (frame rate kept)."""
+    tone_map_from: str = ""
+    """The source's HDR transfer (:data:`HDR_TRANSFERS`) when it is tone-mapped to SDR BT.709; "" otherwise."""
+    source_primaries: str = ""
+    """Colour primaries to read an HDR source with (zimg's names); "" when not tone-mapping."""
+    source_matrix: str = ""
+    """Matrix coefficients to read an HDR source with (zimg's names); "" when not tone-mapping."""
+
+    @property
+    def tone_maps(self) -> bool:
+        return bool(self.tone_map_from)
+
+
+def plan_picture(probe: ProbeFacts) -> PicturePlan:
+    """How the source's fields and colours are made fit for 8-bit SDR H.264 renditions.
+
+    - Interlaced (ffprobe's field order tt, bb, tb or bt): deinterlaced explicitly, not
+      left to the accident of downscaling, which blends fields in small rungs and
+      leaves combing in any rung near the source's height.
+    - HDR (PQ or HLG transfer, as phones record in HEVC 10-bit BT.2020): tone-mapped to
+      SDR BT.709, which every browser plays on every screen, instead of 8-bit H.264
+      still tagged HDR (shown washed out or dark). Unknown primaries or matrix of an
+      HDR source are read as BT.2020, the only ones HDR video uses in practice.
+    """
+    hdr = probe.color_transfer if probe.color_transfer in HDR_TRANSFERS else ""
+    return PicturePlan(
+        deinterlace=probe.field_order in INTERLACED_FIELD_ORDERS,
+        tone_map_from=hdr,
+        source_primaries=(probe.color_primaries if probe.color_primaries in _ZIMG_PRIMARIES else "bt2020")
+        if hdr
+        else "",
+        source_matrix=(probe.color_space if probe.color_space in _ZIMG_MATRICES else "bt2020nc") if hdr else "",
+    )
+
+
 def keyframe_interval(frame_rate: float, segment_seconds: float) -> int:
     """Frames between keyframes: one GOP per segment, so every rung cuts at the same instants."""
     return max(1, round(frame_rate * segment_seconds))

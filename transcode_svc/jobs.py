@@ -233,6 +233,7 @@ def _transcode(settings: Settings, connection: redis.Redis[bytes], job_uuid: uui
     metrics.ATTEMPTS.inc()
     board.publish(job_id, Progress(start.percent, 0, False), JobStatus.RUNNING.value)
     plans = domain.plan_renditions(probe)
+    picture = domain.plan_picture(probe)
     transcode = settings.transcode
     timeouts = domain.job_timeouts(probe.duration_seconds, transcode.timeout_factor)
     options = ladder.LadderOptions(preset=transcode.preset, segment_seconds=transcode.segment_seconds)
@@ -251,7 +252,7 @@ def _transcode(settings: Settings, connection: redis.Redis[bytes], job_uuid: uui
     try:
         ladder.prepare_outdir(workdir, plans)
         source = outputs.source_url(source_key, expires_in=timeouts.job_seconds + 3600)
-        poster = poster_task = PosterTask(outputs, source, workdir, plans, probe.duration_seconds, video_id)
+        poster = poster_task = PosterTask(outputs, source, workdir, plans, probe.duration_seconds, video_id, picture)
 
         def on_playable() -> None:
             reporter.playable()
@@ -262,7 +263,9 @@ def _transcode(settings: Settings, connection: redis.Redis[bytes], job_uuid: uui
 
         publisher = SegmentPublisher(outputs, video_id, workdir, plans, on_playable)
         publisher.start()
-        command = ladder.build_command(source, workdir, plans, has_audio=probe.has_audio, options=options)
+        command = ladder.build_command(
+            source, workdir, plans, has_audio=probe.has_audio, options=options, picture=picture
+        )
         encode_started = time.monotonic()
         ladder.run_command(
             command,
@@ -331,6 +334,7 @@ class PosterTask:
         plans: Sequence[RenditionPlan],
         duration_seconds: float,
         video_id: str,
+        picture: domain.PicturePlan | None = None,
     ) -> None:
         self._outputs = outputs
         self._source = source
@@ -338,6 +342,7 @@ class PosterTask:
         self._plans = plans
         self._duration_seconds = duration_seconds
         self._video_id = video_id
+        self._picture = picture
         self._thread = _thread_in_this_context(self._run, "poster")
         self._lock = threading.Lock()
 
@@ -355,7 +360,7 @@ class PosterTask:
 
     def _run(self) -> None:
         try:
-            path = ladder.make_poster(self._source, self._workdir, self._plans, self._duration_seconds)
+            path = ladder.make_poster(self._source, self._workdir, self._plans, self._duration_seconds, self._picture)
             self._outputs.put_file(path, domain.output_key(self._video_id, domain.POSTER))
         except (ladder.LadderError, adapters.StorageError, OSError) as exc:
             log.warning("no poster", extra={"video_id": self._video_id, "error": str(exc)})

@@ -50,6 +50,7 @@ from transcode_svc.domain import (
     SEGMENT_NAME_PATTERN,
     VARIANT_PLAYLIST,
     MeasuredRendition,
+    PicturePlan,
     ProbeFacts,
     RenditionPlan,
     UnsupportedSource,
@@ -59,12 +60,23 @@ from transcode_svc.domain import (
     master_playlist,
     measured_bandwidths,
     parse_variant_playlist,
+    plan_picture,
     plan_renditions,
     with_measured_bandwidth,
 )
 
 SCALER_FLAGS = "bilinear"
 """swscale filter for every rung (see the module docstring and bench/transcode.py)."""
+DEINTERLACER = "bwdif=mode=send_frame:parity=auto:deint=interlaced"
+"""One progressive frame per interlaced frame (the frame rate is kept); frames the decoder
+marks progressive pass untouched. bwdif interpolates missing lines from both fields of
+the neighbouring frames, sharper than yadif at about its cost."""
+TONE_MAP_OPERATOR = "hable"
+"""Keeps detail in highlights and midtones alike; ``desat=0`` keeps colours of bright areas."""
+SDR_PEAK_NITS = 100
+"""Nominal SDR white: linear light is expressed relative to it before tone mapping."""
+SDR_BT709_TAGS = ["-color_primaries", "bt709", "-color_trc", "bt709", "-colorspace", "bt709", "-color_range", "tv"]
+"""What a tone-mapped rendition declares in its H.264 VUI: the colours it holds."""
 POSTER_MAX_HEIGHT = 720
 STOP_GRACE_SECONDS = 5.0
 NETWORK_TIMEOUT_MICROSECONDS = 30_000_000
@@ -105,11 +117,36 @@ def input_arguments(source: str) -> list[str]:
     return [*network, "-i", source]
 
 
-def filter_graph(plans: Sequence[RenditionPlan]) -> tuple[str, list[str]]:
+def picture_filters(picture: PicturePlan, width: int, height: int) -> list[str]:
+    """Filters for the decoded source before any rung is scaled from it (none for progressive SDR).
+
+    Deinterlacing comes first, on whole fields at the source's size. Tone mapping
+    (zimg and FFmpeg's ``tonemap``, both in Debian's FFmpeg) runs at ``width`` x
+    ``height``, the largest rung's size: zscale scales while it converts to linear
+    light in 32-bit float RGB, so a 4K phone video is tone-mapped at 1080p, not 4K.
+    Then BT.2020 primaries become BT.709, the ``hable`` curve brings the HDR range
+    into SDR's, and zscale writes BT.709 8-bit limited-range YUV with those tags.
+    """
+    filters = [DEINTERLACER] if picture.deinterlace else []
+    if picture.tone_maps:
+        filters += [
+            f"zscale=w={width}:h={height}:filter=bilinear:tin={picture.tone_map_from}:pin={picture.source_primaries}"
+            f":min={picture.source_matrix}:t=linear:npl={SDR_PEAK_NITS}",
+            "format=gbrpf32le",
+            "zscale=p=bt709",
+            f"tonemap=tonemap={TONE_MAP_OPERATOR}:desat=0",
+            "zscale=t=bt709:m=bt709:r=tv",
+            "format=yuv420p",
+        ]
+    return filters
+
+
+def filter_graph(plans: Sequence[RenditionPlan], picture: PicturePlan | None = None) -> tuple[str, list[str]]:
     """The filter graph and the output label of each plan (in the order of ``plans``).
 
-    The largest rung is scaled from the decoded source, each smaller one from the rung
-    above it; ``split`` hands one picture to both the encoder and the next scaler.
+    The decoded source first gets :func:`picture_filters`; the largest rung is scaled
+    from it, each smaller one from the rung above it; ``split`` hands one picture to
+    both the encoder and the next scaler.
     """
     order = sorted(range(len(plans)), key=lambda i: plans[i].width * plans[i].height, reverse=True)
     labels = [f"r{i}" for i in range(len(plans))]
@@ -117,7 +154,9 @@ def filter_graph(plans: Sequence[RenditionPlan]) -> tuple[str, list[str]]:
     upstream = "0:v:0"
     for position, index in enumerate(order):
         plan = plans[index]
-        scale = f"[{upstream}]scale={plan.width}:{plan.height}:flags={SCALER_FLAGS},setsar=1"
+        before = picture_filters(picture or PicturePlan(), plan.width, plan.height) if position == 0 else []
+        scale = f"[{upstream}]" + "".join(f"{f}," for f in before)
+        scale += f"scale={plan.width}:{plan.height}:flags={SCALER_FLAGS},setsar=1"
         if position == 0:
             scale += ",format=yuv420p"
         if position == len(order) - 1:
@@ -135,9 +174,15 @@ def build_command(
     *,
     has_audio: bool,
     options: LadderOptions,
+    picture: PicturePlan | None = None,
 ) -> list[str]:
-    """The one FFmpeg command that writes every rung of ``plans`` under ``outdir``."""
-    graph, labels = filter_graph(plans)
+    """The one FFmpeg command that writes every rung of ``plans`` under ``outdir``.
+
+    ``picture`` (from :func:`transcode_svc.domain.plan_picture`) says whether the
+    source is deinterlaced and tone-mapped first; tone-mapped rungs declare BT.709.
+    """
+    picture = picture or PicturePlan()
+    graph, labels = filter_graph(plans, picture)
     segment = f"{options.segment_seconds:g}"
     command = [
         "ffmpeg",
@@ -183,6 +228,8 @@ def build_command(
             "-force_key_frames",
             f"expr:gte(t,n_forced*{segment})",
         ]
+        if picture.tone_maps:
+            command += SDR_BT709_TAGS
         if has_audio:
             command += ["-c:a", "aac", "-b:a", str(plan.audio_bitrate), "-ac", "2"]
         command += [
@@ -205,15 +252,23 @@ def build_command(
     return command
 
 
-def poster_command(source: str, outdir: Path, plans: Sequence[RenditionPlan], duration_seconds: float) -> list[str]:
+def poster_command(
+    source: str,
+    outdir: Path,
+    plans: Sequence[RenditionPlan],
+    duration_seconds: float,
+    picture: PicturePlan | None = None,
+) -> list[str]:
     """A fast seek to a tenth of the way in (at most 5 s) and one JPEG at a rung's size.
 
     A separate tiny process: it decodes one GOP, so the source is still decoded once
-    in all practical terms, and the poster does not wait for the ladder to finish.
+    in all practical terms, and the poster does not wait for the ladder to finish. It
+    gets the renditions' deinterlacing and tone mapping, so it looks like them.
     """
     fitting = [plan for plan in plans if plan.height <= POSTER_MAX_HEIGHT and plan.width <= POSTER_MAX_HEIGHT * 2]
     target = max(fitting or plans[:1], key=lambda plan: plan.width * plan.height)
     seek = min(5.0, max(0.0, duration_seconds * 0.1))
+    before = "".join(f"{f}," for f in picture_filters(picture or PicturePlan(), target.width, target.height))
     return [
         "ffmpeg",
         "-nostdin",
@@ -229,19 +284,29 @@ def poster_command(source: str, outdir: Path, plans: Sequence[RenditionPlan], du
         "-frames:v",
         "1",
         "-vf",
-        f"scale={target.width}:{target.height},setsar=1",
+        f"{before}scale={target.width}:{target.height},setsar=1",
         "-q:v",
         "3",
         str(outdir / POSTER),
     ]
 
 
-def make_poster(source: str, outdir: Path, plans: Sequence[RenditionPlan], duration_seconds: float) -> Path:
+def make_poster(
+    source: str,
+    outdir: Path,
+    plans: Sequence[RenditionPlan],
+    duration_seconds: float,
+    picture: PicturePlan | None = None,
+) -> Path:
     """Write OUTDIR/poster.jpg; a source too short to seek into gets its first frame."""
     target = outdir / POSTER
     for duration in (duration_seconds, 0.0):
         completed = subprocess.run(
-            poster_command(source, outdir, plans, duration), capture_output=True, text=True, timeout=120, check=False
+            poster_command(source, outdir, plans, duration, picture),
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
         )
         if completed.returncode == 0 and target.is_file() and target.stat().st_size > 0:
             return target
@@ -451,11 +516,12 @@ def transcode_file(source: str, outdir: Path, options: LadderOptions) -> LadderR
         plans = plan_renditions(probe)
     except UnsupportedSource as exc:
         raise LadderError(str(exc)) from exc
+    picture = plan_picture(probe)
     outdir.mkdir(parents=True, exist_ok=True)
     prepare_outdir(outdir, plans)
     started = time.monotonic()
-    run_command(build_command(source, outdir, plans, has_audio=probe.has_audio, options=options))
-    make_poster(source, outdir, plans, probe.duration_seconds)
+    run_command(build_command(source, outdir, plans, has_audio=probe.has_audio, options=options, picture=picture))
+    make_poster(source, outdir, plans, probe.duration_seconds, picture)
     renditions = finish_outputs(outdir, plans)
     return LadderResult(renditions, time.monotonic() - started, probe.duration_seconds)
 

@@ -58,3 +58,35 @@ def truncate(path: Path, keep_fraction: float = 0.5) -> Path:
     data = path.read_bytes()
     path.write_bytes(data[: int(len(data) * keep_fraction)])
     return path
+
+
+def make_interlaced(path: Path, *, size: str = "640x480", seconds: float = 1.0, field_order: str = "tt") -> Path:
+    """H.264 coded interlaced at 25 frames (50 fields) a second, fields of distinct instants.
+
+    A 50 fps pattern is woven two pictures to a frame, so every frame combs as a
+    camcorder's would; ``+ildct+ilme`` codes it as fields and ffprobe reports
+    ``field_order`` ``tt`` (or ``bb``).
+    """
+    weave = "interleave_top" if field_order == "tt" else "interleave_bottom"
+    field = "tff" if field_order == "tt" else "bff"
+    command = [
+        "ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error", "-y",
+        "-f", "lavfi", "-i", f"testsrc2=size={size}:rate=50", "-t", str(seconds),
+        "-vf", f"tinterlace=mode={weave},setfield={field}", "-c:v", "libx264", "-preset", "ultrafast",
+        "-flags", "+ildct+ilme", "-field_order", field_order, "-pix_fmt", "yuv420p", str(path),
+    ]  # fmt: skip
+    subprocess.run(command, check=True)
+    return path
+
+
+def make_hdr(path: Path, *, transfer: str = "arib-std-b67", size: str = "640x360", seconds: float = 1.0) -> Path:
+    """A phone-style HDR clip: HEVC Main 10 (libx265), BT.2020, HLG (``arib-std-b67``) or PQ (``smpte2084``)."""
+    command = [
+        "ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error", "-y",
+        "-f", "lavfi", "-i", f"testsrc2=size={size}:rate=25", "-t", str(seconds),
+        "-vf", "format=yuv420p10le", "-c:v", "libx265", "-preset", "ultrafast", "-x265-params", "log-level=error",
+        "-pix_fmt", "yuv420p10le", "-color_primaries", "bt2020", "-color_trc", transfer, "-colorspace", "bt2020nc",
+        "-color_range", "tv", "-tag:v", "hvc1", str(path),
+    ]  # fmt: skip
+    subprocess.run(command, check=True)
+    return path

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
-from tests.transcode.sources import make_source, truncate
+import pytest
+
+from tests.transcode.sources import make_hdr, make_interlaced, make_source, truncate
 from transcode_svc.domain import parse_variant_playlist
 
 REPO = Path(__file__).resolve().parents[2]
@@ -103,6 +106,46 @@ def test_a_16_by_9_picture_coded_with_non_square_pixels_gives_16_by_9_rungs_of_s
         assert (stream["width"], stream["height"]) == size
         assert stream["sample_aspect_ratio"] == "1:1"
     assert "RESOLUTION=854x480" in (tmp_path / "out/master.m3u8").read_text()
+
+
+def interlaced_frames(path: Path) -> tuple[int, int]:
+    """(interlaced, progressive) frames as FFmpeg's idet filter judges the picture itself."""
+    report = subprocess.run(
+        ["ffmpeg", "-hide_banner", "-nostdin", "-i", str(path), "-vf", "idet", "-f", "null", "-"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stderr
+    line = next(line for line in report.splitlines() if "Multi frame detection" in line)
+    counts = dict(re.findall(r"(TFF|BFF|Progressive):\s*([0-9]+)", line))
+    return int(counts["TFF"]) + int(counts["BFF"]), int(counts["Progressive"])
+
+
+def test_an_interlaced_source_is_deinterlaced_into_progressive_rungs(tmp_path: Path) -> None:
+    source = make_interlaced(tmp_path / "in.mp4", size="640x480", seconds=1)
+    assert video_stream(source)["field_order"] == "tt"
+    combed, _ = interlaced_frames(source)
+    assert combed >= 20, "the source itself combs"
+    result = run_cli(source, tmp_path / "out")
+    assert result.returncode == 0, result.stderr
+    rung = tmp_path / "out/480p/seg_00000.ts"
+    assert (video_stream(rung)["width"], video_stream(rung)["field_order"]) == (640, "progressive")
+    combed, progressive = interlaced_frames(rung)
+    assert progressive > 3 * combed, (combed, progressive)
+
+
+@pytest.mark.parametrize("transfer", ["arib-std-b67", "smpte2084"])
+def test_an_hdr_phone_video_is_tone_mapped_to_8_bit_sdr_bt709(tmp_path: Path, transfer: str) -> None:
+    source = make_hdr(tmp_path / "in.mov", transfer=transfer, size="640x360", seconds=1)
+    assert (video_stream(source)["pix_fmt"], video_stream(source)["color_transfer"]) == ("yuv420p10le", transfer)
+    result = run_cli(source, tmp_path / "out")
+    assert result.returncode == 0, result.stderr
+    stream = video_stream(tmp_path / "out/360p/seg_00000.ts")
+    assert (stream["codec_name"], stream["pix_fmt"]) == ("h264", "yuv420p")
+    assert (stream["color_transfer"], stream["color_primaries"], stream["color_space"]) == ("bt709",) * 3
+    assert stream.get("color_range") == "tv"
+    assert (tmp_path / "out/poster.jpg").stat().st_size > 0
+    assert "VIDEO-RANGE" not in (tmp_path / "out/master.m3u8").read_text(), "SDR is the default range"
 
 
 def test_a_source_without_audio_gives_video_only_renditions(tmp_path: Path) -> None:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from transcode_svc.domain import (
     LADDER,
+    PicturePlan,
     ProbeFacts,
     Progress,
     encoded_percent,
@@ -18,10 +21,12 @@ from transcode_svc.domain import (
     measured_bandwidths,
     nominal,
     parse_variant_playlist,
+    plan_picture,
     plan_renditions,
     retry_intervals,
     target_duration,
 )
+from transcode_svc.ladder import LadderOptions, build_command, filter_graph, poster_command
 
 
 def facts(width: int, height: int, **extra: object) -> ProbeFacts:
@@ -204,3 +209,60 @@ def test_ffmpegs_reason_is_kept_in_words_without_paths() -> None:
     )
     assert "moov atom not found" in reason and "Invalid data found" in reason
     assert "/tmp" not in reason
+
+
+# ---- the source's picture: fields and colour -----------------------------------------------
+
+
+@pytest.mark.parametrize(("field_order", "deinterlace"), [("tt", True), ("bb", True), ("tb", True), ("bt", True)])
+def test_an_interlaced_source_is_deinterlaced(field_order: str, deinterlace: bool) -> None:
+    assert plan_picture(facts(720, 576, field_order=field_order)).deinterlace is deinterlace
+
+
+@pytest.mark.parametrize("field_order", ["progressive", ""])
+def test_a_progressive_or_unknown_source_is_left_as_it_is(field_order: str) -> None:
+    assert plan_picture(facts(1920, 1080, field_order=field_order)) == PicturePlan()
+
+
+@pytest.mark.parametrize("transfer", ["arib-std-b67", "smpte2084"])
+def test_an_hdr_source_is_tone_mapped_reading_its_bt2020_colours(transfer: str) -> None:
+    picture = plan_picture(facts(3840, 2160, color_transfer=transfer, color_primaries="bt2020", color_space="bt2020nc"))
+    assert (picture.tone_map_from, picture.source_primaries, picture.source_matrix) == (transfer, "bt2020", "bt2020nc")
+
+
+def test_an_hdr_source_with_unknown_primaries_is_read_as_bt2020() -> None:
+    picture = plan_picture(facts(1920, 1080, color_transfer="arib-std-b67"))
+    assert (picture.source_primaries, picture.source_matrix) == ("bt2020", "bt2020nc")
+
+
+@pytest.mark.parametrize("transfer", ["bt709", "smpte170m", "bt2020-10", ""])
+def test_an_sdr_source_is_not_tone_mapped(transfer: str) -> None:
+    assert not plan_picture(facts(1920, 1080, color_transfer=transfer)).tone_maps
+
+
+def test_the_deinterlacer_runs_on_the_decoded_source_before_any_scaler() -> None:
+    plans = plan_renditions(facts(720, 576, sample_aspect_ratio="64:45"))
+    graph, _ = filter_graph(plans, PicturePlan(deinterlace=True))
+    assert graph.startswith("[0:v:0]bwdif=mode=send_frame:parity=auto:deint=interlaced,scale=854:480:")
+    assert graph.count("bwdif") == 1
+    assert "bwdif" not in filter_graph(plans)[0]
+
+
+def test_tone_mapping_runs_once_at_the_largest_rungs_size_and_every_rung_declares_bt709() -> None:
+    probe = facts(3840, 2160, color_transfer="smpte2084", color_primaries="bt2020", color_space="bt2020nc")
+    plans, picture = plan_renditions(probe), plan_picture(probe)
+    command = build_command("in.mov", Path("out"), plans, has_audio=True, options=LadderOptions(), picture=picture)
+    graph = command[command.index("-filter_complex") + 1]
+    head = graph.split(";")[0]
+    assert head.startswith("[0:v:0]zscale=w=1920:h=1080:filter=bilinear:tin=smpte2084:pin=bt2020:min=bt2020nc")
+    assert "tonemap=tonemap=hable" in head and "zscale=t=bt709:m=bt709:r=tv,format=yuv420p" in head
+    assert graph.count("tonemap=tonemap=") == 1
+    assert command.count("-color_trc") == len(plans) and command[command.index("-color_trc") + 1] == "bt709"
+    poster = poster_command("in.mov", Path("out"), plans, 60.0, picture)
+    assert "tonemap=tonemap=hable" in poster[poster.index("-vf") + 1]
+
+
+def test_an_sdr_source_keeps_its_own_colour_tags() -> None:
+    plans = plan_renditions(facts(1920, 1080))
+    command = build_command("in.mp4", Path("out"), plans, has_audio=True, options=LadderOptions())
+    assert "-color_trc" not in command and "zscale" not in " ".join(command)

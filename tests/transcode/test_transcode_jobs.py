@@ -15,7 +15,8 @@ import pytest
 
 from media.transcode.v1 import transcode_pb2
 from tests.transcode.conftest import TranscodeRig
-from tests.transcode.sources import make_source, truncate
+from tests.transcode.sources import make_hdr, make_interlaced, make_source, truncate
+from tests.transcode.test_ladder_cli import interlaced_frames, video_stream
 from transcode_svc.ladder import probe_file
 
 SUCCEEDED = transcode_pb2.TRANSCODE_JOB_STATUS_SUCCEEDED
@@ -235,3 +236,27 @@ def test_a_source_with_non_square_pixels_is_published_as_16_by_9_renditions(
     assert [(r.name, r.width, r.height) for r in job.renditions] == [("360p", 640, 360), ("480p", 854, 480)]
     master = rig.read(f"hls/{video_id}/master.m3u8").decode()
     assert "RESOLUTION=640x360" in master and "RESOLUTION=854x480" in master
+
+
+def test_an_interlaced_source_is_deinterlaced_by_the_job(stub: Any, rig: TranscodeRig, tmp_path: Path) -> None:
+    video_id, job_id = start(stub, rig, make_interlaced(tmp_path / "in.mp4", size="640x480", seconds=1))
+    rig.start_worker()
+    job = wait_until(stub, rig, job_id, lambda j: j.status in FINAL)
+    assert job.status == SUCCEEDED, job.error_reason
+    segment = tmp_path / "480p.ts"
+    segment.write_bytes(rig.read(f"hls/{video_id}/480p/seg_00000.ts"))
+    assert video_stream(segment)["field_order"] == "progressive"
+    combed, progressive = interlaced_frames(segment)
+    assert progressive > 3 * combed, (combed, progressive)
+
+
+def test_an_hdr_phone_video_is_published_as_sdr_bt709_renditions(stub: Any, rig: TranscodeRig, tmp_path: Path) -> None:
+    video_id, job_id = start(stub, rig, make_hdr(tmp_path / "in.mov", transfer="arib-std-b67", seconds=1))
+    rig.start_worker()
+    job = wait_until(stub, rig, job_id, lambda j: j.status in FINAL)
+    assert job.status == SUCCEEDED, job.error_reason
+    segment = tmp_path / "360p.ts"
+    segment.write_bytes(rig.read(f"hls/{video_id}/360p/seg_00000.ts"))
+    stream = video_stream(segment)
+    assert (stream["pix_fmt"], stream["color_transfer"], stream["color_primaries"]) == ("yuv420p", "bt709", "bt709")
+    assert "poster.jpg" in rig.output_keys(video_id)

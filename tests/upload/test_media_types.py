@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from tests.transcode.sources import make_hdr
 from tests.upload.conftest import Api
 
 if TYPE_CHECKING:
@@ -111,3 +112,20 @@ async def test_a_dvd_clip_without_a_type_is_probed_with_its_pixel_shape_and_fiel
     assert (probe["video_codec"], probe["width"], probe["height"]) == ("mpeg2video", 720, 576)
     assert (probe["sample_aspect_ratio"], probe["field_order"]) == ("64:45", "tt")
     assert created["fields"]["Content-Type"] == "video/mpeg"
+
+
+async def test_an_hdr_phone_video_is_probed_with_its_10_bit_pixels_and_hlg_colours(api: Api, tmp_path: Path) -> None:
+    body = make_hdr(tmp_path / "IMG_0042.MOV", transfer="arib-std-b67", size="320x180", seconds=0.5).read_bytes()
+
+    _, completed, status = await upload_and_complete(
+        api, "IMG_0042.MOV", "video/quicktime", body, file_type="video/quicktime"
+    )
+
+    assert status == 200, completed
+    probe = completed["probe"]
+    assert (probe["video_codec"], probe["pixel_format"], probe["field_order"]) == ("hevc", "yuv420p10le", "progressive")
+    assert (probe["color_transfer"], probe["color_primaries"], probe["color_space"]) == (
+        "arib-std-b67",
+        "bt2020",
+        "bt2020nc",
+    )
