@@ -454,6 +454,9 @@ def probe_file(source: str) -> ProbeFacts:
     if video is None:
         raise LadderError("the source has no video stream")
     duration = float(report.get("format", {}).get("duration") or video.get("duration") or 0)
+    if duration <= 0:
+        start = max(0.0, float(report.get("format", {}).get("start_time") or 0))
+        duration = max(0.0, _last_packet_end(source) - start)
     return ProbeFacts(
         duration_seconds=duration,
         width=int(video.get("width") or 0),
@@ -470,6 +473,28 @@ def probe_file(source: str) -> ProbeFacts:
         color_primaries=_named(video.get("color_primaries")),
         color_space=_named(video.get("color_space")),
     )
+
+
+def _last_packet_end(source: str) -> float:
+    """When the last packet of any stream ends, in seconds: the length of a file that declares none.
+
+    A browser's MediaRecorder WebM has no Duration; the CLI reads a local file, so
+    demuxing every packet (no decoding) is cheap. upload_svc measures remote files
+    from their two ends instead.
+    """
+    completed = subprocess.run(
+        ["ffprobe", "-v", "error", "-show_entries", "packet=pts_time,duration_time", "-of", "csv=p=0", source],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    end = 0.0
+    for line in completed.stdout.splitlines():
+        fields = line.split(",")
+        with contextlib.suppress(ValueError, IndexError):
+            end = max(end, float(fields[0]) + (float(fields[1]) if fields[1] not in ("", "N/A") else 0.0))
+    return end
 
 
 def _named(value: object) -> str:

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
+import aiohttp
 import grpc
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -253,52 +254,138 @@ def _code(exc: ClientError) -> str:
     return str(exc.response.get("Error", {}).get("Code", ""))
 
 
-class Prober:
-    """ffprobe over a URL; only the probe's own failures are retriable, the file's are final."""
+WHOLE_SCAN_BYTES = 16 * 1024 * 1024
+"""Files up to this size have their packets read whole when their duration must be measured."""
+MATROSKA_HEAD_BYTES = 1024 * 1024
+"""Where a Matroska file's header (everything before its first Cluster) is looked for."""
+MATROSKA_TAIL_BYTES = (4 * 1024 * 1024, 32 * 1024 * 1024)
+"""Tails read, in turn, until one holds the start of a Cluster (a few seconds of video each)."""
 
-    def __init__(self, timeout_seconds: float, executable: str = "ffprobe") -> None:
+
+class Prober:
+    """ffprobe over a URL; only the probe's own failures are retriable, the file's are final.
+
+    A file that declares no duration (WebM written by a browser's MediaRecorder) is
+    measured from its packets: for Matroska above ``whole_scan_bytes``, from its header
+    and its last Clusters, two range reads of the presigned GET joined and demuxed by
+    ffprobe from a pipe; otherwise (or if that finds nothing) by reading every packet
+    over the URL, which demuxes but never decodes.
+    """
+
+    def __init__(
+        self,
+        timeout_seconds: float,
+        executable: str = "ffprobe",
+        *,
+        whole_scan_bytes: int = WHOLE_SCAN_BYTES,
+        head_bytes: int = MATROSKA_HEAD_BYTES,
+        tail_bytes: Sequence[int] = MATROSKA_TAIL_BYTES,
+    ) -> None:
         self._timeout = timeout_seconds
         self._executable = executable
+        self._whole_scan_bytes = whole_scan_bytes
+        self._head_bytes = head_bytes
+        self._tail_bytes = tuple(tail_bytes)
 
-    async def probe(self, url: str) -> domain.ProbeFacts:
-        """The file's facts, or UploadRejected saying why it is no video."""
+    async def probe(self, url: str, size: int = 0) -> domain.ProbeFacts:
+        """The facts of the file at ``url`` (``size`` bytes), or UploadRejected saying why it is no video."""
+        stdout = await self._ffprobe(["-show_format", "-show_streams", "-of", "json"], url)
+        try:
+            report = json.loads(stdout or b"{}")
+        except json.JSONDecodeError:
+            raise domain.unreadable("ffprobe gave no readable report") from None
+        measured = 0.0
+        if domain.needs_measured_duration(report):
+            measured = await self.measure_duration(url, size, report)
+            log.info("duration measured from packets", extra={"seconds": measured, "bytes": size})
+        return domain.facts_from_ffprobe(report, measured_duration=measured)
+
+    async def measure_duration(self, url: str, size: int, report: dict[str, Any]) -> float:
+        """Seconds from the start to the end of the last packet; 0 when there is no packet."""
+        start = domain.start_seconds(report)
+        if domain.is_matroska(report) and size > self._whole_scan_bytes:
+            ends = await self._matroska_ends(url, size)
+            if ends is not None:
+                try:
+                    measured = domain.duration_from_packets(await self._packets("pipe:0", ends), start)
+                except errors.UploadRejected:
+                    measured = 0.0
+                if measured > 0:
+                    return measured
+        return domain.duration_from_packets(await self._packets(url), start)
+
+    async def _matroska_ends(self, url: str, size: int) -> bytes | None:
+        """Header plus last Clusters of a Matroska file, from range reads; None if either is not found."""
+        head = await self._range(url, 0, min(size, self._head_bytes) - 1)
+        header = domain.matroska_header(head) if head is not None else None
+        if header is None:
+            return None
+        for tail_bytes in self._tail_bytes:
+            begin = max(len(header), size - tail_bytes)
+            tail = await self._range(url, begin, size - 1)
+            clusters = domain.matroska_clusters(tail) if tail is not None else None
+            if clusters is not None:
+                return header + clusters
+            if tail is None or begin == len(header):
+                break
+        return None
+
+    async def _range(self, url: str, first: int, last: int) -> bytes | None:
+        """Bytes ``first``..``last`` of the object; None if the store ignored the range."""
+        try:
+            async with (
+                aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self._timeout)) as session,
+                session.get(url, headers={"Range": f"bytes={first}-{last}"}) as response,
+            ):
+                if response.status != 206:
+                    return None
+                return await response.read()
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise errors.ProbeUnavailable(
+                f"object storage did not answer a range read of the file ({type(exc).__name__}): try again shortly"
+            ) from exc
+
+    async def _packets(self, source: str, data: bytes | None = None) -> str:
+        """``pts,duration`` of every packet of every stream (demuxed, not decoded)."""
+        arguments = ["-show_entries", "packet=pts_time,duration_time", "-of", "csv=p=0"]
+        return (await self._ffprobe(arguments, source, data)).decode(errors="replace")
+
+    async def _ffprobe(self, arguments: Sequence[str], source: str, data: bytes | None = None) -> bytes:
+        """ffprobe's standard output for ``source`` (a URL, or ``pipe:0`` fed ``data``).
+
+        Raises ProbeUnavailable when ffprobe or the store failed (retriable), and
+        UploadRejected when ffprobe cannot read the file (final).
+        """
+        network = ["-rw_timeout", str(int(self._timeout * 1_000_000))] if data is None else []
         try:
             process = await asyncio.create_subprocess_exec(
                 self._executable,
                 "-v",
                 "error",
-                "-rw_timeout",
-                str(int(self._timeout * 1_000_000)),
-                "-show_format",
-                "-show_streams",
-                "-of",
-                "json",
-                url,
-                stdin=asyncio.subprocess.DEVNULL,
+                *network,
+                *arguments,
+                source,
+                stdin=asyncio.subprocess.DEVNULL if data is None else asyncio.subprocess.PIPE,
                 stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.PIPE,
             )
         except OSError as exc:
             raise errors.ProbeUnavailable(f"ffprobe could not be started ({exc.strerror}): try again later") from exc
         try:
-            stdout, stderr = await asyncio.wait_for(process.communicate(), self._timeout)
+            stdout, stderr = await asyncio.wait_for(process.communicate(data), self._timeout)
         except TimeoutError:
             process.kill()
             await process.wait()
             raise errors.ProbeUnavailable(
                 f"probing the file took longer than {self._timeout:g} s: try completing again"
             ) from None
-        detail = _probe_detail(stderr.decode(errors="replace"), url)
+        detail = _probe_detail(stderr.decode(errors="replace"), source)
         if "HTTP error" in detail or "Server returned" in detail:
             # The store, not the file, failed: e.g. 403 on a clock skew, 5xx when overloaded.
             raise errors.ProbeUnavailable(f"object storage refused ffprobe's read ({detail}): try again shortly")
         if process.returncode != 0:
             raise domain.unreadable(detail)
-        try:
-            report = json.loads(stdout or b"{}")
-        except json.JSONDecodeError:
-            raise domain.unreadable("ffprobe gave no readable report") from None
-        return domain.facts_from_ffprobe(report)
+        return stdout
 
 
 def _probe_detail(stderr: str, url: str) -> str:

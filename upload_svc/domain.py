@@ -549,27 +549,104 @@ class ProbeFacts:
     color_space: str = ""
 
 
-def facts_from_ffprobe(report: Mapping[str, Any]) -> ProbeFacts:
-    """Probe facts from ``ffprobe -show_format -show_streams -of json``, or why it is no video.
-
-    Cover art (an attached picture, as in an MP3 with an album image) is not a video
-    stream: such a file has nothing to play.
-    """
+def _video_stream(report: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """The first video stream that is a picture sequence: cover art (an attached picture) is not one."""
     streams = [s for s in report.get("streams") or [] if isinstance(s, dict)]
-    video = next(
+    return next(
         (s for s in streams if s.get("codec_type") == "video" and not (s.get("disposition") or {}).get("attached_pic")),
         None,
     )
+
+
+def declared_duration(report: Mapping[str, Any]) -> float:
+    """Seconds the container, or else the video stream, declares; 0 when neither does."""
+    video = _video_stream(report) or {}
+    return _number((report.get("format") or {}).get("duration")) or _number(video.get("duration"))
+
+
+def needs_measured_duration(report: Mapping[str, Any]) -> bool:
+    """A video whose container and stream declare no duration (ffprobe's ``Duration: N/A``).
+
+    Browsers' MediaRecorder writes WebM as it records, to a stream it cannot seek back
+    into, so the Segment Info never gets its Duration (nor Cues); such a file still
+    plays, and its length is the end of its last packet.
+    """
+    return _video_stream(report) is not None and declared_duration(report) <= 0
+
+
+def is_matroska(report: Mapping[str, Any]) -> bool:
+    """Matroska or WebM (ffprobe's format name ``matroska,webm``)."""
+    return "matroska" in str((report.get("format") or {}).get("format_name") or "")
+
+
+def start_seconds(report: Mapping[str, Any]) -> float:
+    """When the media starts, in seconds; a negative start (an audio codec's priming) counts as 0."""
+    return max(0.0, _number((report.get("format") or {}).get("start_time")))
+
+
+def duration_from_packets(packets_csv: str, start: float = 0.0) -> float:
+    """Seconds from ``start`` to the end of the last packet, or 0 when no packet has a time.
+
+    ``packets_csv`` is ``ffprobe -show_entries packet=pts_time,duration_time -of csv=p=0``:
+    one ``pts,duration`` line per packet, in seconds, ``N/A`` where unknown. Packets
+    are not all in time order (B-frames, interleaved streams), so the end is the
+    largest pts + duration of any packet.
+    """
+    end = 0.0
+    for line in packets_csv.splitlines():
+        fields = line.strip().split(",")
+        if len(fields) >= 2 and _is_number(fields[0]):
+            end = max(end, _number(fields[0]) + max(0.0, _number(fields[1])))
+    return round(max(0.0, end - start), 6)
+
+
+def _is_number(text: str) -> bool:
+    try:
+        return math.isfinite(float(text))
+    except ValueError:
+        return False
+
+
+MATROSKA_CLUSTER_ID = b"\x1f\x43\xb6\x75"
+"""EBML ID of a Matroska Cluster, the element that holds the packets of a few seconds."""
+
+
+def matroska_header(head: bytes) -> bytes | None:
+    """The bytes before the first Cluster (EBML header, Segment, Info, Tracks); None if ``head`` has no Cluster."""
+    at = head.find(MATROSKA_CLUSTER_ID)
+    return head[:at] if at > 0 else None
+
+
+def matroska_clusters(tail: bytes) -> bytes | None:
+    """``tail`` from its first Cluster on (the last packets of the file); None if it holds no Cluster start.
+
+    Joined after :func:`matroska_header`, this is a short Matroska file that FFmpeg
+    demuxes with the original timestamps (a Cluster's timestamp is absolute), so the
+    last packet's end is found by reading the two ends of a file, not all of it. Four
+    bytes of compressed data that happen to spell the ID only make the demuxer resync.
+    """
+    at = tail.find(MATROSKA_CLUSTER_ID)
+    return tail[at:] if at >= 0 else None
+
+
+def facts_from_ffprobe(report: Mapping[str, Any], *, measured_duration: float = 0.0) -> ProbeFacts:
+    """Probe facts from ``ffprobe -show_format -show_streams -of json``, or why it is no video.
+
+    Cover art (an attached picture, as in an MP3 with an album image) is not a video
+    stream: such a file has nothing to play. The duration is the container's, else the
+    video stream's, else ``measured_duration`` (from the packets, when
+    :func:`needs_measured_duration`); a video none of them gives a length is refused.
+    """
+    video = _video_stream(report)
     if video is None:
         raise errors.UploadRejected("the file has no video stream (audio only, or not a video): upload a video file")
-    duration = _number(
-        (report.get("format") or {}).get("duration"),
-    ) or _number(video.get("duration"))
+    duration = declared_duration(report) or max(0.0, measured_duration)
     if duration <= 0:
         raise errors.UploadRejected("the video has zero duration: upload a video that plays")
     width, height = int(_number(video.get("width"))), int(_number(video.get("height")))
     if width <= 0 or height <= 0:
         raise errors.UploadRejected("the video stream has no picture size: the file may be damaged")
+    streams = [s for s in report.get("streams") or [] if isinstance(s, dict)]
     audio = next((s for s in streams if s.get("codec_type") == "audio"), None)
     return ProbeFacts(
         duration_seconds=duration,

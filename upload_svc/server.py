@@ -299,7 +299,7 @@ class UploadServicer(upload_pb2_grpc.UploadServiceServicer):
             )
         domain.check_stored_object(stored.size, stored.content_type, upload.file_size, upload.content_type)
         url = objects.presign_internal_get(video.source_key, PROBE_URL_SECONDS)
-        facts = await self._deps.prober.probe(url)
+        facts = await self._deps.prober.probe(url, stored.size)
         now = store.utcnow()
         video.record_probe(facts)
         video.status = VideoStatus.UPLOADED.value

@@ -90,3 +90,24 @@ def make_hdr(path: Path, *, transfer: str = "arib-std-b67", size: str = "640x360
     ]  # fmt: skip
     subprocess.run(command, check=True)
     return path
+
+
+def make_recorded_webm(
+    path: Path, *, size: str = "320x240", seconds: float = 2.0, video_kbps: int = 300, audio: bool = True
+) -> Path:
+    """A WebM (VP8 + Opus) as a browser's MediaRecorder writes it: no Duration, no Cues.
+
+    FFmpeg's WebM muxer writes to a pipe it cannot seek back into, so, like MediaRecorder,
+    it never fills in the Segment's Duration (ffprobe prints ``Duration: N/A``). The
+    length comes from the generators (not ``-t``, which the muxer would write up front).
+    """
+    command = [
+        "ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error",
+        "-f", "lavfi", "-i", f"testsrc2=size={size}:rate=25:duration={seconds}",
+    ]  # fmt: skip
+    if audio:
+        command += ["-f", "lavfi", "-i", f"sine=frequency=440:sample_rate=48000:duration={seconds}", "-c:a", "libopus"]
+    command += ["-c:v", "libvpx", "-deadline", "realtime", "-cpu-used", "8", "-b:v", f"{video_kbps}k"]
+    recorded = subprocess.run([*command, "-f", "webm", "pipe:1"], check=True, capture_output=True).stdout
+    path.write_bytes(recorded)
+    return path

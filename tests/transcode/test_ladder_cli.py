@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.transcode.sources import make_hdr, make_interlaced, make_source, truncate
+from tests.transcode.sources import make_hdr, make_interlaced, make_recorded_webm, make_source, truncate
 from transcode_svc.domain import parse_variant_playlist
 
 REPO = Path(__file__).resolve().parents[2]
@@ -146,6 +146,15 @@ def test_an_hdr_phone_video_is_tone_mapped_to_8_bit_sdr_bt709(tmp_path: Path, tr
     assert stream.get("color_range") == "tv"
     assert (tmp_path / "out/poster.jpg").stat().st_size > 0
     assert "VIDEO-RANGE" not in (tmp_path / "out/master.m3u8").read_text(), "SDR is the default range"
+
+
+def test_a_browser_recording_without_a_declared_duration_is_transcoded_whole(tmp_path: Path) -> None:
+    source = make_recorded_webm(tmp_path / "in.webm", size="320x240", seconds=2)
+    result = run_cli(source, tmp_path / "out")
+    assert result.returncode == 0, result.stderr
+    segments = parse_variant_playlist((tmp_path / "out/240p/index.m3u8").read_text()).segments
+    assert sum(s.duration for s in segments) == pytest.approx(2.0, abs=0.1)
+    assert "2.0 s of video" in result.stdout
 
 
 def test_a_source_without_audio_gives_video_only_renditions(tmp_path: Path) -> None:

@@ -120,3 +120,61 @@ def test_unknown_field_order_and_colour_are_empty() -> None:
     stream = {**VIDEO_STREAM, "field_order": "unknown", "color_transfer": "unknown", "color_space": "reserved"}
     facts = domain.facts_from_ffprobe(report(stream))
     assert (facts.field_order, facts.color_transfer, facts.color_space) == ("", "", "")
+
+
+# ---- durations the container does not declare ------------------------------------------------
+
+
+def test_a_video_without_a_declared_duration_needs_measuring_and_takes_the_measured_one() -> None:
+    recorded = report(VIDEO_STREAM, AUDIO_STREAM, duration=None)
+    assert domain.needs_measured_duration(recorded)
+    assert domain.facts_from_ffprobe(recorded, measured_duration=61.48).duration_seconds == 61.48
+
+
+def test_a_declared_duration_is_never_measured_and_wins_over_a_measured_one() -> None:
+    declared = report(VIDEO_STREAM, duration="12.5")
+    assert not domain.needs_measured_duration(declared)
+    assert domain.facts_from_ffprobe(declared, measured_duration=99.0).duration_seconds == 12.5
+
+
+def test_a_file_without_video_is_not_measured_but_refused() -> None:
+    assert not domain.needs_measured_duration(report(AUDIO_STREAM, duration=None))
+
+
+def test_a_measured_duration_of_zero_is_refused_as_zero_duration() -> None:
+    with pytest.raises(errors.UploadRejected, match="zero duration"):
+        domain.facts_from_ffprobe(report(VIDEO_STREAM, duration=None), measured_duration=0.0)
+
+
+def test_the_duration_from_packets_is_the_end_of_the_latest_packet_of_any_stream_after_the_start() -> None:
+    packets = "\n".join(
+        [
+            "0.000000,0.040000",
+            "-0.007000,0.020000",
+            "1.960000,0.040000,side_data,",
+            "1.994000,0.020000",
+            "1.920000,0.040000",
+            "N/A,0.040000",
+            "",
+        ]
+    )
+    assert domain.duration_from_packets(packets) == 2.014
+    assert domain.duration_from_packets(packets, start=1.0) == 1.014
+    assert domain.duration_from_packets("N/A,N/A\n") == 0.0
+
+
+def test_a_negative_start_counts_as_zero_and_the_start_comes_from_the_format() -> None:
+    assert domain.start_seconds({"format": {"start_time": "-0.007000"}}) == 0.0
+    assert domain.start_seconds({"format": {"start_time": "1.400000"}}) == 1.4
+    assert domain.is_matroska({"format": {"format_name": "matroska,webm"}})
+    assert not domain.is_matroska({"format": {"format_name": "mov,mp4,m4a,3gp,3g2,mj2"}})
+
+
+def test_a_matroska_header_and_its_last_clusters_join_at_cluster_boundaries() -> None:
+    cluster = domain.MATROSKA_CLUSTER_ID
+    head = b"\x1a\x45\xdf\xa3header" + cluster + b"first cluster"
+    tail = b"end of a block" + cluster + b"last cluster"
+    assert domain.matroska_header(head) == b"\x1a\x45\xdf\xa3header"
+    assert domain.matroska_clusters(tail) == cluster + b"last cluster"
+    assert domain.matroska_header(b"\x1a\x45\xdf\xa3header only") is None
+    assert domain.matroska_clusters(b"inside one long cluster") is None

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
+import pytest
 
 from tests.support.processes import Stack, spawn
 from tests.transcode.conftest import TEST_TRANSCODE_ENV
+from tests.transcode.sources import make_recorded_webm
 from tests.upload.conftest import Api
 
 if TYPE_CHECKING:
@@ -70,5 +74,42 @@ async def test_a_completed_upload_streams_its_progress_and_ends_ready_to_play(
         assert f"hls/{video_id}/poster.jpg" in keys
         variant = s3.get_object(Bucket="media-test", Key=f"hls/{video_id}/240p/index.m3u8")["Body"].read().decode()
         assert "#EXT-X-ENDLIST" in variant
+    finally:
+        worker.stop()
+
+
+async def test_a_browser_recording_without_a_duration_is_measured_transcoded_and_ready(
+    stack: Stack, api: Api, s3: S3Client, tmp_path: Path
+) -> None:
+    recording = make_recorded_webm(tmp_path / "recording.webm", size="320x240", seconds=2).read_bytes()
+    worker = spawn("transcode-worker-webm", "transcode_svc.worker", stack.infra, dict(TEST_TRANSCODE_ENV))
+    try:
+        instructor = api.caller()
+        created = (
+            await api.create_upload(
+                instructor, filename="recording.webm", content_type="video/webm;codecs=vp8,opus", size=len(recording)
+            )
+        ).body
+        assert created["fields"]["Content-Type"] == "video/webm"
+        assert (await api.post_form(created, recording)).status == 204
+        completed = await api.call("POST", f"/api/v1/media/uploads/{created['upload_id']}/complete", instructor, {})
+        assert completed.status == 200, completed.body
+        assert completed.body["probe"]["duration_seconds"] == pytest.approx(2.0, abs=0.05)
+
+        deadline = time.monotonic() + 60
+        status: dict[str, Any] = {}
+        while time.monotonic() < deadline:
+            status = (await api.call("GET", f"/api/v1/media/uploads/{created['upload_id']}", instructor)).body
+            if status["status"] in ("VIDEO_STATUS_READY", "VIDEO_STATUS_FAILED"):
+                break
+            await asyncio.sleep(0.3)
+        assert status["status"] == "VIDEO_STATUS_READY", status
+
+        key = f"hls/{created['video_id']}/240p/index.m3u8"
+        variant = s3.get_object(Bucket="media-test", Key=key)["Body"].read().decode()
+        durations = [
+            float(line.split(":")[1].rstrip(",")) for line in variant.splitlines() if line.startswith("#EXTINF")
+        ]
+        assert sum(durations) == pytest.approx(2.0, abs=0.1)
     finally:
         worker.stop()
