@@ -2,9 +2,10 @@
 
 Everything that decides *what* a transcode produces lives here, so it is tested by
 plain calls: the ladder (one table), which rungs a source gets (never upscale, chosen
-by the short side, orientation kept, even dimensions), the H.264 level and RFC 6381
-codecs string each rung announces, the master and variant playlists, progress and
-ETA arithmetic, and how long a job may run. :mod:`transcode_svc.ladder` turns these
+by the short side, orientation and displayed shape kept, even dimensions), what the
+source's picture needs first (deinterlacing, HDR tone mapping), the H.264 level and
+RFC 6381 codecs string each rung announces, the master and variant playlists, progress
+and ETA arithmetic, and how long a job may run. :mod:`transcode_svc.ladder` turns these
 plans into one FFmpeg command.
 """
 

@@ -19,6 +19,9 @@ Why the command looks the way it does (numbers in bench/transcode.py):
   filtering: downscaling by at most 2/3 per step, bilinear is visually equal to
   bicubic here and cheaper, and scaling is the part of the graph that runs in
   FFmpeg's main thread between decoding and the encoders.
+- An interlaced source is deinterlaced (bwdif), and an HDR one tone-mapped to SDR
+  BT.709 at the largest rung's size, once, before the first scaler
+  (:func:`picture_filters`; the reasons are in docs/ARCHITECTURE.md, Transcoding).
 - Keyframes are forced on the segment grid (``-force_key_frames`` by time, which
   holds for variable frame rates too) with a fixed GOP and no scene-cut keyframes, so
   every rung cuts its segments at the same instants and players switch cleanly.

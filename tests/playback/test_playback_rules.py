@@ -131,6 +131,14 @@ def test_segment_uris_are_replaced_and_a_growing_playlist_is_short_lived() -> No
     assert domain.variant_max_age(finished, NOW + 3000, NOW) == 2940
 
 
+def test_an_event_playlists_start_at_the_beginning_is_served_as_stored() -> None:
+    stored = VARIANT.replace("#EXT-X-VERSION:3\n", "#EXT-X-VERSION:3\n#EXT-X-START:TIME-OFFSET=0\n")
+
+    text = domain.rewrite_variant(domain.parse_variant(stored), lambda name: f"https://cdn/{name}?sig")
+
+    assert text.splitlines()[2] == "#EXT-X-START:TIME-OFFSET=0"
+
+
 def test_a_stored_playlist_with_a_target_duration_of_zero_is_served_with_one() -> None:
     stored = "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:0\n#EXTINF:0.32,\nseg_00000.ts\n#EXT-X-ENDLIST\n"
 
