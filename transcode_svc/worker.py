@@ -38,6 +38,32 @@ MISSED_BEATS = 3
 """Heartbeats a running job may miss before it counts as abandoned."""
 
 
+class TranscodeQueue(Queue):
+    """RQ's queue whose registry-cleaning lock lapses after one maintenance interval.
+
+    Stock RQ holds ``rq:clean_registries:<queue>`` for 899 s and frees it in a ``finally``;
+    a worker killed with SIGKILL while it cleans never reaches that ``finally``, and no
+    other worker would then recover an abandoned job for a quarter of an hour. Cleaning
+    takes milliseconds, so a lock as long as one interval (TRANSCODE_MAINTENANCE_SECONDS)
+    is ample, and a dead cleaner delays recovery by one interval at most. A longer lock
+    found in Redis (a stock RQ worker's, or one from before an upgrade) is cut to one
+    interval too. (TTL then EXPIRE rather than EXPIRE ... LT, which needs Redis 7.)
+    """
+
+    maintenance_lock_seconds = 29
+    """Set from the settings by :func:`main`; one worker per process, so a class attribute suffices."""
+
+    def acquire_maintenance_lock(self) -> bool:
+        """Take the lock for one interval; a longer lock (stock RQ's, left by a dead worker) is cut to one."""
+        key, seconds = self.registry_cleaning_key, self.maintenance_lock_seconds
+        if self.connection.set(key, 1, nx=True, ex=seconds):
+            return True
+        remaining = self.connection.ttl(key)
+        if isinstance(remaining, int) and remaining > seconds:
+            self.connection.expire(key, seconds)
+        return False
+
+
 class TranscodeWorker(Worker):
     """RQ's forking worker with a heartbeat lease measured in beats, not a fixed minute."""
 
@@ -52,8 +78,9 @@ def main() -> None:
     connection = Redis.from_url(settings.redis_url)
     beat = settings.transcode.heartbeat_seconds
     maintenance = settings.transcode.maintenance_seconds
+    TranscodeQueue.maintenance_lock_seconds = max(int(maintenance) - 1, 1)
     worker = TranscodeWorker(
-        [Queue(TRANSCODE_QUEUE, connection=connection)],
+        [TranscodeQueue(TRANSCODE_QUEUE, connection=connection)],
         connection=connection,
         job_monitoring_interval=beat,
         maintenance_interval=maintenance,
