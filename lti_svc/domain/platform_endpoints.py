@@ -86,10 +86,29 @@ _CANVAS_CLOUD = {
     "https://canvas.beta.instructure.com": "https://sso.beta.canvaslms.com",
     "https://canvas.test.instructure.com": "https://sso.test.canvaslms.com",
 }
-_BLACKBOARD_ISSUER = "https://blackboard.com"
 _BLACKBOARD_GATEWAY = "https://developer.blackboard.com/api/v1"
-_SCHOOLOGY_ISSUER = "https://schoology.schoology.com"
 _SCHOOLOGY_SERVICE = "https://lti-service.svc.schoology.com/lti-service"
+_SHARED_ISSUERS = {
+    # issuer: (key set URL, with {client_id} where the key set is per application; login URL; token URL; origin)
+    **{
+        issuer: (f"{sso}/api/lti/security/jwks", f"{sso}/api/lti/authorize_redirect", f"{sso}/login/oauth2/token",
+                 "Canvas cloud (Instructure-hosted)")
+        for issuer, sso in _CANVAS_CLOUD.items()
+    },
+    "https://blackboard.com": (
+        f"{_BLACKBOARD_GATEWAY}/management/applications/{{client_id}}/jwks.json",
+        f"{_BLACKBOARD_GATEWAY}/gateway/oidcauth",
+        f"{_BLACKBOARD_GATEWAY}/gateway/oauth2/jwttoken",
+        "Blackboard Learn",
+    ),
+    "https://schoology.schoology.com": (
+        f"{_SCHOOLOGY_SERVICE}/.well-known/jwks",
+        f"{_SCHOOLOGY_SERVICE}/authorize-redirect",
+        f"{_SCHOOLOGY_SERVICE}/access-token",
+        "Schoology",
+    ),
+}  # fmt: skip
+"""LMSs that use one issuer for every customer, with the endpoints their developer documentation publishes."""
 _BRIGHTSPACE_TOKEN_URL = "https://auth.brightspace.com/core/connect/token"
 _BRIGHTSPACE_HOST_SUFFIXES = (".brightspace.com", ".desire2learn.com")
 
@@ -98,53 +117,32 @@ def _canonical(issuer: str) -> str:
     return issuer.rstrip("/")
 
 
+def _known(key_set_url: str, auth_login_url: str, auth_token_url: str, origin: str) -> FoundEndpoints:
+    return FoundEndpoints(key_set_url, auth_login_url, auth_token_url, EndpointSource.KNOWN_PLATFORM, origin)
+
+
 def known_shared_issuer(issuer: str, client_id: str) -> FoundEndpoints | None:
     """Fixed endpoints of LMSs whose issuer is not a site of the customer's own, or None.
 
-    Canvas cloud and Blackboard Learn use one issuer for every customer and publish their
-    endpoints in their developer documentation; Blackboard's key set is per application
-    (the client id). Hosted D2L Brightspace sites (``*.brightspace.com``) serve their key
-    set and login under the site and share one token endpoint.
+    Canvas cloud, Blackboard Learn and Schoology use one issuer for every customer and
+    publish their endpoints in their developer documentation; Blackboard's key set is
+    per application (the client id). Hosted D2L Brightspace sites (``*.brightspace.com``)
+    serve their key set and login under the site and share one token endpoint.
     """
     canonical = _canonical(issuer)
-    if canonical in _CANVAS_CLOUD:
-        sso = _CANVAS_CLOUD[canonical]
-        return FoundEndpoints(
-            key_set_url=f"{sso}/api/lti/security/jwks",
-            auth_login_url=f"{sso}/api/lti/authorize_redirect",
-            auth_token_url=f"{sso}/login/oauth2/token",
-            source=EndpointSource.KNOWN_PLATFORM,
-            origin="Canvas cloud (Instructure-hosted)",
-        )
-    if canonical == _BLACKBOARD_ISSUER:
-        return FoundEndpoints(
-            key_set_url=f"{_BLACKBOARD_GATEWAY}/management/applications/{client_id}/jwks.json",
-            auth_login_url=f"{_BLACKBOARD_GATEWAY}/gateway/oidcauth",
-            auth_token_url=f"{_BLACKBOARD_GATEWAY}/gateway/oauth2/jwttoken",
-            source=EndpointSource.KNOWN_PLATFORM,
-            origin="Blackboard Learn",
-        )
-    if canonical == _SCHOOLOGY_ISSUER:
-        return FoundEndpoints(
-            key_set_url=f"{_SCHOOLOGY_SERVICE}/.well-known/jwks",
-            auth_login_url=f"{_SCHOOLOGY_SERVICE}/authorize-redirect",
-            auth_token_url=f"{_SCHOOLOGY_SERVICE}/access-token",
-            source=EndpointSource.KNOWN_PLATFORM,
-            origin="Schoology",
-        )
+    if canonical in _SHARED_ISSUERS:
+        key_set_url, login_url, token_url, origin = _SHARED_ISSUERS[canonical]
+        return _known(key_set_url.format(client_id=client_id), login_url, token_url, origin)
     host = urlsplit(canonical).hostname or ""
-    if host.endswith(_BRIGHTSPACE_HOST_SUFFIXES):
-        return _brightspace(canonical)
-    return None
+    return _brightspace(canonical) if host.endswith(_BRIGHTSPACE_HOST_SUFFIXES) else None
 
 
 def _brightspace(site: str) -> FoundEndpoints:
-    return FoundEndpoints(
-        key_set_url=f"{site}/d2l/.well-known/jwks",
-        auth_login_url=f"{site}/d2l/lti/authenticate",
-        auth_token_url=_BRIGHTSPACE_TOKEN_URL,
-        source=EndpointSource.KNOWN_PLATFORM,
-        origin="D2L Brightspace (site URL)",
+    return _known(
+        f"{site}/d2l/.well-known/jwks",
+        f"{site}/d2l/lti/authenticate",
+        _BRIGHTSPACE_TOKEN_URL,
+        "D2L Brightspace (site URL)",
     )
 
 
@@ -183,12 +181,8 @@ def site_probes(issuer: str) -> tuple[SiteProbe, ...]:
     ``/d2l/.well-known/jwks``.
     """
     site = _canonical(issuer)
-    moodle = FoundEndpoints(
-        key_set_url=f"{site}/mod/lti/certs.php",
-        auth_login_url=f"{site}/mod/lti/auth.php",
-        auth_token_url=f"{site}/mod/lti/token.php",
-        source=EndpointSource.KNOWN_PLATFORM,
-        origin="Moodle (site URL)",
+    moodle = _known(
+        f"{site}/mod/lti/certs.php", f"{site}/mod/lti/auth.php", f"{site}/mod/lti/token.php", "Moodle (site URL)"
     )
     return (SiteProbe("Moodle", moodle), SiteProbe("D2L Brightspace", _brightspace(site)))
 
