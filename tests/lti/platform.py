@@ -724,5 +724,18 @@ def session_of(page: str) -> dict[str, Any]:
     return data
 
 
+def page_data(page: str, element_id: str) -> dict[str, Any]:
+    """A JSON block the page hands its scripts (``<script type="application/json" id=...>``)."""
+    match = re.search(rf'<script type="application/json" id="{element_id}">(.*?)</script>', page, re.S)
+    assert match, page
+    data: dict[str, Any] = json.loads(match.group(1))
+    return data
+
+
+def script_urls(page: str) -> list[str]:
+    """The page's own scripts (its bundles under /static/), as paths."""
+    return re.findall(r'<script type="module" nonce="[^"]+" src="(/static/[^"]+)"></script>', page)
+
+
 def query_of(url: str) -> dict[str, str]:
     return {k: v[0] for k, v in parse_qs(urlsplit(url).query).items()}
