@@ -27,7 +27,8 @@ export class Session extends EventTarget {
 
   refreshAt() {
     const life = this.expiresAt - this.receivedAt;
-    return this.expiresAt - Math.max(MIN_MARGIN_MS, life * REFRESH_MARGIN);
+    // Never later than 80 % of its life, never earlier than half of it (short tokens refresh less eagerly).
+    return this.expiresAt - Math.min(Math.max(MIN_MARGIN_MS, life * REFRESH_MARGIN), life / 2);
   }
 
   schedule(delay = this.refreshAt() - Date.now()) {
