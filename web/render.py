@@ -60,7 +60,7 @@ class Policy:
 def script_json(value: Any) -> Markup:
     """JSON safe inside a ``<script type="application/json">``: '<', '>' and '&' are escaped as \\u00XX."""
     text = json.dumps(value).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
-    return Markup(text)
+    return Markup(text)  # escaped for the script context above: HTML escaping would corrupt the JSON
 
 
 def install(app: web.Application, pages: Pages) -> None:
