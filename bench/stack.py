@@ -52,6 +52,17 @@ def infrastructure(
             "LTI_ENCRYPTION_KEYS": f"bench:{key}",
             "SHUTDOWN_GRACE_SECONDS": "1",
             "EDGE_PORT": str(free_port()),
+            # Load generators speak from one address by design: rate limits would measure themselves.
+            **{
+                f"RATE_LIMIT_{name}_PER_{scope}": "off"
+                for name, scope in (
+                    ("LOGIN", "ADDRESS"),
+                    ("LAUNCH", "ADDRESS"),
+                    ("ACCESS_TOKEN", "CALLER"),
+                    ("ACCESS_TOKEN", "ADDRESS"),
+                    ("WEBHOOK", "ADDRESS"),
+                )
+            },
         }
         if object_store:
             access_key, secret_key = "bench-" + secrets.token_hex(6), secrets.token_urlsafe(30)

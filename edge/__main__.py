@@ -14,6 +14,7 @@ from edge.app import create_app, default_backend_services, default_overrides
 from service_kit.logging import configure_logging
 from service_kit.process import log_setting_notices
 from service_kit.settings import load_settings_or_exit
+from service_kit.settings.rate_limits import load_rate_limit_settings
 from web.assets import Assets, AssetsNotBuilt
 from web.i18n import Catalogues
 from web.render import Pages
@@ -35,6 +36,7 @@ def main() -> None:
         overrides=default_overrides(),
         with_process_metrics=True,
         pages=pages,
+        rate_limits=load_rate_limit_settings(),
     )
     log.info("edge listening", extra={"host": settings.edge_host, "port": settings.edge_port})
     web.run_app(

@@ -37,9 +37,11 @@ from edge.openapi import build_openapi
 from edge.operational import OPERATIONAL_ROUTES
 from edge.operations import Handler, Operation, RouteTarget, compile_operations
 from edge.pages import PAGE_ROUTES
+from edge.rate_limits import Rule, limited, rate_limit_context, rules_by_route
 from edge.routes import Router, parse_template
 from edge.transcode import dumps
 from service_kit.settings import Settings
+from service_kit.settings.rate_limits import RateLimitSettings
 from web.assets import Assets
 from web.i18n import Catalogues
 from web.render import Pages, install
@@ -86,14 +88,18 @@ def create_app(
     overrides: Mapping[RouteKey, Handler] | None = None,
     with_process_metrics: bool = False,
     pages: Pages | None = None,
+    rate_limits: RateLimitSettings | None = None,
 ) -> web.Application:
     """Build the edge for ``services``; raises ValueError on a bad http rule or override.
 
     ``pages`` are the templates' catalogues and built assets (``python -m edge`` loads
     them and refuses to start without them); without, pages render but name no asset.
+    ``rate_limits`` puts the login, launch, access-token and webhook routes behind
+    Redis-counted limits (:mod:`edge.rate_limits`).
     """
     operations = compile_operations(services)
-    router = build_router(operations, overrides or {})
+    rules = rules_by_route(rate_limits) if rate_limits is not None else {}
+    router = build_router(operations, overrides or {}, rules)
     app = web.Application(middlewares=[request_context_middleware(), error_middleware, hls_preflight_middleware()])
     install(app, pages or Pages(Catalogues.load(), Assets.empty()))
     app[SETTINGS] = settings
@@ -102,13 +108,19 @@ def create_app(
     app[OPENAPI_DOCUMENT] = dumps(build_openapi([op.binding for op in operations], title=API_TITLE, version=_version()))
     app.cleanup_ctx.append(_backends_context(services, settings.shutdown_grace_seconds))
     app.cleanup_ctx.append(_health_context)
+    if rules:
+        app.cleanup_ctx.append(rate_limit_context(settings.redis_url, settings.jwt_secret_key))
     app.on_response_prepare.append(echo_request_id)
     app.router.add_route("*", "/{path:.*}", make_dispatcher(router))
     return app
 
 
-def build_router(operations: Sequence[Operation], overrides: Mapping[RouteKey, Handler]) -> Router[RouteTarget]:
-    """One router for the RPC routes and the operational ones, overrides applied."""
+def build_router(
+    operations: Sequence[Operation],
+    overrides: Mapping[RouteKey, Handler],
+    rules: Mapping[RouteKey, Sequence[Rule]] | None = None,
+) -> Router[RouteTarget]:
+    """One router for the RPC routes and the operational ones, overrides applied, limited routes guarded."""
     router: Router[RouteTarget] = Router()
     for method, path, operational in (*OPERATIONAL_ROUTES, *PAGE_ROUTES):
         router.add(method, parse_template(path), RouteTarget(operational, None))
@@ -117,6 +129,8 @@ def build_router(operations: Sequence[Operation], overrides: Mapping[RouteKey, H
         key = (operation.binding.http_method, operation.binding.template.source)
         declared.add(key)
         handler: Handler = overrides.get(key, handle_operation)
+        if rules and key in rules:
+            handler = limited(handler, key, rules[key])
         router.add(key[0], operation.binding.template, RouteTarget(handler, operation))
     unknown = sorted(set(overrides) - declared)
     if unknown:
