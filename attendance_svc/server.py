@@ -19,8 +19,6 @@ after; if the row cannot be written, the meeting is deleted again.
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import contextlib
 import csv
 import io
@@ -43,6 +41,7 @@ from attendance_svc import adapters, domain, errors, metrics, store
 from attendance_svc.ingest import EventBatcher
 from attendance_svc.reconcile import Reconciler
 from media.attendance.v1 import attendance_pb2, attendance_pb2_grpc
+from service_kit import paging
 from service_kit.auth import SessionClaims
 from service_kit.caller import require_caller
 from service_kit.db import create_engine, session_factory
@@ -195,19 +194,6 @@ def summary_message(report: domain.Report) -> attendance_pb2.AttendanceSummary:
     )
 
 
-def _encode_cursor(row: store.SessionRow) -> str:
-    raw = json.dumps([row.scheduled_start.isoformat(), str(row.id)]).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _decode_cursor(token: str) -> tuple[datetime, uuid.UUID]:
-    try:
-        start, ident = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
-        return datetime.fromisoformat(start), uuid.UUID(ident)
-    except (binascii.Error, ValueError, TypeError):
-        raise errors.InvalidPageToken("page_token is not one this service issued: start from the first page") from None
-
-
 class AttendanceServicer(attendance_pb2_grpc.AttendanceServiceServicer):
     """Serves media.attendance.v1.AttendanceService."""
 
@@ -323,17 +309,13 @@ class AttendanceServicer(attendance_pb2_grpc.AttendanceServiceServicer):
         if request.page_size < 0:
             raise errors.InvalidSession("page_size must not be negative")
         size = min(request.page_size or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
-        after = _decode_cursor(request.page_token) if request.page_token else None
+        after = paging.decode_cursor(request.page_token, invalid=errors.InvalidPageToken)
         async with self._deps.sessions() as session:
-            rows = list(
-                await store.course_sessions(session, caller.organization_id, course_id, after=after, limit=size + 1)
-            )
+            rows = await store.course_sessions(session, caller.organization_id, course_id, after=after, limit=size + 1)
         staff = _is_staff(caller, course_id)
-        page = rows[:size]
+        page, next_token = paging.keyset_page(rows, size, lambda r: (r.scheduled_start, r.id))
         messages = [session_message(r, await self._state(r.zoom_meeting_id), staff=staff) for r in page]
-        return attendance_pb2.ListLiveSessionsResponse(
-            sessions=messages, next_page_token=_encode_cursor(page[-1]) if len(rows) > size else ""
-        )
+        return attendance_pb2.ListLiveSessionsResponse(sessions=messages, next_page_token=next_token)
 
     async def UpdateLiveSession(
         self, request: attendance_pb2.UpdateLiveSessionRequest, context: Context

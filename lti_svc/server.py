@@ -16,9 +16,6 @@ JWT with the ``Service`` role for the same organization, see
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 import logging
 import time
 import uuid
@@ -37,6 +34,7 @@ from lti_svc import adapters, domain, errors, store
 from lti_svc.crypto import Envelopes
 from lti_svc.keys import ToolKeyring
 from media.lti.v1 import lti_pb2, lti_pb2_grpc
+from service_kit import paging
 from service_kit.auth import SessionClaims, issue_session_token
 from service_kit.caller import require_caller
 from service_kit.db import create_engine, session_factory
@@ -169,19 +167,6 @@ def config_message(row: store.RegistrationRow, deployment_ids: list[str]) -> lti
     )
 
 
-def _encode_cursor(row: store.RegistrationRow) -> str:
-    raw = json.dumps([row.created_at.isoformat(), str(row.id)]).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _decode_cursor(token: str) -> tuple[datetime, uuid.UUID]:
-    try:
-        created, ident = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
-        return datetime.fromisoformat(created), uuid.UUID(ident)
-    except (binascii.Error, ValueError, TypeError):
-        raise errors.InvalidPageToken("page_token is not one this service issued: start from the first page") from None
-
-
 class LtiServicer(lti_pb2_grpc.LtiServiceServicer):
     """Serves media.lti.v1.LtiService."""
 
@@ -287,14 +272,13 @@ class LtiServicer(lti_pb2_grpc.LtiServiceServicer):
         caller = require_caller()
         organization_id = domain.require_administrator(caller, "")
         size = domain.page_size(request.page_size, default=DEFAULT_PAGE_SIZE, maximum=MAX_PAGE_SIZE)
-        after = _decode_cursor(request.page_token) if request.page_token else None
+        after = paging.decode_cursor(request.page_token, invalid=errors.InvalidPageToken)
         async with self._deps.sessions() as session:
-            rows = list(await store.organization_registrations(session, organization_id, after=after, limit=size + 1))
-            deployments = await store.deployments_of(session, [r.id for r in rows[:size]])
-        page = rows[:size]
+            rows = await store.organization_registrations(session, organization_id, after=after, limit=size + 1)
+            page, next_token = paging.keyset_page(rows, size, lambda r: (r.created_at, r.id))
+            deployments = await store.deployments_of(session, [r.id for r in page])
         return lti_pb2.ListLtiConfigsResponse(
-            configs=[config_message(r, deployments[r.id]) for r in page],
-            next_page_token=_encode_cursor(page[-1]) if len(rows) > size else "",
+            configs=[config_message(r, deployments[r.id]) for r in page], next_page_token=next_token
         )
 
     async def UpdateLtiConfig(
