@@ -6,14 +6,19 @@ whichever module holds it:
 
 - :mod:`.webhooks`: Zoom's signature over the raw body, the timestamp window, the URL check
 - :mod:`.events`: event names, what a participant is called, and each event's idempotency key
-- :mod:`.sessions`: a live session's fields and how long Zoom is told it lasts
+- :mod:`.sessions`: a live session, what may be scheduled and changed, and where it stands
+- :mod:`.access`: who may schedule, read and join a course's sessions
+- :mod:`.zoom`: Zoom's side of a session (credentials, meeting, registration, changes to tell)
+- :mod:`.join_links`: personal join links and who Zoom is asked to register
 - :mod:`.report`: the attendance report, composed of its stages:
   :mod:`.bounds` (when the meeting ran, the judged window), :mod:`.identity` (who is who,
   roster matching), :mod:`.intervals` (each person's time), :mod:`.status` (each row:
   present, late or absent) and :mod:`.summary` (order and figures)
-- :mod:`.exports`: attendance rows as CSV records
+- :mod:`.live`: the live view (presence notices, rows changed since the last update)
+- :mod:`.exports`: attendance rows as CSV, in chunks for streaming
 """
 
+from attendance_svc.domain.access import is_staff, require_may_register, require_member, require_staff
 from attendance_svc.domain.bounds import MeetingBounds, Schedule, Window, is_presence, judged_window, meeting_bounds
 from attendance_svc.domain.events import (
     BREAKOUT_JOINED,
@@ -30,6 +35,7 @@ from attendance_svc.domain.events import (
     WAITING_ROOM_JBH,
     EventToStore,
     ParticipantIds,
+    ReconcileOutcome,
     ZoomEvent,
     event_key,
     event_to_store,
@@ -41,7 +47,7 @@ from attendance_svc.domain.events import (
     report_path_uuid,
     zoom_time,
 )
-from attendance_svc.domain.exports import CSV_COLUMNS, csv_record
+from attendance_svc.domain.exports import CSV_CHUNK_ROWS, CSV_COLUMNS, csv_chunks, csv_record
 from attendance_svc.domain.identity import (
     Attendee,
     Channel,
@@ -65,12 +71,24 @@ from attendance_svc.domain.intervals import (
     presence_of_people,
     seconds_within,
 )
+from attendance_svc.domain.join_links import JoinLink, Registrant, placeholder_email, registrant_for
+from attendance_svc.domain.live import JOINED, LEFT, PresenceNotice, changed_rows, row_key, rows_by_key
 from attendance_svc.domain.report import compute_attendance
 from attendance_svc.domain.sessions import (
     DEFAULT_GRACE_MINUTES,
     DEFAULT_MIN_SHARE,
     MAX_SESSION_HOURS,
+    MUTABLE_FIELDS,
+    NOT_STARTED,
+    LiveSession,
+    MeetingState,
+    SessionPlan,
+    SessionStatus,
     duration_minutes,
+    edited_plan,
+    fields_to_change,
+    session_id_of,
+    session_status,
     validate_session,
 )
 from attendance_svc.domain.status import (
@@ -92,16 +110,22 @@ from attendance_svc.domain.webhooks import (
     verify_webhook,
     webhook_signature,
 )
+from attendance_svc.domain.zoom import MeetingChange, ZoomCredentials, ZoomMeeting, ZoomRegistration, meeting_change
 
 __all__ = [
     "BREAKOUT_JOINED",
     "BREAKOUT_LEFT",
+    "CSV_CHUNK_ROWS",
     "CSV_COLUMNS",
     "DEFAULT_GRACE_MINUTES",
     "DEFAULT_MIN_SHARE",
+    "JOINED",
+    "LEFT",
     "MAX_SESSION_HOURS",
     "MEETING_ENDED",
     "MEETING_STARTED",
+    "MUTABLE_FIELDS",
+    "NOT_STARTED",
     "PARTICIPANT_JOINED",
     "PARTICIPANT_LEFT",
     "PRESENCE_EVENTS",
@@ -116,41 +140,59 @@ __all__ = [
     "Closed",
     "EventToStore",
     "Interval",
+    "JoinLink",
+    "LiveSession",
     "Match",
     "MatchedBy",
     "MeetingBounds",
+    "MeetingChange",
+    "MeetingState",
     "Notification",
     "ParticipantIds",
     "Presence",
+    "PresenceNotice",
+    "ReconcileOutcome",
+    "Registrant",
     "Report",
     "RosterIndex",
     "RosterMember",
     "Row",
     "Schedule",
     "SeenAs",
+    "SessionPlan",
+    "SessionStatus",
     "Status",
     "Window",
+    "ZoomCredentials",
     "ZoomEvent",
+    "ZoomMeeting",
+    "ZoomRegistration",
     "absent_learner_rows",
     "attendance_status",
     "attended_intervals",
     "attended_share",
     "attendee_row",
     "attendees",
+    "changed_rows",
     "channel_presence",
     "channels",
     "close_open_join",
     "compute_attendance",
+    "csv_chunks",
     "csv_record",
     "display_name",
     "duration_minutes",
+    "edited_plan",
     "event_key",
     "event_to_store",
     "events_from_report",
+    "fields_to_change",
     "identifiers",
     "is_presence",
+    "is_staff",
     "judged_window",
     "meeting_bounds",
+    "meeting_change",
     "merge_intervals",
     "normalize_name",
     "parse_notification",
@@ -158,10 +200,19 @@ __all__ = [
     "participant_from_report",
     "participant_from_webhook",
     "peak_concurrent",
+    "placeholder_email",
     "presence_of_people",
+    "registrant_for",
     "report_path_uuid",
+    "require_may_register",
+    "require_member",
+    "require_staff",
+    "row_key",
+    "rows_by_key",
     "seconds_within",
     "seen_as",
+    "session_id_of",
+    "session_status",
     "summarize",
     "url_validation_token",
     "validate_session",

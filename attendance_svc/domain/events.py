@@ -232,6 +232,14 @@ def events_from_report(
     return stored
 
 
+@dataclass
+class ReconcileOutcome:
+    """What one reconciliation did: intervals (joins) added, and when work paused by Zoom resumes."""
+
+    intervals_added: int = 0
+    resume_at: datetime | None = None
+
+
 def report_path_uuid(meeting_uuid: str) -> str:
     """A meeting uuid as a path segment: Zoom wants it double-encoded when it starts with / or has //."""
     from urllib.parse import quote

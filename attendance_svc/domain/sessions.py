@@ -1,8 +1,17 @@
-"""A live session's fields: what may be scheduled, and how long Zoom is told it lasts."""
+"""A live session: its fields and what may be scheduled, how it may change, and where it stands.
+
+A session is a lecture planned in a course and the Zoom meeting made for it. Staff may
+change its plan (name, times, thresholds) but never its host, registration or meeting;
+a cancelled session's meeting is gone, so it changes no more.
+"""
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from enum import Enum
 
 from attendance_svc import errors
 from service_kit.errors import ValidationErrors
@@ -57,3 +66,115 @@ def duration_minutes(start: datetime, end: datetime) -> int:
     """Zoom's meeting duration: whole minutes, rounded up, at least one."""
     seconds = (end - start).total_seconds()
     return max(1, int(-(-seconds // 60)))
+
+
+@dataclass(frozen=True)
+class SessionPlan:
+    """What staff may change about a session after scheduling it."""
+
+    session_name: str
+    scheduled_start: datetime
+    scheduled_end: datetime
+    min_attendance_share: float
+    late_grace_minutes: int
+
+
+MUTABLE_FIELDS = frozenset(
+    {"session_name", "scheduled_start", "scheduled_end", "min_attendance_share", "late_grace_minutes"}
+)
+"""The plan's fields, by their API names: the only ones an update may name."""
+
+
+@dataclass(frozen=True)
+class LiveSession:
+    """A scheduled lecture and the Zoom meeting made for it."""
+
+    id: uuid.UUID
+    organization_id: str
+    course_id: str
+    lti_config_id: str
+    session_name: str
+    scheduled_start: datetime
+    scheduled_end: datetime
+    zoom_host_id: str
+    zoom_meeting_id: str
+    zoom_meeting_uuid: str
+    join_url: str
+    start_url: str
+    cancelled: bool
+    min_attendance_share: float
+    late_grace_minutes: int
+    created_by: str
+    created_at: datetime
+    updated_at: datetime
+
+    @property
+    def plan(self) -> SessionPlan:
+        return SessionPlan(
+            self.session_name,
+            self.scheduled_start,
+            self.scheduled_end,
+            self.min_attendance_share,
+            self.late_grace_minutes,
+        )
+
+
+def session_id_of(raw: str) -> uuid.UUID | None:
+    """A session id as the API spells it; None for anything that is not one (answered as not found)."""
+    try:
+        return uuid.UUID(raw)
+    except ValueError:
+        return None
+
+
+def fields_to_change(mask: Sequence[str], present: Collection[str]) -> list[str]:
+    """The plan fields an update changes: those its mask names, or without a mask those it carries.
+
+    An update that names a field that is not part of the plan, or names nothing, is refused
+    before anything is read or changed.
+    """
+    paths = list(mask) or [name for name in sorted(MUTABLE_FIELDS) if name in present]
+    refused = sorted(set(paths) - MUTABLE_FIELDS)
+    if refused:
+        raise errors.InvalidSession(
+            f"update_mask: {', '.join(refused)} cannot be changed; allowed: {', '.join(sorted(MUTABLE_FIELDS))}"
+        )
+    if not paths:
+        raise errors.InvalidSession("nothing to change: name the fields in update_mask")
+    return paths
+
+
+def edited_plan(current: SessionPlan, given: SessionPlan, paths: Collection[str]) -> SessionPlan:
+    """The plan after an update: the named fields from ``given``, the rest as they were."""
+    return replace(current, **{name: getattr(given, name) for name in paths})
+
+
+class SessionStatus(Enum):
+    SCHEDULED = "scheduled"
+    LIVE = "live"
+    ENDED = "ended"
+    CANCELLED = "cancelled"
+
+
+def session_status(*, cancelled: bool, started: bool, ended: bool) -> SessionStatus:
+    """Where a session stands: cancelling wins over anything Zoom says, an end over a start."""
+    if cancelled:
+        return SessionStatus.CANCELLED
+    if ended:
+        return SessionStatus.ENDED
+    if started:
+        return SessionStatus.LIVE
+    return SessionStatus.SCHEDULED
+
+
+@dataclass(frozen=True)
+class MeetingState:
+    """What the stored meeting events say of a session's meeting (its first start, last end)."""
+
+    started_at: datetime | None
+    ended_at: datetime | None
+    ended: bool
+    """Every instance that started has ended."""
+
+
+NOT_STARTED = MeetingState(None, None, False)
