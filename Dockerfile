@@ -1,4 +1,14 @@
 # One image for every process of the media service; docker-compose.yml picks the command.
+
+# The pages' scripts and styles, bundled from the npm lock file (make web does the same).
+FROM node:20-slim AS web
+WORKDIR /build
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY web/build.mjs web/build.mjs
+COPY web/src web/src
+RUN node web/build.mjs
+
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -20,6 +30,7 @@ RUN pip install -r requirements.lock
 
 # The source, run in place (PYTHONPATH=/app), so Alembic's versions and other data files are there as-is.
 COPY . .
+COPY --from=web /build/web/dist web/dist
 
 RUN useradd --system --uid 10001 --user-group --home-dir /app --no-create-home media
 USER media

@@ -10,7 +10,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PROCFILE ?= Procfile
 
-.PHONY: help venv system-deps proto proto-check run up test lint py-fix bench lock clean distclean
+.PHONY: help venv system-deps proto proto-check web run up test lint py-fix bench lock clean distclean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -23,8 +23,20 @@ $(STAMP): pyproject.toml requirements.lock
 	$(PY) -m pip install --quiet --no-deps -e .
 	@touch $@
 
-system-deps: ## install ffmpeg, PostgreSQL, Redis, wrk when missing (apt-get, as root or with sudo)
+system-deps: ## install ffmpeg, PostgreSQL, Redis, wrk, Chromium when missing (apt-get, as root or with sudo)
 	@bash scripts/bootstrap.sh
+
+NODE_STAMP := node_modules/.installed
+WEB_SOURCES := $(shell find web/src -type f 2>/dev/null) web/build.mjs
+
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund
+	@touch $@
+
+web: web/dist/manifest.json ## bundle the pages' scripts and styles (npm ci, esbuild) into web/dist
+
+web/dist/manifest.json: $(NODE_STAMP) $(WEB_SOURCES)
+	node web/build.mjs
 
 proto: venv ## regenerate the gRPC code from proto/
 	bash scripts/proto.sh gen
@@ -32,13 +44,13 @@ proto: venv ## regenerate the gRPC code from proto/
 proto-check: venv ## fail when the generated gRPC code is stale
 	bash scripts/proto.sh check
 
-run: system-deps venv ## start everything (infrastructure, migrations, every service); Ctrl-C stops it
+run: system-deps venv web ## start everything (infrastructure, migrations, every service); Ctrl-C stops it
 	$(PY) -m devstack run --procfile $(PROCFILE)
 
 up: system-deps venv ## infrastructure and migrations only, printing its environment
 	$(PY) -m devstack up --print-env
 
-test: system-deps venv proto-check ## the test suite against real PostgreSQL, Redis, SeaweedFS and FFmpeg, with coverage
+test: system-deps venv proto-check web ## the test suite against real PostgreSQL, Redis, SeaweedFS and FFmpeg, with coverage
 	$(VENV)/bin/pytest --cov --cov-report=term-missing:skip-covered --cov-fail-under=80
 
 lint: venv ## ruff, mypy, buf lint and buf breaking
@@ -52,7 +64,7 @@ py-fix: venv ## apply ruff's fixes and formatting
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
-bench: system-deps venv ## the benchmarks, side by side with the usual tools
+bench: system-deps venv web ## the benchmarks, side by side with the usual tools
 	$(PY) -m bench
 
 lock: ## re-resolve pyproject.toml's dependencies and rewrite requirements.lock
@@ -63,7 +75,7 @@ lock: ## re-resolve pyproject.toml's dependencies and rewrite requirements.lock
 	@touch $(STAMP)
 
 clean: ## remove caches, coverage data and the local state of `make run` (.devstack)
-	rm -rf .devstack .pytest_cache .mypy_cache .ruff_cache htmlcov coverage.xml .coverage .coverage.*
+	rm -rf web/dist .devstack .pytest_cache .mypy_cache .ruff_cache htmlcov coverage.xml .coverage .coverage.*
 	find . -path ./$(VENV) -prune -o -path ./node_modules -prune -o -name __pycache__ -type d -exec rm -rf {} +
 
 distclean: clean ## clean, and remove the virtualenv too

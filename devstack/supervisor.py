@@ -1,7 +1,8 @@
-"""``make run``: the infrastructure, the migrations, then every Procfile process under honcho.
+"""``make run``: the infrastructure, the migrations, then every Procfile process under supervisord.
 
-Order of start: .env, PostgreSQL, Redis, SeaweedFS, migrations, honcho; shutdown runs the
-other way. Every child gets its own session, so a terminal's Ctrl-C reaches only this
+Order of start: .env, PostgreSQL, Redis, SeaweedFS, migrations, supervisord (which
+restarts any process that dies: :mod:`devstack.supervisord`); shutdown runs the other
+way. Every child gets its own session, so a terminal's Ctrl-C reaches only this
 supervisor, which then stops the children in order. The supervisor is also a child
 subreaper: whatever a service forks and leaves behind is re-parented here and killed last,
 so nothing outlives ``make run``.
@@ -25,6 +26,7 @@ from types import FrameType
 from urllib.parse import urlsplit
 
 from devstack import ZOOM_STANDIN_PORT
+from devstack import supervisord as programs
 from devstack._process import DevstackError, descendants, port_answers, port_is_free
 from devstack.envfile import ensure_env_file
 from devstack.postgres import ensure_postgres
@@ -33,8 +35,6 @@ from devstack.seaweed import s3_client, start_seaweed
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 STATE_DIR = REPO_ROOT / ".devstack"
-HONCHO_STOP_SECONDS = 20.0
-"""honcho gives its processes 5 s after SIGTERM before it kills them; this is the margin on top."""
 HEALTH_NOTICE_SECONDS = 60.0
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
 INFRA_KEYS = (
@@ -201,21 +201,6 @@ def _edge_healthy(url: str) -> bool:
         return False
 
 
-def _stop_honcho(honcho: subprocess.Popen[bytes]) -> None:
-    if honcho.poll() is None:
-        family = descendants(honcho.pid)
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(honcho.pid, signal.SIGTERM)
-        try:
-            honcho.wait(timeout=HONCHO_STOP_SECONDS)
-        except subprocess.TimeoutExpired:
-            say("honcho did not stop in time: killing it and its processes")
-            for pid in [honcho.pid, *family]:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, signal.SIGKILL)
-            honcho.wait()
-
-
 def _reap_leftovers() -> None:
     """Kill and reap whatever was re-parented to us (we are a subreaper) and is still alive."""
     leftovers = descendants(os.getpid())
@@ -253,29 +238,23 @@ def run(root: Path = REPO_ROOT, procfile: str = "Procfile") -> int:
             env = start_infrastructure(_merged_environment(root), root / ".devstack", cleanups)
             run_migrations(env, root)
             wait_for_free_ports(stack_ports(env))
-            # `-e /dev/null`: honcho would otherwise load .env over our environment and undo
-            # the private DATABASE_URL / REDIS_URL.
-            honcho = subprocess.Popen(
-                [sys.executable, "-m", "honcho", "start", "-f", procfile, "-e", "/dev/null"],
-                env=env,
-                cwd=root,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,
-            )
-            cleanups.append(lambda: _stop_honcho(honcho))
+            config = programs.write_config(root / procfile, state_dir=root / ".devstack", root=root, env=env)
+            supervisord = programs.start(config, env=env, root=root)
+            cleanups.append(lambda: programs.stop(supervisord))
             edge_port = env.get("EDGE_PORT") or "8000"
             health_url = f"http://127.0.0.1:{edge_port}/health"
             ready = False
             waiting_since = time.monotonic()
-            while honcho.poll() is None:
+            while supervisord.poll() is None:
                 if not ready and _edge_healthy(health_url):
                     ready = True
                     print(f"media service ready on http://127.0.0.1:{edge_port}", flush=True)
+                    say(f"processes restart when they die; see them with: .venv/bin/supervisorctl -c {config} status")
                 elif not ready and time.monotonic() - waiting_since > HEALTH_NOTICE_SECONDS:
                     say(f"{health_url} has not answered 200 after {HEALTH_NOTICE_SECONDS:.0f} s; still waiting")
                     waiting_since = time.monotonic()
                 time.sleep(0.25)
-            say(f"honcho exited with status {honcho.returncode}: stopping")
+            say(f"supervisord exited with status {supervisord.returncode}: stopping")
             status = 1
     except Stopped as stop:
         say(f"{stop}: stopping")

@@ -14,6 +14,9 @@ from edge.app import create_app, default_backend_services, default_overrides
 from service_kit.logging import configure_logging
 from service_kit.process import log_setting_notices
 from service_kit.settings import load_settings_or_exit
+from web.assets import Assets, AssetsNotBuilt
+from web.i18n import Catalogues
+from web.render import Pages
 
 log = logging.getLogger("edge")
 
@@ -22,8 +25,16 @@ def main() -> None:
     settings = load_settings_or_exit()
     configure_logging("edge", settings.log_level)
     log_setting_notices(settings)
+    try:
+        pages = Pages(Catalogues.load(), Assets.load())
+    except AssetsNotBuilt as exc:
+        raise SystemExit(f"edge: {exc}") from None
     app = create_app(
-        settings, default_backend_services(settings), overrides=default_overrides(), with_process_metrics=True
+        settings,
+        default_backend_services(settings),
+        overrides=default_overrides(),
+        with_process_metrics=True,
+        pages=pages,
     )
     log.info("edge listening", extra={"host": settings.edge_host, "port": settings.edge_port})
     web.run_app(

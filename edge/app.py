@@ -36,9 +36,13 @@ from edge.middleware import echo_request_id, request_context_middleware
 from edge.openapi import build_openapi
 from edge.operational import OPERATIONAL_ROUTES
 from edge.operations import Handler, Operation, RouteTarget, compile_operations
+from edge.pages import PAGE_ROUTES
 from edge.routes import Router, parse_template
 from edge.transcode import dumps
 from service_kit.settings import Settings
+from web.assets import Assets
+from web.i18n import Catalogues
+from web.render import Pages, install
 
 RouteKey = tuple[str, str]
 """(HTTP method, path template as written in the http rule)."""
@@ -81,11 +85,17 @@ def create_app(
     *,
     overrides: Mapping[RouteKey, Handler] | None = None,
     with_process_metrics: bool = False,
+    pages: Pages | None = None,
 ) -> web.Application:
-    """Build the edge for ``services``; raises ValueError on a bad http rule or override."""
+    """Build the edge for ``services``; raises ValueError on a bad http rule or override.
+
+    ``pages`` are the templates' catalogues and built assets (``python -m edge`` loads
+    them and refuses to start without them); without, pages render but name no asset.
+    """
     operations = compile_operations(services)
     router = build_router(operations, overrides or {})
     app = web.Application(middlewares=[request_context_middleware(), error_middleware, hls_preflight_middleware()])
+    install(app, pages or Pages(Catalogues.load(), Assets.empty()))
     app[SETTINGS] = settings
     app[METRICS] = EdgeMetrics(with_process_metrics=with_process_metrics)
     app[HEALTH] = HealthChecker(settings, services)
@@ -100,7 +110,7 @@ def create_app(
 def build_router(operations: Sequence[Operation], overrides: Mapping[RouteKey, Handler]) -> Router[RouteTarget]:
     """One router for the RPC routes and the operational ones, overrides applied."""
     router: Router[RouteTarget] = Router()
-    for method, path, operational in OPERATIONAL_ROUTES:
+    for method, path, operational in (*OPERATIONAL_ROUTES, *PAGE_ROUTES):
         router.add(method, parse_template(path), RouteTarget(operational, None))
     declared: set[RouteKey] = set()
     for operation in operations:

@@ -20,16 +20,16 @@ storage, checked by the launch page before it uses the session; otherwise the pa
 offers to start again in a new window, where first-party cookies work. The server
 side never depends on the cookie: state and nonce are checked in Redis either way.
 
-Every page escapes every value (html.escape), carries a Content-Security-Policy with a
-per-response script nonce, and every refusal is a readable page with a 4xx status.
+Every page is a template of ``web/templates`` (autoescaped), in the language of the launch's
+locale (the browser's for pages before a launch), with a Content-Security-Policy whose
+per-response nonce is the only way a script runs; every refusal is a readable page with a
+4xx status. This module only translates HTTP: form fields in, RPCs, redirects and cookies,
+and which template with which values out.
 """
 
 from __future__ import annotations
 
-import html
-import json
 import logging
-import secrets
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
@@ -44,8 +44,10 @@ from edge.operations import Handler
 from media.lti.v1 import lti_pb2
 from media.upload.v1 import upload_pb2
 from service_kit import errors as kit_errors
-from service_kit.auth import AUTHORIZATION_METADATA_KEY, verify_session_token
+from service_kit.auth import AUTHORIZATION_METADATA_KEY, COURSE_STAFF_ROLES, verify_session_token
 from service_kit.context import REQUEST_ID_HEADER
+from web.i18n import Catalogue
+from web.render import Policy, pages_of, render
 
 log = logging.getLogger("edge.lti")
 
@@ -59,59 +61,13 @@ LIST_VIDEOS = "/media.upload.v1.UploadService/ListVideos"
 LOGIN_FIELDS = ("iss", "login_hint", "target_link_uri", "lti_message_hint", "client_id", "lti_deployment_id")
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
-_STYLE = """
-body{font:16px/1.5 system-ui,sans-serif;margin:2rem auto;max-width:44rem;padding:0 1rem;color:#1b1b1b}
-h1{font-size:1.4rem}.muted{color:#555}.box{border:1px solid #ccc;border-radius:6px;padding:1rem;margin:1rem 0}
-.error{border-color:#b00020;background:#fff5f5}button{font-size:1rem;padding:.4rem 1rem}
-label{display:block;margin:.3rem 0}
-"""
-
 
 # ---- page rendering -------------------------------------------------------------------------------
 
 
-def _e(value: object) -> str:
-    return html.escape(str(value), quote=True)
-
-
-def _script_json(value: Any) -> str:
-    """JSON safe inside a <script> element: no '<' can close it early."""
-    return json.dumps(value).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
-
-
-def page(
-    title: str,
-    body: str,
-    *,
-    status: int = 200,
-    script: str = "",
-    nonce: str | None = None,
-    form_action: str = "'self'",
-    frame_ancestors: str = "*",
-) -> web.Response:
-    """A small HTML page with a strict CSP: only this response's own script and style run."""
-    nonce = nonce or secrets.token_urlsafe(16)
-    csp = (
-        f"default-src 'none'; script-src 'nonce-{nonce}'; style-src 'nonce-{nonce}'; img-src 'self' data:;"
-        f" connect-src 'self'; form-action {form_action}; base-uri 'none'; frame-ancestors {frame_ancestors}"
-    )
-    script_tag = f'<script nonce="{nonce}">{script}</script>' if script else ""
-    text = (
-        f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{_e(title)}</title>'
-        f'<meta name="viewport" content="width=device-width,initial-scale=1">'
-        f'<style nonce="{nonce}">{_STYLE}</style></head><body>{body}{script_tag}</body></html>'
-    )
-    return web.Response(
-        status=status,
-        text=text,
-        content_type="text/html",
-        headers={
-            "Content-Security-Policy": csp,
-            "Cache-Control": "no-store",
-            "Referrer-Policy": "no-referrer",
-            "X-Content-Type-Options": "nosniff",
-        },
-    )
+def _browser_catalogue(request: web.Request) -> Catalogue:
+    """Before a launch says its locale, the browser's Accept-Language chooses."""
+    return pages_of(request).catalogues.for_accept_language(request.headers.get("Accept-Language"))
 
 
 def _reason(error: EdgeError) -> str:
@@ -123,14 +79,16 @@ def _reason(error: EdgeError) -> str:
 
 def error_page(error: EdgeError, request: web.Request) -> web.Response:
     """A refusal as a page an administrator can act on: what failed, why, and the request id."""
-    title = "The LMS launch could not be completed" if error.http_status < 500 else "The media service failed"
-    body = (
-        f'<h1>{_e(title)}</h1><div class="box error"><p>{_e(error.message)}</p>'
-        f'<p class="muted">Reason: <code>{_e(_reason(error))}</code> · HTTP {error.http_status} · request id'
-        f" <code>{_e(request.get(REQUEST_ID, ''))}</code></p></div>"
-        "<p>If you are a student, tell your instructor; an LMS administrator can fix the registration.</p>"
-    )
-    return page(title, body, status=error.http_status)
+    catalogue = _browser_catalogue(request)
+    title = catalogue.t("error.title_launch" if error.http_status < 500 else "error.title_service")
+    context = {
+        "title": title,
+        "message": error.message,
+        "reason": _reason(error),
+        "http_status": error.http_status,
+        "request_id": request.get(REQUEST_ID, ""),
+    }
+    return render(request, "error.html", context, catalogue=catalogue, status=error.http_status)
 
 
 def _refusal(message: str, reason: str) -> EdgeError:
@@ -173,7 +131,7 @@ async def lti_login(request: web.Request) -> web.StreamResponse:
     assert isinstance(reply, lti_pb2.StartOidcLoginResponse)
     storage_target = params.get("lti_storage_target", "")
     if storage_target:
-        response: web.StreamResponse = _storage_login_page(reply, storage_target)
+        response: web.StreamResponse = _storage_login_page(request, reply, storage_target)
     else:
         response = web.HTTPFound(reply.redirect_url, headers={"Cache-Control": "no-store"})
     response.set_cookie(
@@ -188,34 +146,30 @@ async def lti_login(request: web.Request) -> web.StreamResponse:
     return response
 
 
-def _storage_login_page(reply: lti_pb2.StartOidcLoginResponse, storage_target: str) -> web.Response:
+def _storage_login_page(
+    request: web.Request, reply: lti_pb2.StartOidcLoginResponse, storage_target: str
+) -> web.Response:
     """Store the state in the platform's frame (lti.put_data), then go to the platform's authorization URL.
 
-    The message goes to the platform's origin only (the authorization URL's), never "*".
-    Should the platform not answer, the browser goes on anyway: the launch page falls back.
+    The page's script (``web/src/login.js``) sends the message to the platform's origin only
+    (the authorization URL's), never "*". Should the platform not answer within
+    ``timeout_ms``, the browser goes on anyway: the launch page falls back.
     """
-    origin = f"{urlsplit(reply.redirect_url).scheme}://{urlsplit(reply.redirect_url).netloc}"
-    data = {"target": storage_target, "origin": origin, "key": f"state_{reply.state}", "value": reply.state}
-    script = f"""
-const cfg = {_script_json(data)}, next = {_script_json(reply.redirect_url)};
-const frame = cfg.target === "_parent" ? window.parent : (window.parent.frames[cfg.target] || window.parent);
-const id = "put-" + Math.random().toString(36).slice(2);
-let done = false;
-function go() {{ if (!done) {{ done = true; window.location.replace(next); }} }}
-window.addEventListener("message", (event) => {{
-  if (event.origin === cfg.origin && event.data && event.data.message_id === id
-      && event.data.subject === "lti.put_data.response") go();
-}});
-try {{
-  frame.postMessage({{subject: "lti.put_data", message_id: id, key: cfg.key, value: cfg.value}}, cfg.origin);
-}} catch (e) {{ go(); }}
-setTimeout(go, {STORAGE_TIMEOUT_MS});
-"""
-    body = (
-        '<h1>Signing you in…</h1><p class="muted">Handing over to your learning platform.</p>'
-        f'<noscript><p><a href="{_e(reply.redirect_url)}">Continue</a></p></noscript>'
+    parts = urlsplit(reply.redirect_url)
+    storage = {
+        "target": storage_target,
+        "origin": f"{parts.scheme}://{parts.netloc}",
+        "key": f"state_{reply.state}",
+        "value": reply.state,
+        "next": reply.redirect_url,
+        "timeout_ms": STORAGE_TIMEOUT_MS,
+    }
+    return render(
+        request,
+        "lti/login_storage.html",
+        {"storage": storage, "next_url": reply.redirect_url},
+        catalogue=_browser_catalogue(request),
     )
-    return page("Signing in", body, script=script)
 
 
 # ---- launch ---------------------------------------------------------------------------------------
@@ -242,14 +196,24 @@ async def lti_launch(request: web.Request) -> web.StreamResponse:
     state = fields["state"]
     cookie_bound = request.cookies.get(STATE_COOKIE_PREFIX + state) == "1"
     launch = reply.launch
+    context = _tool_context(launch)
     if launch.message_type == lti_pb2.LTI_MESSAGE_TYPE_DEEP_LINKING:
-        videos = await _ready_videos(request, reply.session_token, launch.course.course_id)
-        content = _picker(launch, reply.session_token, videos)
+        context.update(
+            view="picker",
+            action=DEEP_LINKING_ROUTE,
+            launch_id=launch.launch_id,
+            session_token=reply.session_token,
+            videos=await _ready_videos(request, reply.session_token, launch.course.course_id),
+            default_title=launch.deep_linking_settings.title,
+        )
         form_action = "'self'"
     else:
-        content = _resource_view(launch)
+        context["view"] = (
+            "video" if launch.custom.get("video_id") else "live" if launch.custom.get("live_session_id") else "library"
+        )
         form_action = "'none'"
-    session = {
+    context["verified"] = "yes" if cookie_bound or not reply.lti_storage_target else "pending"
+    context["session"] = {
         "session_token": reply.session_token,
         "expires_at": reply.expires_at.ToJsonString(),
         "user_id": launch.user.user_id,
@@ -257,80 +221,60 @@ async def lti_launch(request: web.Request) -> web.StreamResponse:
         "course_id": launch.course.course_id,
         "roles": list(launch.roles),
         "custom": dict(launch.custom),
+        "locale": launch.locale,
     }
-    check = {
+    context["check"] = {
         "bound": cookie_bound,
         "target": reply.lti_storage_target,
         "origin": reply.platform_origin,
         "key": f"state_{state}",
         "state": state,
         "relaunch": reply.relaunch_url,
+        "timeout_ms": STORAGE_TIMEOUT_MS,
     }
-    body = (
-        f'<main id="tool" data-verified="{"yes" if cookie_bound or not reply.lti_storage_target else "pending"}">'
-        f"{content}</main>"
-        '<div id="fallback" class="box error" hidden><p>Your browser blocks what this page needs inside the'
-        ' course. <button id="relaunch" type="button">Open in a new window</button></p></div>'
-        f'<script type="application/json" id="lti-session">{_script_json(session)}</script>'
-    )
-    script = f"""
-const check = {_script_json(check)};
-const main = document.getElementById("tool");
-function fallback() {{
-  main.hidden = true; main.dataset.verified = "no";
-  document.getElementById("fallback").hidden = false;
-  document.getElementById("relaunch").onclick = () => window.open(check.relaunch, "_blank", "noopener");
-}}
-if (main.dataset.verified === "pending") {{
-  const frame = check.target === "_parent" ? window.parent : (window.parent.frames[check.target] || window.parent);
-  const id = "get-" + Math.random().toString(36).slice(2);
-  const timer = setTimeout(fallback, {STORAGE_TIMEOUT_MS});
-  window.addEventListener("message", (event) => {{
-    if (event.origin !== check.origin || !event.data || event.data.message_id !== id) return;
-    clearTimeout(timer);
-    const ok = event.data.subject === "lti.get_data.response" && event.data.value === check.state;
-    if (ok) main.dataset.verified = "yes"; else fallback();
-  }});
-  try {{ frame.postMessage({{subject: "lti.get_data", message_id: id, key: check.key}}, check.origin); }}
-  catch (e) {{ clearTimeout(timer); fallback(); }}
-}}
-"""
-    response = page(
-        launch.course.title or "Course media",
-        body,
-        script=script,
-        form_action=form_action,
-        frame_ancestors=reply.platform_origin or "*",
+    catalogue = pages_of(request).catalogues.for_locale(launch.locale)
+    if not launch.roles:
+        context["roles_text"] = catalogue.t("launch.no_role")
+    response = render(
+        request,
+        "lti/tool.html",
+        context,
+        catalogue=catalogue,
+        policy=Policy(form_action=form_action, frame_ancestors=reply.platform_origin or "*"),
     )
     response.del_cookie(STATE_COOKIE_PREFIX + state, path=LAUNCH_ROUTE)
     return response
 
 
-def _identity(launch: lti_pb2.LtiLaunch) -> str:
-    user = launch.user
-    name = user.name or " ".join(p for p in (user.given_name, user.family_name) if p) or user.user_id
-    course = launch.course
-    course_name = course.title or course.course_id
-    label = f" ({course.label})" if course.label else ""
-    roles = ", ".join(launch.roles) or "no course role"
-    return (
-        f'<h1>{_e(course_name)}{_e(label)}</h1><p>Signed in as <strong id="user-name">{_e(name)}</strong>'
-        f'{" · " + _e(user.email) if user.email else ""} · <span id="roles">{_e(roles)}</span></p>'
-    )
-
-
-def _resource_view(launch: lti_pb2.LtiLaunch) -> str:
-    custom = launch.custom
+def _resource_view(custom: Mapping[str, str]) -> str:
+    """What a resource link opens: the video or live session its placement names, else the library."""
     if custom.get("video_id"):
-        what = f'<p>Video <code id="video-id">{_e(custom["video_id"])}</code> opens here.</p>'
-    elif custom.get("live_session_id"):
-        what = f'<p>Live session <code id="live-session-id">{_e(custom["live_session_id"])}</code> joins here.</p>'
-    else:
-        what = "<p>The course's lecture videos and live sessions.</p>"
-    return _identity(launch) + f'<div class="box">{what}</div>'
+        return "video"
+    if custom.get("live_session_id"):
+        return "live"
+    return "library"
 
 
-async def _ready_videos(request: web.Request, token: str, course_id: str) -> list[tuple[str, str]]:
+def _tool_context(launch: lti_pb2.LtiLaunch) -> dict[str, Any]:
+    """Who is signed in, in which course, and whether the course's management controls are theirs to see.
+
+    ``staff`` only decides what the page shows: every service refuses a learner's
+    management calls on its own, whatever a page offers.
+    """
+    user = launch.user
+    course = launch.course
+    return {
+        "course_name": course.title or course.course_id,
+        "course_label": course.label,
+        "user_name": user.name or " ".join(p for p in (user.given_name, user.family_name) if p) or user.user_id,
+        "email": user.email,
+        "roles_text": ", ".join(launch.roles),
+        "custom": dict(launch.custom),
+        "staff": bool(COURSE_STAFF_ROLES & set(launch.roles)),
+    }
+
+
+async def _ready_videos(request: web.Request, token: str, course_id: str) -> list[dict[str, str]]:
     """The course's ready videos for the picker; an unavailable catalog shows none rather than failing the launch."""
     metadata = ((REQUEST_ID_HEADER, request[REQUEST_ID]), (AUTHORIZATION_METADATA_KEY, f"Bearer {token}"))
     try:
@@ -344,29 +288,9 @@ async def _ready_videos(request: web.Request, token: str, course_id: str) -> lis
         log.warning("video catalog unavailable for the picker")
         return []
     assert isinstance(reply, upload_pb2.ListVideosResponse)
-    return [(v.video_id, v.title) for v in reply.videos if v.status == upload_pb2.VIDEO_STATUS_READY]
-
-
-def _picker(launch: lti_pb2.LtiLaunch, token: str, videos: list[tuple[str, str]]) -> str:
-    """The instructor picks a ready video or a live session; the form posts back to the edge."""
-    options = (
-        "".join(
-            f'<label><input type="radio" name="pick" value="video:{_e(vid)}"> {_e(title or vid)}</label>'
-            for vid, title in videos
-        )
-        or '<p class="muted">No ready videos in this course yet.</p>'
-    )
-    settings = launch.deep_linking_settings
-    return (
-        _identity(launch) + f'<form method="post" action="{DEEP_LINKING_ROUTE}" class="box"><h2>Add to the course</h2>'
-        f'<input type="hidden" name="launch_id" value="{_e(launch.launch_id)}">'
-        f'<input type="hidden" name="session_token" value="{_e(token)}">'
-        f"<fieldset><legend>A ready video</legend>{options}</fieldset>"
-        '<fieldset><legend>Or a live session</legend><label><input type="radio" name="pick" value="live">'
-        ' Live session id <input name="live_session_id" autocomplete="off"></label></fieldset>'
-        f'<label>Title <input name="title" value="{_e(settings.title)}"></label>'
-        '<button type="submit">Add</button></form>'
-    )
+    return [
+        {"video_id": v.video_id, "title": v.title} for v in reply.videos if v.status == upload_pb2.VIDEO_STATUS_READY
+    ]
 
 
 # ---- deep linking ---------------------------------------------------------------------------------
@@ -404,23 +328,18 @@ async def deep_linking_response(request: web.Request) -> web.StreamResponse:
     except kit_errors.ServiceError as error:
         return error_page(from_service_error(error, token_sent=True), request)
     assert isinstance(reply, lti_pb2.CreateDeepLinkingResponseResponse)
-    return auto_post_page(reply.return_url, reply.jwt)
+    return auto_post_page(request, reply.return_url, reply.jwt)
 
 
-def auto_post_page(return_url: str, signed: str) -> web.Response:
+def auto_post_page(request: web.Request, return_url: str, signed: str) -> web.Response:
     """An HTML form with the single field JWT, submitted at once to the platform's deep_link_return_url."""
     parts = urlsplit(return_url)
-    body = (
-        "<h1>Adding to your course…</h1>"
-        f'<form id="return" method="post" action="{_e(return_url)}">'
-        f'<input type="hidden" name="JWT" value="{_e(signed)}">'
-        '<noscript><button type="submit">Continue to the course</button></noscript></form>'
-    )
-    return page(
-        "Adding to your course",
-        body,
-        script='document.getElementById("return").submit();',
-        form_action=f"{parts.scheme}://{parts.netloc}",
+    return render(
+        request,
+        "lti/auto_post.html",
+        {"return_url": return_url, "signed": signed},
+        catalogue=_browser_catalogue(request),
+        policy=Policy(form_action=f"{parts.scheme}://{parts.netloc}"),
     )
 
 
@@ -448,14 +367,12 @@ async def dynamic_registration(request: web.Request) -> web.StreamResponse:
     except kit_errors.ServiceError as error:
         return error_page(from_service_error(error, token_sent="Authorization" in request.headers), request)
     assert isinstance(reply, lti_pb2.RegisterPlatformResponse)
-    deployment = f" Deployment <code>{_e(reply.deployment_id)}</code>." if reply.deployment_id else ""
-    body = (
-        f"<h1>Registered with {_e(reply.platform_name)}</h1>"
-        f'<div class="box"><p>Client id <code id="client-id">{_e(reply.config.client_id)}</code>.{deployment}</p>'
-        "<p>You can close this window.</p></div>"
-    )
-    script = '(window.opener || window.parent).postMessage({subject: "org.imsglobal.lti.close"}, "*");'
-    return page("Tool registered", body, script=script)
+    context = {
+        "platform_name": reply.platform_name,
+        "client_id": reply.config.client_id,
+        "deployment_id": reply.deployment_id,
+    }
+    return render(request, "lti/registered.html", context, catalogue=_browser_catalogue(request))
 
 
 def lti_overrides() -> dict[tuple[str, str], Handler]:

@@ -166,3 +166,15 @@ class PlatformUnavailable(LtiError, errors.Unavailable):
     """The platform did not answer, or answered with a server error; retry later."""
 
     reason = "PLATFORM_UNAVAILABLE"
+
+
+class NotASession(LtiError, errors.PermissionDenied):
+    """A service's token asked to be refreshed; only users' sessions are."""
+
+    reason = "NOT_A_SESSION"
+
+
+class SessionLifetimeOver(LtiError, errors.Unauthenticated):
+    """The session was launched longer ago than SESSION_MAX_LIFETIME_SECONDS: launch again."""
+
+    reason = "SESSION_LIFETIME_OVER"

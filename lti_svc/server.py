@@ -398,6 +398,7 @@ class LtiServicer(lti_pb2_grpc.LtiServiceServicer):
             target_link_uri=launch.target_link_uri,
             resource_link_id=launch.resource_link_id,
             custom=launch.custom,
+            locale=launch.locale,
         )
         settings = launch.deep_linking
         if settings is not None:
@@ -451,6 +452,31 @@ class LtiServicer(lti_pb2_grpc.LtiServiceServicer):
             lti_storage_target=login.storage_target,
             platform_origin=domain.origin_of(launch.registration.auth_login_url),
             relaunch_url=relaunch,
+        )
+
+    async def RefreshSession(
+        self, request: lti_pb2.RefreshSessionRequest, context: Context
+    ) -> lti_pb2.RefreshSessionResponse:
+        caller = require_caller()
+        now = self._now()
+        settings = self._deps.settings
+        renewal = domain.renew_session(
+            caller, now=now, ttl=settings.session_token_ttl_seconds, max_lifetime=settings.session_max_lifetime_seconds
+        )
+        token = issue_session_token(
+            settings.jwt_secret_key,
+            user_id=caller.user_id,
+            organization_id=caller.organization_id,
+            course_id=caller.course_id,
+            roles=caller.roles,
+            ttl_seconds=renewal.expires_at - now,
+            now=now,
+            authenticated_at=caller.authenticated_at or caller.issued_at,
+        )
+        return lti_pb2.RefreshSessionResponse(
+            session_token=token,
+            expires_at=_timestamp(datetime.fromtimestamp(renewal.expires_at, UTC)),
+            session_ends_at=_timestamp(datetime.fromtimestamp(renewal.ends_at, UTC)),
         )
 
     async def GetJwks(self, request: lti_pb2.GetJwksRequest, context: Context) -> lti_pb2.GetJwksResponse:

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# System packages the project needs (Debian/Ubuntu): FFmpeg, PostgreSQL, Redis, wrk, python3-venv, and
-# promtool (the tests check every process's /metrics and the alert rules with it).
+# System packages the project needs (Debian/Ubuntu): FFmpeg, PostgreSQL, Redis, wrk, python3-venv,
+# promtool (the tests check every process's /metrics and the alert rules with it), Node.js and npm
+# (the pages' scripts are bundled with esbuild), and Chromium (the pages' tests drive it through
+# Playwright, which is never allowed to download a browser of its own).
 #
 # Installs only what is missing, and only when it can do so without a prompt: as root, or
 # through `sudo -n`. `apt-get update` runs once, right before the install. Anything it cannot
@@ -28,6 +30,9 @@ have wrk || missing+=(wrk)
 have nginx || [[ -x /usr/sbin/nginx ]] || missing+=(nginx)
 python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || missing+=(python3-venv)
 have promtool || missing+=(prometheus)  # Debian ships promtool in the prometheus package
+have node || missing+=(nodejs)
+have npm || missing+=(npm)
+[[ -x /usr/bin/chromium ]] || missing+=(chromium)
 
 as_root=()
 if [[ $EUID -ne 0 ]]; then

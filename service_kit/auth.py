@@ -39,6 +39,9 @@ class SessionClaims:
     roles: frozenset[str]
     issued_at: int
     expires_at: int
+    authenticated_at: int = 0
+    """When the user launched (``auth_time``): refreshed tokens keep it, so a session's total
+    lifetime is bounded however often it is refreshed. 0 reads as ``issued_at``."""
 
     def has_role(self, *roles: str) -> bool:
         return any(role in self.roles for role in roles)
@@ -79,8 +82,13 @@ def issue_session_token(
     roles: frozenset[str] | set[str] | list[str],
     ttl_seconds: int,
     now: int | None = None,
+    authenticated_at: int | None = None,
 ) -> str:
-    """Sign a session JWT for a caller (DESIGN.md, Identity: sub, org, ctx, roles, iat, exp)."""
+    """Sign a session JWT for a caller (DESIGN.md, Identity: sub, org, ctx, roles, iat, exp).
+
+    ``auth_time`` (OpenID Connect's name) is when the user launched: ``now`` for a new
+    session, the original launch's for a refreshed one.
+    """
     issued = int(time.time()) if now is None else now
     claims: dict[str, object] = {
         "sub": user_id,
@@ -88,6 +96,7 @@ def issue_session_token(
         "roles": sorted(set(roles)),
         "iat": issued,
         "exp": issued + ttl_seconds,
+        "auth_time": issued if authenticated_at is None else authenticated_at,
     }
     if course_id is not None:
         claims["ctx"] = course_id
@@ -130,6 +139,9 @@ def verify_session_token(token: str, secret: str, *, now: int | None = None) -> 
         if not isinstance(claims[name], str) or not claims[name]:
             raise InvalidSessionToken(f"the session token's {name} claim must be a non-empty string")
     course = claims.get("ctx")
+    authenticated = claims.get("auth_time", int(claims["iat"]))
+    if not isinstance(authenticated, int) or isinstance(authenticated, bool):
+        raise InvalidSessionToken("the session token's auth_time claim must be a whole number of seconds")
     return SessionClaims(
         user_id=claims["sub"],
         organization_id=claims["org"],
@@ -137,4 +149,5 @@ def verify_session_token(token: str, secret: str, *, now: int | None = None) -> 
         roles=frozenset(roles),
         issued_at=int(claims["iat"]),
         expires_at=int(claims["exp"]),
+        authenticated_at=authenticated,
     )

@@ -8,6 +8,7 @@ tables in :mod:`upload_svc.store`, object storage, ffprobe and transcode_svc in
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
@@ -85,7 +86,8 @@ def _probe(video: store.VideoRow) -> Any:
     return adapters.probe_message(facts) if facts is not None else None
 
 
-def video_message(video: store.VideoRow) -> upload_pb2.Video:
+def video_message(video: store.VideoRow, upload_id: uuid.UUID | None = None) -> upload_pb2.Video:
+    """The catalog entry; ``upload_id`` only for callers who manage the video (they may follow its upload)."""
     return upload_pb2.Video(
         video_id=str(video.id),
         organization_id=video.organization_id,
@@ -97,7 +99,23 @@ def video_message(video: store.VideoRow) -> upload_pb2.Video:
         probe=_probe(video),
         created_at=_timestamp(video.created_at),
         updated_at=_timestamp(video.updated_at),
+        upload_id=str(upload_id) if upload_id is not None else "",
     )
+
+
+def _managed_upload_id(video: store.VideoRow, upload: store.UploadRow | None) -> uuid.UUID | None:
+    """The video's upload id when the caller manages the video, else None (learners follow no uploads)."""
+    if upload is None:
+        return None
+    try:
+        domain.ensure_manages(require_caller(), video.organization_id, video.course_id, what="video")
+    except errors.UploadError:
+        return None
+    return upload.id
+
+
+IN_FLIGHT = frozenset({VideoStatus.QUEUED, VideoStatus.TRANSCODING})
+"""Statuses the catalog holds only until transcode_svc moves on: read fresh when listed."""
 
 
 def plan_of(upload: store.UploadRow) -> domain.UploadPlan:
@@ -394,7 +412,7 @@ class UploadServicer(upload_pb2_grpc.UploadServiceServicer):
         listing = domain.listing_for(caller, request.course_id)
         size = domain.page_size(request.page_size)
         after = domain.decode_video_cursor(request.page_token, listing.course_id) if request.page_token else None
-        async with self._deps.sessions() as session:
+        async with self._deps.sessions() as session, session.begin():
             rows = await store.course_videos(
                 session,
                 organization_id=caller.organization_id,
@@ -403,29 +421,51 @@ class UploadServicer(upload_pb2_grpc.UploadServiceServicer):
                 after=after,
                 limit=size + 1,
             )
-        page = rows[:size]
+            page = rows[:size]
+            await self._catch_up([video for video, _ in page], context)
         token = ""
         if len(rows) > size:
-            last = page[-1]
+            last = page[-1][0]
             token = domain.encode_video_cursor(domain.VideoCursor(listing.course_id, last.created_at, str(last.id)))
-        return upload_pb2.ListVideosResponse(videos=[video_message(v) for v in page], next_page_token=token)
+        staff = not listing.published_only
+        return upload_pb2.ListVideosResponse(
+            videos=[video_message(video, upload_id if staff else None) for video, upload_id in page],
+            next_page_token=token,
+        )
 
     async def GetVideo(self, request: upload_pb2.GetVideoRequest, context: Context) -> upload_pb2.GetVideoResponse:
-        async with self._deps.sessions() as session:
-            video, _ = await self._visible_video(session, request.video_id)
-        return upload_pb2.GetVideoResponse(video=video_message(video))
+        async with self._deps.sessions() as session, session.begin():
+            video, upload = await self._visible_video(session, request.video_id)
+            await self._catch_up([video], context)
+        return upload_pb2.GetVideoResponse(video=video_message(video, _managed_upload_id(video, upload)))
+
+    async def _catch_up(self, videos: list[store.VideoRow], context: Context) -> None:
+        """Bring queued and transcoding rows up to date with transcode_svc (in the caller's transaction).
+
+        The catalog's status changes when someone asks about the upload (GetUpload) or the
+        sweep runs; without this, a video that finished while nobody watched its upload
+        would stay "transcoding" in the list, and learners would never see it ready. Only
+        in-flight rows are asked about, concurrently; an unanswered question leaves the row.
+        """
+        moving = [video for video in videos if video.video_status in IN_FLIGHT]
+        if not moving:
+            return
+        metadata = forwarded_metadata(context)
+        states = await asyncio.gather(*(self._deps.transcoder.current(str(v.id), metadata) for v in moving))
+        for video, state in zip(moving, states, strict=True):
+            video.record_transcode(state)
 
     async def UpdateVideo(
         self, request: upload_pb2.UpdateVideoRequest, context: Context
     ) -> upload_pb2.UpdateVideoResponse:
         changes = domain.fields_to_update(list(request.update_mask.paths), request.video.title, request.video.published)
         async with self._deps.sessions() as session, session.begin():
-            video, _ = await self._visible_video(session, request.video.video_id, for_update=True)
+            video, upload = await self._visible_video(session, request.video.video_id, for_update=True)
             domain.ensure_manages(require_caller(), video.organization_id, video.course_id, what="video")
             for name, value in changes.items():
                 setattr(video, name, value)
             video.updated_at = store.utcnow()
-        return upload_pb2.UpdateVideoResponse(video=video_message(video))
+        return upload_pb2.UpdateVideoResponse(video=video_message(video, _managed_upload_id(video, upload)))
 
     async def DeleteVideo(
         self, request: upload_pb2.DeleteVideoRequest, context: Context

@@ -214,9 +214,13 @@ async def course_videos(
     published_only: bool,
     after: VideoCursor | None,
     limit: int,
-) -> Sequence[VideoRow]:
-    """One page of a course's videos, newest first, by keyset (stable while videos are added)."""
-    query = select(VideoRow).where(VideoRow.organization_id == organization_id, VideoRow.course_id == course_id)
+) -> Sequence[tuple[VideoRow, uuid.UUID | None]]:
+    """One page of a course's videos with their upload's id, newest first, by keyset (stable while videos are added)."""
+    query = (
+        select(VideoRow, UploadRow.id)
+        .outerjoin(UploadRow, UploadRow.video_id == VideoRow.id)
+        .where(VideoRow.organization_id == organization_id, VideoRow.course_id == course_id)
+    )
     if published_only:
         query = query.where(VideoRow.published.is_(True))
     if after is not None:
@@ -224,7 +228,7 @@ async def course_videos(
             tuple_(VideoRow.created_at, VideoRow.id) < tuple_(after.created_at, uuid.UUID(after.video_id))
         )
     query = query.order_by(VideoRow.created_at.desc(), VideoRow.id.desc()).limit(limit)
-    return (await session.execute(query)).scalars().all()
+    return [(video, upload_id) for video, upload_id in (await session.execute(query)).tuples()]
 
 
 async def delete_video(session: AsyncSession, video_id: uuid.UUID) -> None:

@@ -116,6 +116,7 @@ from lti_svc.domain.registrations import (
 from lti_svc.domain.roles import (
     map_roles,
 )
+from lti_svc.domain.sessions import Renewal, renew_session
 from lti_svc.domain.spec import (
     CLAIM_AGS,
     CLAIM_CONTEXT,
@@ -205,6 +206,7 @@ __all__ = [
     "PlatformConfiguration",
     "Registration",
     "RegistrationRecord",
+    "Renewal",
     "ResolvedEndpoints",
     "RotationPlan",
     "RotationPolicy",
@@ -242,6 +244,7 @@ __all__ = [
     "read_platform_configuration",
     "read_registration_answer",
     "read_unverified",
+    "renew_session",
     "require_administrator",
     "require_course_staff",
     "require_launch_endpoints",

@@ -25,6 +25,7 @@ from lti_svc.domain.spec import (
     CLAIM_CUSTOM,
     CLAIM_DEPLOYMENT_ID,
     CLAIM_DL_SETTINGS,
+    CLAIM_LAUNCH_PRESENTATION,
     CLAIM_MESSAGE_TYPE,
     CLAIM_NRPS,
     CLAIM_RESOURCE_LINK,
@@ -188,6 +189,8 @@ class Launch:
     nrps_url: str
     ags_lineitems_url: str
     ags_scopes: tuple[str, ...]
+    locale: str = ""
+    """launch_presentation.locale (LTI 1.3 §5.4.4), a BCP 47 tag, for the pages' language; "" when absent."""
 
 
 def check_launch_claims(claims: Mapping[str, Any], registration: Registration, *, now: int, skew: int) -> Launch:
@@ -270,6 +273,7 @@ def check_launch_claims(claims: Mapping[str, Any], registration: Registration, *
         deep_linking = _deep_linking_settings(claims.get(CLAIM_DL_SETTINGS))
     custom_claim = claims.get(CLAIM_CUSTOM)
     custom = {str(k): _custom_text(v) for k, v in custom_claim.items()} if isinstance(custom_claim, dict) else {}
+    presentation = claims.get(CLAIM_LAUNCH_PRESENTATION)
     nrps = claims.get(CLAIM_NRPS)
     ags = claims.get(CLAIM_AGS)
     ags_scopes = ags.get("scope") if isinstance(ags, dict) else None
@@ -294,7 +298,20 @@ def check_launch_claims(claims: Mapping[str, Any], registration: Registration, *
         nrps_url=_text(nrps.get("context_memberships_url")) if isinstance(nrps, dict) else "",
         ags_lineitems_url=_text(ags.get("lineitems")) if isinstance(ags, dict) else "",
         ags_scopes=tuple(s for s in ags_scopes if isinstance(s, str)) if isinstance(ags_scopes, list) else (),
+        locale=_locale(presentation.get("locale") if isinstance(presentation, dict) else None),
     )
+
+
+def _locale(value: Any) -> str:
+    """The launch's locale as sent, if it looks like a language tag ("es", "es-ES", Moodle's "es_mx").
+
+    Anything else (a number, a sentence, a very long string) reads as no locale: the
+    pages then speak English rather than trust a value no catalogue could match.
+    """
+    text = _text(value).strip()
+    if not text or len(text) > 35 or not all(c.isalnum() or c in "-_" for c in text):
+        return ""
+    return text
 
 
 def _not_text(what: str, value: Any, section: str) -> str:

@@ -209,7 +209,7 @@ def resolve_endpoints(given: Mapping[str, str], found: FoundEndpoints | None) ->
 
 
 def require_launch_endpoints(resolved: ResolvedEndpoints, issuer: str, tried: list[str]) -> None:
-    """Raise a 400 naming each launch endpoint nothing provided, and what was tried.
+    """Raise a 400 naming each launch endpoint nothing provided; the attempts are said once, in the message.
 
     Raises:
         service_kit.errors.InvalidArgument: with a field violation per missing URL.
@@ -217,12 +217,12 @@ def require_launch_endpoints(resolved: ResolvedEndpoints, issuer: str, tried: li
     missing = [name for name in LAUNCH_ENDPOINT_FIELDS if not resolved.urls[name]]
     if not missing:
         return
-    attempts = "; ".join(tried) if tried else "nothing to try"
     problems = ValidationErrors()
     for name in missing:
-        problems.add(
-            name,
-            f"is required: it could not be found for issuer {issuer!r} ({attempts}); copy it from the LMS's"
-            " tool registration page",
-        )
-    problems.raise_if_any("the platform's endpoints are not known")
+        problems.add(name, "is required: copy it from the LMS's tool registration page")
+    attempts = "; ".join(tried) if tried else "nothing to try"
+    token = "" if resolved.urls["auth_token_url"] else " (and auth_token_url, which rosters and grades need)"
+    problems.raise_if_any(
+        f"the platform's endpoints could not be found from issuer {issuer!r} ({attempts}): give {' and '.join(missing)}"
+        f"{token}"
+    )

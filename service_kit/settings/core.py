@@ -77,6 +77,8 @@ class Settings:
     sse_keepalive_seconds: float
     shutdown_grace_seconds: float
     session_token_ttl_seconds: int
+    session_max_lifetime_seconds: int
+    """How long after its launch a session may still be refreshed (RefreshSession); then launch again."""
     max_upload_bytes: int
     multipart_threshold_bytes: int
     multipart_part_bytes: int
@@ -147,7 +149,10 @@ def load_settings(env: Mapping[str, str] | None = None, dotenv_path: Path | None
         sse_keepalive_seconds=read.parsed("SSE_KEEPALIVE_SECONDS", "15", _positive_float, "a positive number"),
         shutdown_grace_seconds=read.parsed("SHUTDOWN_GRACE_SECONDS", "10", _positive_float, "a positive number"),
         session_token_ttl_seconds=read.parsed(
-            "SESSION_TOKEN_TTL_SECONDS", "28800", _positive_int, "a positive whole number of seconds"
+            "SESSION_TOKEN_TTL_SECONDS", "3600", _positive_int, "a positive whole number of seconds"
+        ),
+        session_max_lifetime_seconds=read.parsed(
+            "SESSION_MAX_LIFETIME_SECONDS", "43200", _positive_int, "a positive whole number of seconds"
         ),
         max_upload_bytes=read.parsed(
             "MAX_UPLOAD_BYTES", str(20 * 1024 * MIB), _positive_int, "a positive whole number of bytes"

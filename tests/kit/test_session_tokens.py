@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import base64
+import json
 import time
 
 import jwt
 import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from service_kit.auth import (
     ExpiredSessionToken,
@@ -77,3 +79,36 @@ def test_an_authorization_header_that_is_not_bearer_is_refused(header: str) -> N
 def test_no_authorization_header_means_no_token() -> None:
     assert bearer_token(None) is None
     assert bearer_token("Bearer abc") == "abc"
+
+
+def _with_payload(token: str, **changes: object) -> str:
+    """The token with claims changed and its original signature kept (what an attacker can do)."""
+    header, payload, signature = token.split(".")
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    claims.update(changes)
+    forged = base64.urlsafe_b64encode(json.dumps(claims).encode()).rstrip(b"=").decode()
+    return f"{header}.{forged}.{signature}"
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [{"org": "another-org"}, {"ctx": "another-course"}, {"sub": "another-user"}, {"roles": ["Administrator"]}],
+)
+def test_a_token_moved_to_another_organization_course_user_or_role_is_refused(changes: dict[str, object]) -> None:
+    with pytest.raises(InvalidSessionToken):
+        verify_session_token(_with_payload(mint(roles={"Learner"}), **changes), SECRET)
+
+
+@pytest.mark.parametrize("algorithm", ["HS384", "HS512"])
+def test_a_token_signed_with_the_right_key_but_another_hmac_algorithm_is_refused(algorithm: str) -> None:
+    secret = "k" * 64  # long enough for HS512, so only the algorithm differs
+    claims = {"sub": "u", "org": "o", "iat": int(time.time()), "exp": int(time.time()) + 60}
+    with pytest.raises(InvalidSessionToken, match="alg value"):
+        verify_session_token(jwt.encode(claims, secret, algorithm), secret)
+
+
+def test_a_token_signed_with_an_rsa_key_is_refused() -> None:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    claims = {"sub": "u", "org": "o", "iat": int(time.time()), "exp": int(time.time()) + 60}
+    with pytest.raises(InvalidSessionToken, match="alg value"):
+        verify_session_token(jwt.encode(claims, key, "RS256"), SECRET)

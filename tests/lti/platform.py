@@ -13,6 +13,7 @@ is exercised exactly as a real LMS would exercise it.
 from __future__ import annotations
 
 import hashlib
+import html
 import json
 import random
 import re
@@ -22,7 +23,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import aiohttp
 import jwt
@@ -127,6 +128,7 @@ class TestPlatform:
             app.router.add_get("/.well-known/openid-configuration", self._openid_configuration)
         app.router.add_post("/register", self._register)
         app.router.add_post("/deep-link-return", self._deep_link_return)
+        app.router.add_get("/course", self._course_page)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -155,6 +157,10 @@ class TestPlatform:
             **changes,
         }
 
+    def course_page_url(self, *, user: str, roles: list[str], locale: str = "") -> str:
+        """The LMS page that frames the tool for ``user`` (see :meth:`_course_page`)."""
+        return f"{self.base}/course?" + urlencode({"user": user, "roles": ",".join(roles), "locale": locale})
+
     def url(self, endpoint: str) -> str:
         """Where this platform serves ``endpoint`` ("key_set", "login" or "token")."""
         return self.base + self.paths[endpoint]
@@ -167,7 +173,9 @@ class TestPlatform:
 
     # ---- the id_token ----------------------------------------------------------------------
 
-    def launch_claims(self, *, nonce: str, roles: list[str], message_type: str, user: str) -> dict[str, Any]:
+    def launch_claims(
+        self, *, nonce: str, roles: list[str], message_type: str, user: str, locale: str = ""
+    ) -> dict[str, Any]:
         now = int(time.time())
         claims: dict[str, Any] = {
             "iss": self.issuer,
@@ -200,6 +208,8 @@ class TestPlatform:
             },
             "https://example.edu/custom/unknown-claim": {"anything": ["goes"]},
         }
+        if locale:
+            claims[C + "launch_presentation"] = {"document_target": "iframe", "locale": locale}
         if message_type == "LtiDeepLinkingRequest":
             claims.pop(C + "resource_link")
             claims["https://purl.imsglobal.org/spec/lti-dl/claim/deep_linking_settings"] = {
@@ -246,6 +256,7 @@ class TestPlatform:
             roles=hint["roles"],
             message_type=hint.get("message_type", "LtiResourceLinkRequest"),
             user=hint["user"],
+            locale=hint.get("locale", ""),
         )
         if q.get("lti_message_hint") != "message-hint-7":
             return web.Response(status=400, text="lti_message_hint not passed back")
@@ -256,8 +267,34 @@ class TestPlatform:
             f'<form method="post" action="{q["redirect_uri"]}">'
             f'<input type="hidden" name="id_token" value="{token}">'
             f'<input type="hidden" name="state" value="{q["state"]}"></form>'
+            "<script>document.forms[0].submit()</script>"
         )
         return web.Response(text=form, content_type="text/html")
+
+    async def _course_page(self, request: web.Request) -> web.Response:
+        """The LMS's course page: the tool in an iframe, opened by a third-party login, as an LMS places it.
+
+        The query names who launches (``user``, ``roles`` as a comma list, ``locale``); the
+        iframe's document lives on the tool's origin, so for the browser it is third-party.
+        """
+        q = request.query
+        hint = {"user": q["user"], "roles": q["roles"].split(","), "locale": q.get("locale", "")}
+        login = f"{self.tool_base_url}/lti/login?" + urlencode(
+            {
+                "iss": self.issuer,
+                "login_hint": json.dumps(hint),
+                "target_link_uri": f"{self.tool_base_url}/lti/launch",
+                "lti_message_hint": "message-hint-7",
+                "client_id": self.client_id,
+                "lti_deployment_id": self.deployment_id,
+            }
+        )
+        page = (
+            '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Analytical Engines</title></head>'
+            f'<body><h1>Analytical Engines</h1><iframe id="tool" title="Lecture media" src="{html.escape(login)}"'
+            ' style="width:100%;height:900px;border:0"></iframe></body></html>'
+        )
+        return web.Response(text=page, content_type="text/html")
 
     async def _tool_keys(self) -> list[dict[str, Any]]:
         async with (
@@ -722,6 +759,19 @@ def session_of(page: str) -> dict[str, Any]:
     assert match, page
     data: dict[str, Any] = json.loads(match.group(1))
     return data
+
+
+def page_data(page: str, element_id: str) -> dict[str, Any]:
+    """A JSON block the page hands its scripts (``<script type="application/json" id=...>``)."""
+    match = re.search(rf'<script type="application/json" id="{element_id}">(.*?)</script>', page, re.S)
+    assert match, page
+    data: dict[str, Any] = json.loads(match.group(1))
+    return data
+
+
+def script_urls(page: str) -> list[str]:
+    """The page's own scripts (its bundles under /static/), as paths."""
+    return re.findall(r'<script type="module" nonce="[^"]+" src="(/static/[^"]+)"></script>', page)
 
 
 def query_of(url: str) -> dict[str, str]:

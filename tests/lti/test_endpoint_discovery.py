@@ -136,10 +136,10 @@ async def test_an_issuer_with_nothing_to_discover_is_refused_naming_the_urls_to_
     assert reply.status == 400, reply.text
     problems = violations(reply.json)
     assert set(problems) == {"key_set_url", "auth_login_url"}
-    assert (
-        f"GET http://127.0.0.1:{port}/lms/.well-known/openid-configuration answered HTTP 404"
-        in (problems["key_set_url"])
-    )
+    message = reply.json["error"]["message"]
+    assert f"GET http://127.0.0.1:{port}/lms/.well-known/openid-configuration answered HTTP 404" in message
+    assert message.count("answered HTTP 404") == 3, "each attempt is said once"
+    assert "give key_set_url and auth_login_url (and auth_token_url, which rosters and grades need)" in message
     assert "tool registration page" in problems["key_set_url"]
 
 

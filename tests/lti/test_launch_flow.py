@@ -65,3 +65,27 @@ async def test_the_session_token_never_appears_in_a_url_or_cookie(
     assert "Set-Cookie" not in reply.headers or token not in reply.headers["Set-Cookie"]
     assert f"={token}" not in reply.text.replace(f'value="{token}"', "")
     assert jwt.get_unverified_header(token)["alg"] == "HS256"
+
+
+async def test_the_launchs_locale_reaches_the_page_which_speaks_its_language(
+    lti: Lti, platform: TestPlatform, registered: dict[str, Any]
+) -> None:
+    platform.claim_edits = lambda claims: {
+        **claims,
+        "https://purl.imsglobal.org/spec/lti/claim/launch_presentation": {"locale": "es-MX"},
+    }
+    reply = await lti.launch(platform, roles=[LEARNER_ROLE])
+    assert session_of(reply.text)["locale"] == "es-MX"
+    assert '<html lang="es">' in reply.text and "Sesión iniciada como" in reply.text
+
+
+async def test_a_launch_without_a_locale_we_speak_is_in_english(
+    lti: Lti, platform: TestPlatform, registered: dict[str, Any]
+) -> None:
+    platform.claim_edits = lambda claims: {
+        **claims,
+        "https://purl.imsglobal.org/spec/lti/claim/launch_presentation": {"locale": "<script>"},
+    }
+    reply = await lti.launch(platform, roles=[LEARNER_ROLE])
+    assert session_of(reply.text)["locale"] == ""
+    assert '<html lang="en">' in reply.text and "Signed in as" in reply.text

@@ -13,7 +13,7 @@ from lti_svc.domain import SERVICE_ROLE
 from media.lti.v1 import lti_pb2, lti_pb2_grpc
 from service_kit.auth import INSTRUCTOR, issue_session_token
 from tests.lti.conftest import Lti
-from tests.lti.platform import TestPlatform
+from tests.lti.platform import TestPlatform, script_urls
 
 ZOOM = {"zoom_account_id": "acct-1", "zoom_api_key": "zoom-client-id-1", "zoom_api_secret": "zoom-secret-value-1"}
 
@@ -162,7 +162,9 @@ async def test_a_registration_url_registers_the_platform_dynamically_and_launche
     async with lti.browser() as browser, browser.get(url, params=params) as reply:
         page = await reply.text()
         assert reply.status == 200, page
-    assert "org.imsglobal.lti.close" in page and platform.client_id in page
+    assert platform.client_id in page
+    [script] = script_urls(page)
+    assert "org.imsglobal.lti.close" in (await lti.api("GET", script)).text, "its script closes the LMS's window"
     [sent] = platform.received.registrations
     assert sent["initiate_login_uri"] == f"{lti.base}/lti/login"
     assert sent["redirect_uris"] == [f"{lti.base}/lti/launch"]
@@ -185,4 +187,4 @@ async def test_dynamic_registration_with_a_wrong_registration_token_reports_the_
     params = {"openid_configuration": f"{platform.base}/.well-known/openid-configuration", "registration_token": "x"}
     async with lti.browser() as browser, browser.get(invited.json["registration_url"], params=params) as reply:
         page = await reply.text()
-    assert reply.status == 400 and "PLATFORM_REFUSED" in page and "org.imsglobal.lti.close" not in page
+    assert reply.status == 400 and "PLATFORM_REFUSED" in page and not script_urls(page), "a refusal closes nothing"

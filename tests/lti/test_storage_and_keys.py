@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from tests.lti.conftest import Lti
-from tests.lti.platform import LEARNER_ROLE, TestPlatform, hidden_fields, query_of
+from tests.lti.platform import LEARNER_ROLE, TestPlatform, hidden_fields, page_data, query_of, script_urls
 
 
 async def test_a_platform_offering_storage_gets_the_state_stored_there_before_the_redirect(
@@ -21,18 +20,23 @@ async def test_a_platform_offering_storage_gets_the_state_stored_there_before_th
             extra={"lti_storage_target": "post_message_forwarding"},
         )
         assert login.status == 200 and login.headers["Content-Type"].startswith("text/html")
-        assert '"subject": "lti.put_data"' not in login.text  # the message is built by the script, not inlined JSON
-        assert "lti.put_data" in login.text and "post_message_forwarding" in login.text
-        assert f'"origin": "{platform.base}"' in login.text, "messages go to the platform's origin only"
-        redirect = json.loads(login.text.split("next = ")[1].split(";\n")[0])
-        state = query_of(redirect)["state"]
-        assert f'"key": "state_{state}"' in login.text
-        form = await lti.authorize(browser, redirect)
+        storage = page_data(login.text, "lti-storage")
+        assert storage["target"] == "post_message_forwarding"
+        assert storage["origin"] == platform.base, "messages go to the platform's origin only"
+        state = query_of(storage["next"])["state"]
+        assert storage["key"] == f"state_{state}" and storage["value"] == state
+        [script] = script_urls(login.text)
+        assert "lti.put_data" in (await lti.api("GET", script)).text, "it stores the state in the platform frame"
+        form = await lti.authorize(browser, storage["next"])
         page = await lti.post_launch(browser, form)
     assert page.status == 200, page.text
     assert 'data-verified="pending"' in page.text, "without the cookie the page checks the platform's storage"
-    assert "lti.get_data" in page.text and "Open in a new window" in page.text
-    assert "/lti/login?iss=" in page.text, "the fallback restarts the login in a new window"
+    assert "Open in a new window" in page.text
+    check = page_data(page.text, "lti-check")
+    assert check["target"] == "post_message_forwarding" and check["state"] == state
+    assert check["relaunch"].startswith(f"{lti.base}/lti/login?iss="), "the fallback restarts the login in a new window"
+    [script] = script_urls(page.text)
+    assert "lti.get_data" in (await lti.api("GET", script)).text, "its script reads the state back before going on"
 
 
 async def test_a_browser_that_kept_the_state_cookie_needs_no_storage_check(

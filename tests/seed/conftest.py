@@ -14,7 +14,7 @@ from __future__ import annotations
 import base64
 import hashlib
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import pytest
 
@@ -32,12 +32,20 @@ ZOOM_ACCOUNT = "seed-zoom-account"
 
 @dataclass
 class SeedStack:
-    """The running stack, the LMS that launches into it, and the Zoom it schedules meetings on."""
+    """The running stack, the LMS that launches into it, and the Zoom it schedules meetings on.
+
+    ``secrets_used`` collects every secret and token the specs send or receive, so the last
+    spec can check that none of them reached any process's log.
+    """
 
     stack: Stack
     platform: TestPlatform
     zoom: ZoomStandIn
     worker: Process
+    secrets_used: list[str] = field(default_factory=list)
+
+    def witness(self, *values: str) -> None:
+        self.secrets_used.extend(v for v in values if v)
 
     @property
     def edge_url(self) -> str:
@@ -70,7 +78,13 @@ async def seed_stack(infra: Infra) -> AsyncIterator[SeedStack]:
         with start_stack(seed_infra) as stack:
             worker = spawn("transcode-worker", "transcode_svc.worker", seed_infra)
             try:
-                yield SeedStack(stack, platform, zoom, worker)
+                seeded = SeedStack(stack, platform, zoom, worker)
+                seeded.witness(
+                    *(env[name] for name in ("JWT_SECRET_KEY", "HLS_PROXY_SECRET", "ZOOM_WEBHOOK_SECRET")),
+                    env["AWS_SECRET_ACCESS_KEY"],
+                    ENCRYPTION_KEY,
+                )
+                yield seeded
             finally:
                 worker.stop()
     finally:

@@ -83,6 +83,7 @@ async def test_the_video_upload_and_hls_playback_flows_work_as_the_seed_document
 ) -> None:
     organization, course = f"seed-org-{uuid.uuid4().hex[:6]}", "seed-course"
     instructor = operator_token(seed_stack, organization=organization, role="Instructor", course=course)
+    seed_stack.witness(instructor)
     lecture = lecture_of_seed_size(tmp_path)
     async with aiohttp.ClientSession() as http:
         api = Client(http, seed_stack.edge_url)
@@ -131,6 +132,7 @@ async def test_the_video_upload_and_hls_playback_flows_work_as_the_seed_document
         )
         assert status == 200, access
         access_token = access["token"]
+        seed_stack.witness(access_token)
 
         # 2. Access master playlist
         async with http.get(
@@ -161,6 +163,7 @@ async def test_the_live_session_flow_works_as_the_seed_documents_it(seed_stack: 
     platform = seed_stack.platform
     organization = f"seed-org-{uuid.uuid4().hex[:6]}"
     administrator = operator_token(seed_stack, organization=organization, role="Administrator")
+    seed_stack.witness(administrator, "seed-zoom-client-secret")
     async with aiohttp.ClientSession() as http:
         api = Client(http, seed_stack.edge_url)
 
@@ -204,6 +207,7 @@ async def test_the_live_session_flow_works_as_the_seed_documents_it(seed_stack: 
         )
         assert status == 200, launched
         session_token = launched["session_token"]
+        seed_stack.witness(id_token, session_token)
         claims = verify_session_token(session_token, seed_stack.stack.infra.settings.jwt_secret_key)
         assert (claims.organization_id, claims.course_id) == (organization, platform.context_id)
         assert "Instructor" in claims.roles
@@ -253,3 +257,19 @@ async def test_the_health_and_metrics_endpoints_answer_as_the_seed_documents_the
         async with http.get(f"{seed_stack.edge_url}/metrics") as reply:
             assert reply.status == 200
             assert "http_requests_total" in await reply.text()
+
+
+def test_no_secret_or_token_used_above_reached_any_processs_log(seed_stack: SeedStack) -> None:
+    """Logs are read by more people than secrets are: keys, tokens and Zoom secrets never appear in them.
+
+    Each token is looked for whole and by its signature alone (a log that cut a JWT at a
+    dot would still leak what makes it valid).
+    """
+    logs = {path.name: path.read_text(errors="replace") for path in seed_stack.stack.infra.state_dir.glob("*.log")}
+    assert {"edge.log", "upload.log", "lti.log", "attendance.log", "transcode-worker.log"} <= set(logs)
+    assert len(seed_stack.secrets_used) >= 6
+    for secret in seed_stack.secrets_used:
+        pieces = {secret, secret.rsplit(".", 1)[-1]} if secret.count(".") == 2 else {secret}
+        for piece in pieces:
+            leaked = [name for name, text in logs.items() if piece in text]
+            assert not leaked, f"a secret of {len(secret)} characters appears in {leaked}"

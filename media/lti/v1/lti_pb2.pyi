@@ -814,6 +814,7 @@ class LtiLaunch(_message.Message):
     RESOURCE_LINK_ID_FIELD_NUMBER: _builtins.int
     CUSTOM_FIELD_NUMBER: _builtins.int
     DEEP_LINKING_SETTINGS_FIELD_NUMBER: _builtins.int
+    LOCALE_FIELD_NUMBER: _builtins.int
     launch_id: _builtins.str
     """Identifier of the stored launch, for CreateDeepLinkingResponse."""
     organization_id: _builtins.str
@@ -826,6 +827,10 @@ class LtiLaunch(_message.Message):
     """Where the platform asked the launch to land."""
     resource_link_id: _builtins.str
     """Resource link id, for resource-link launches."""
+    locale: _builtins.str
+    """The user's language as the platform sends it (launch_presentation.locale, a BCP 47 tag
+    such as "es-ES"); empty when the platform sends none. The pages choose their language by it.
+    """
     @_builtins.property
     def user(self) -> Global___LtiUser:
         """The launching user."""
@@ -860,10 +865,11 @@ class LtiLaunch(_message.Message):
         resource_link_id: _builtins.str = ...,
         custom: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
         deep_linking_settings: Global___DeepLinkingSettings | None = ...,
+        locale: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["course", b"course", "deep_linking_settings", b"deep_linking_settings", "user", b"user"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["config_id", b"config_id", "course", b"course", "custom", b"custom", "deep_linking_settings", b"deep_linking_settings", "launch_id", b"launch_id", "message_type", b"message_type", "organization_id", b"organization_id", "resource_link_id", b"resource_link_id", "roles", b"roles", "target_link_uri", b"target_link_uri", "user", b"user"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["config_id", b"config_id", "course", b"course", "custom", b"custom", "deep_linking_settings", b"deep_linking_settings", "launch_id", b"launch_id", "locale", b"locale", "message_type", b"message_type", "organization_id", b"organization_id", "resource_link_id", b"resource_link_id", "roles", b"roles", "target_link_uri", b"target_link_uri", "user", b"user"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1056,6 +1062,57 @@ class CompleteBrowserLaunchResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___CompleteBrowserLaunchResponse: _TypeAlias = CompleteBrowserLaunchResponse  # noqa: Y015
+
+@_typing.final
+class RefreshSessionRequest(_message.Message):
+    """RefreshSessionRequest is empty: the session refreshed is the caller's own bearer token."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RefreshSessionRequest: _TypeAlias = RefreshSessionRequest  # noqa: Y015
+
+@_typing.final
+class RefreshSessionResponse(_message.Message):
+    """RefreshSessionResponse carries the fresh session token."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SESSION_TOKEN_FIELD_NUMBER: _builtins.int
+    EXPIRES_AT_FIELD_NUMBER: _builtins.int
+    SESSION_ENDS_AT_FIELD_NUMBER: _builtins.int
+    session_token: _builtins.str
+    """Session JWT with the same claims as the caller's, for Authorization: Bearer."""
+    @_builtins.property
+    def expires_at(self) -> _timestamp_pb2.Timestamp:
+        """When the fresh token expires; refresh again before then."""
+
+    @_builtins.property
+    def session_ends_at(self) -> _timestamp_pb2.Timestamp:
+        """When the session ends for good, however often it is refreshed; launch again after it."""
+
+    def __init__(
+        self,
+        *,
+        session_token: _builtins.str = ...,
+        expires_at: _timestamp_pb2.Timestamp | None = ...,
+        session_ends_at: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["expires_at", b"expires_at", "session_ends_at", b"session_ends_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["expires_at", b"expires_at", "session_ends_at", b"session_ends_at", "session_token", b"session_token"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RefreshSessionResponse: _TypeAlias = RefreshSessionResponse  # noqa: Y015
 
 @_typing.final
 class GetJwksRequest(_message.Message):

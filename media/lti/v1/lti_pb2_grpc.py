@@ -80,6 +80,11 @@ class LtiServiceStub:
                 request_serializer=media_dot_lti_dot_v1_dot_lti__pb2.CompleteBrowserLaunchRequest.SerializeToString,
                 response_deserializer=media_dot_lti_dot_v1_dot_lti__pb2.CompleteBrowserLaunchResponse.FromString,
                 _registered_method=True)
+        self.RefreshSession = channel.unary_unary(
+                '/media.lti.v1.LtiService/RefreshSession',
+                request_serializer=media_dot_lti_dot_v1_dot_lti__pb2.RefreshSessionRequest.SerializeToString,
+                response_deserializer=media_dot_lti_dot_v1_dot_lti__pb2.RefreshSessionResponse.FromString,
+                _registered_method=True)
         self.GetJwks = channel.unary_unary(
                 '/media.lti.v1.LtiService/GetJwks',
                 request_serializer=media_dot_lti_dot_v1_dot_lti__pb2.GetJwksRequest.SerializeToString,
@@ -187,6 +192,16 @@ class LtiServiceServicer:
     def CompleteBrowserLaunch(self, request, context):
         """CompleteBrowserLaunch validates the id_token the platform form-posts after login and opens
         a session; the edge reads the form and renders the page that hands over to the UI.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RefreshSession(self, request, context):
+        """RefreshSession exchanges the caller's still-valid session token for a fresh one with the
+        same user, organization, course and roles, so a page left open through a long lecture
+        keeps working. A session is never refreshed past SESSION_MAX_LIFETIME_SECONDS after its
+        launch: then the user launches the tool again from the LMS.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -300,6 +315,11 @@ def add_LtiServiceServicer_to_server(servicer, server):
                     servicer.CompleteBrowserLaunch,
                     request_deserializer=media_dot_lti_dot_v1_dot_lti__pb2.CompleteBrowserLaunchRequest.FromString,
                     response_serializer=media_dot_lti_dot_v1_dot_lti__pb2.CompleteBrowserLaunchResponse.SerializeToString,
+            ),
+            'RefreshSession': grpc.unary_unary_rpc_method_handler(
+                    servicer.RefreshSession,
+                    request_deserializer=media_dot_lti_dot_v1_dot_lti__pb2.RefreshSessionRequest.FromString,
+                    response_serializer=media_dot_lti_dot_v1_dot_lti__pb2.RefreshSessionResponse.SerializeToString,
             ),
             'GetJwks': grpc.unary_unary_rpc_method_handler(
                     servicer.GetJwks,
@@ -586,6 +606,33 @@ class LtiService:
             '/media.lti.v1.LtiService/CompleteBrowserLaunch',
             media_dot_lti_dot_v1_dot_lti__pb2.CompleteBrowserLaunchRequest.SerializeToString,
             media_dot_lti_dot_v1_dot_lti__pb2.CompleteBrowserLaunchResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RefreshSession(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/media.lti.v1.LtiService/RefreshSession',
+            media_dot_lti_dot_v1_dot_lti__pb2.RefreshSessionRequest.SerializeToString,
+            media_dot_lti_dot_v1_dot_lti__pb2.RefreshSessionResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -63,6 +63,12 @@ class LtiServiceStub:
     """CompleteBrowserLaunch validates the id_token the platform form-posts after login and opens
     a session; the edge reads the form and renders the page that hands over to the UI.
     """
+    RefreshSession: _grpc.UnaryUnaryMultiCallable[_lti_pb2.RefreshSessionRequest, _lti_pb2.RefreshSessionResponse]
+    """RefreshSession exchanges the caller's still-valid session token for a fresh one with the
+    same user, organization, course and roles, so a page left open through a long lecture
+    keeps working. A session is never refreshed past SESSION_MAX_LIFETIME_SECONDS after its
+    launch: then the user launches the tool again from the LMS.
+    """
     GetJwks: _grpc.UnaryUnaryMultiCallable[_lti_pb2.GetJwksRequest, _lti_pb2.GetJwksResponse]
     """GetJwks publishes the tool's public signing keys as a JSON Web Key Set."""
     CreateDeepLinkingResponse: _grpc.UnaryUnaryMultiCallable[_lti_pb2.CreateDeepLinkingResponseRequest, _lti_pb2.CreateDeepLinkingResponseResponse]
@@ -117,6 +123,12 @@ class LtiServiceAsyncStub(LtiServiceStub):
     CompleteBrowserLaunch: _aio.UnaryUnaryMultiCallable[_lti_pb2.CompleteBrowserLaunchRequest, _lti_pb2.CompleteBrowserLaunchResponse]  # type: ignore[assignment]
     """CompleteBrowserLaunch validates the id_token the platform form-posts after login and opens
     a session; the edge reads the form and renders the page that hands over to the UI.
+    """
+    RefreshSession: _aio.UnaryUnaryMultiCallable[_lti_pb2.RefreshSessionRequest, _lti_pb2.RefreshSessionResponse]  # type: ignore[assignment]
+    """RefreshSession exchanges the caller's still-valid session token for a fresh one with the
+    same user, organization, course and roles, so a page left open through a long lecture
+    keeps working. A session is never refreshed past SESSION_MAX_LIFETIME_SECONDS after its
+    launch: then the user launches the tool again from the LMS.
     """
     GetJwks: _aio.UnaryUnaryMultiCallable[_lti_pb2.GetJwksRequest, _lti_pb2.GetJwksResponse]  # type: ignore[assignment]
     """GetJwks publishes the tool's public signing keys as a JSON Web Key Set."""
@@ -223,6 +235,18 @@ class LtiServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_lti_pb2.CompleteBrowserLaunchResponse, _abc.Awaitable[_lti_pb2.CompleteBrowserLaunchResponse]]:
         """CompleteBrowserLaunch validates the id_token the platform form-posts after login and opens
         a session; the edge reads the form and renders the page that hands over to the UI.
+        """
+
+    @_abc_1.abstractmethod
+    def RefreshSession(
+        self,
+        request: _lti_pb2.RefreshSessionRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_lti_pb2.RefreshSessionResponse, _abc.Awaitable[_lti_pb2.RefreshSessionResponse]]:
+        """RefreshSession exchanges the caller's still-valid session token for a fresh one with the
+        same user, organization, course and roles, so a page left open through a long lecture
+        keeps working. A session is never refreshed past SESSION_MAX_LIFETIME_SECONDS after its
+        launch: then the user launches the tool again from the LMS.
         """
 
     @_abc_1.abstractmethod

@@ -1,0 +1,217 @@
+"""The pages in a real browser: Debian's Chromium driven by Playwright, launched from a test LMS.
+
+The whole stack runs as in ``make run`` (every service, the edge, a transcode worker), with
+LTI_ENCRYPTION_KEYS set, and the tool's public address on ``localhost`` while the LMS lives
+on ``127.0.0.1``: two sites, so the tool's frame inside the LMS's course page is
+third-party for the browser, and its cookies are the third-party cookies that LMS frames
+lose. The browser context also refuses the frame any storage (``localStorage``,
+``sessionStorage``, ``indexedDB`` throw), as a privacy-strict browser would.
+
+Playwright never downloads a browser here: it starts ``/usr/bin/chromium``
+(scripts/bootstrap.sh installs Debian's package).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import json
+import time
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, replace
+from typing import Any
+
+import aiohttp
+import pytest
+from playwright.async_api import Browser, BrowserContext, Frame, Page, async_playwright
+
+from devstack import free_port
+from service_kit.auth import ADMINISTRATOR, INSTRUCTOR, LEARNER, issue_session_token
+from service_kit.settings import SERVICE_NAMES, load_settings
+from tests.conftest import NO_DOTENV
+from tests.lti.platform import INSTRUCTOR_ROLE, LEARNER_ROLE, TestPlatform
+from tests.support.callers import Caller
+from tests.support.processes import Infra, Stack, spawn, start_stack
+from tests.transcode.conftest import TEST_TRANSCODE_ENV
+from tests.upload.conftest import Api, media_dir, small_video  # noqa: F401 - fixtures reused here
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+ENCRYPTION_KEY = base64.urlsafe_b64encode(hashlib.sha256(b"web tests: key").digest()).decode().rstrip("=")
+BLOCK_STORAGE = """
+for (const name of ["localStorage", "sessionStorage", "indexedDB"]) {
+  Object.defineProperty(window, name, {
+    get() { throw new DOMException("storage is blocked in this frame", "SecurityError"); },
+  });
+}
+"""
+"""Runs in every frame before its scripts: the page must not need storage at all."""
+STEP_SECONDS = 15.0
+
+
+@dataclass
+class Course:
+    """One course in one organization, launched from the test LMS, with its people and videos."""
+
+    platform: TestPlatform
+    organization_id: str
+    api: Api
+    secret: str
+    instructor_id: str
+    ready_video: dict[str, Any]
+
+    @property
+    def course_id(self) -> str:
+        return self.platform.context_id
+
+    def caller(self, user_id: str, *roles: str) -> Caller:
+        token = issue_session_token(
+            self.secret,
+            user_id=user_id,
+            organization_id=self.organization_id,
+            course_id=self.course_id,
+            roles=list(roles),
+            ttl_seconds=600,
+        )
+        return Caller(user_id, self.organization_id, self.course_id, token)
+
+    @property
+    def instructor(self) -> Caller:
+        return self.caller(self.instructor_id, INSTRUCTOR)
+
+
+@dataclass
+class WebStack:
+    stack: Stack
+    tool_url: str
+
+
+@pytest.fixture(scope="package")
+async def web_stack(infra: Infra) -> AsyncIterator[WebStack]:
+    edge_port = free_port()
+    tool_url = f"http://localhost:{edge_port}"
+    env = {
+        **infra.env,
+        **TEST_TRANSCODE_ENV,
+        "EDGE_PORT": str(edge_port),
+        "PUBLIC_BASE_URL": tool_url,
+        "LTI_ENCRYPTION_KEYS": f"current:{ENCRYPTION_KEY}",
+    }
+    for name in SERVICE_NAMES:
+        env[f"{name.upper()}_SVC_PORT"] = str(free_port())
+        env[f"{name.upper()}_SVC_METRICS_PORT"] = str(free_port())
+        env.pop(f"{name.upper()}_SVC_ADDR", None)
+    state = infra.state_dir / "web"
+    state.mkdir(exist_ok=True)
+    web_infra = replace(infra, env=env, settings=load_settings(env, dotenv_path=NO_DOTENV), state_dir=state)
+    with start_stack(web_infra) as stack:
+        worker = spawn("transcode-worker-web", "transcode_svc.worker", web_infra)
+        try:
+            yield WebStack(stack, tool_url)
+        finally:
+            worker.stop()
+
+
+@pytest.fixture(scope="package")
+async def course(web_stack: WebStack, small_video: bytes) -> AsyncIterator[Course]:  # noqa: F811
+    """A registered LMS, and one ready video its instructor uploaded through the API."""
+    platform = await TestPlatform(web_stack.tool_url).start()
+    organization = f"org-{uuid.uuid4().hex[:8]}"
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60)) as session:
+        secret = web_stack.stack.infra.settings.jwt_secret_key
+        api = Api(session, web_stack.stack.edge_url, secret)
+        admin = issue_session_token(
+            secret, user_id="admin", organization_id=organization, course_id=None, roles=[ADMINISTRATOR],
+            ttl_seconds=600,
+        )  # fmt: skip
+        async with session.post(
+            f"{api.base_url}/api/v1/lti/config",
+            json=platform.registration_body(organization_id=organization),
+            headers={"Authorization": f"Bearer {admin}"},
+        ) as reply:
+            assert reply.status == 200, await reply.text()
+        course = Course(platform, organization, api, secret, f"instructor-{uuid.uuid4().hex[:6]}", {})
+        course.ready_video = await upload_ready(course, small_video, "lecture_01.mp4")
+        try:
+            yield course
+        finally:
+            await platform.stop()
+
+
+async def upload_ready(course: Course, body: bytes, filename: str) -> dict[str, Any]:
+    """Upload ``body`` through the API as the course's instructor and wait until it is ready."""
+    api, instructor = course.api, course.instructor
+    created = (await api.create_upload(instructor, filename=filename, size=len(body))).body
+    assert (await api.post_form(created, body)).status == 204
+    completed = await api.call("POST", f"/api/v1/media/uploads/{created['upload_id']}/complete", instructor, {})
+    assert completed.status == 200, completed.body
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        upload = (await api.call("GET", f"/api/v1/media/uploads/{created['upload_id']}", instructor)).body
+        if upload["status"] == "VIDEO_STATUS_READY":
+            video = await api.call("GET", f"/api/v1/media/videos/{created['video_id']}", instructor)
+            return dict(video.body["video"])
+        assert upload["status"] not in ("VIDEO_STATUS_FAILED", "VIDEO_STATUS_CANCELLED"), upload
+        await asyncio.sleep(0.3)
+    raise AssertionError(f"the upload did not become ready: {upload}")
+
+
+@pytest.fixture(scope="package")
+async def browser() -> AsyncIterator[Browser]:
+    async with async_playwright() as playwright:
+        chromium = await playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            await chromium.close()
+
+
+@pytest.fixture
+async def context(browser: Browser) -> AsyncIterator[BrowserContext]:
+    """A fresh browser profile per test, every frame without storage; a phone-sized one is made by tests."""
+    created = await browser.new_context(viewport={"width": 1100, "height": 900})
+    await created.add_init_script(BLOCK_STORAGE)
+    created.set_default_timeout(STEP_SECONDS * 1000)
+    try:
+        yield created
+    finally:
+        await created.close()
+
+
+async def open_tool(page: Page, course: Course, *, user: str, roles: list[str], locale: str = "") -> Frame:
+    """Open the LMS's course page and wait for the tool's frame to show its library."""
+    await page.goto(course.platform.course_page_url(user=user, roles=roles, locale=locale))
+    frame_element = await page.wait_for_selector("iframe#tool")
+    assert frame_element is not None
+    frame = await frame_element.content_frame()
+    assert frame is not None
+    await frame.wait_for_url("**/lti/launch")
+    await frame.wait_for_selector("#library-loading", state="hidden")
+    return frame
+
+
+async def session_token_of(frame: Frame) -> str:
+    data = json.loads(await frame.locator("#lti-session").text_content() or "{}")
+    return str(data["session_token"])
+
+
+__all__ = [
+    "INSTRUCTOR_ROLE",
+    "LEARNER",
+    "LEARNER_ROLE",
+    "Course",
+    "WebStack",
+    "open_tool",
+    "session_token_of",
+    "upload_ready",
+]

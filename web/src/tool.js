@@ -1,0 +1,41 @@
+// The page an LTI launch lands on: check the launch, keep the session fresh, then show the
+// course's library (or the deep-linking picker, which is a plain form).
+import { Api } from "./lib/api.js";
+import { usableLocale } from "./lib/format.js";
+import { translator } from "./lib/i18n.js";
+import { verifyLaunch } from "./lib/launch-check.js";
+import { readJson } from "./lib/page-data.js";
+import { Session } from "./lib/session.js";
+import { mountLibrary } from "./library.js";
+
+const main = document.getElementById("tool");
+const data = readJson("lti-session");
+const check = readJson("lti-check");
+const t = translator(readJson("i18n"));
+
+async function start() {
+  if (!(await verifyLaunch(main, check))) return;
+  const session = new Session(data);
+  session.addEventListener("ended", () => {
+    const notice = document.getElementById("session-notice");
+    notice.hidden = false;
+    document.getElementById("session-relaunch").addEventListener("click", () => window.open(check.relaunch, "_blank", "noopener"));
+  });
+  session.start();
+  main.dataset.sessionExpires = new Date(session.expiresAt).toISOString();
+  session.addEventListener("refreshed", () => {
+    main.dataset.sessionExpires = new Date(session.expiresAt).toISOString();
+  });
+  const library = document.getElementById("library");
+  if (library) {
+    mountLibrary(library, {
+      api: new Api(session),
+      t,
+      locale: usableLocale(data.locale),
+      userId: data.user_id,
+      courseId: data.course_id,
+    });
+  }
+}
+
+start();
