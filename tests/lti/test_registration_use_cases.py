@@ -94,9 +94,7 @@ async def test_an_issuer_with_nothing_found_is_refused_naming_the_urls_and_what_
     with pytest.raises(InvalidArgument) as raised:
         await setup.registrations.create(ADMIN, new())
     assert [v.field for v in raised.value.violations] == ["key_set_url", "auth_login_url"]
-    assert "GET https://lms.example.edu/.well-known/openid-configuration answered HTTP 404" in (
-        raised.value.violations[0].description
-    )
+    assert "GET https://lms.example.edu/.well-known/openid-configuration answered HTTP 404" in raised.value.message
     assert setup.store.records == {}
 
 
