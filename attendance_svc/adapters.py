@@ -18,19 +18,19 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import email.utils
-import hashlib
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aiohttp
 import grpc
 from redis.asyncio import Redis
+from redis.asyncio.client import PubSub
 
 from attendance_svc import domain, errors
 from media.lti.v1 import lti_pb2, lti_pb2_grpc
@@ -48,17 +48,8 @@ SERVICE_USER = "service:attendance_svc"
 PRESENCE_CHANNEL_PREFIX = "attendance:meeting:"
 
 
-@dataclass(frozen=True)
-class ZoomCredentials:
-    """A Zoom Server-to-Server OAuth app's credentials; the secret is never logged."""
-
-    account_id: str
-    client_id: str
-    client_secret: str
-
-    @property
-    def cache_key(self) -> str:
-        return hashlib.sha256(f"{self.account_id}\x00{self.client_id}\x00{self.client_secret}".encode()).hexdigest()
+ZoomCredentials = domain.ZoomCredentials
+"""Kept under this name for the adapters' callers; the class is the domain's."""
 
 
 def retry_after_seconds(headers: Mapping[str, str], now: float) -> float:
@@ -215,7 +206,7 @@ class Zoom:
 
     async def create_meeting(
         self, credentials: ZoomCredentials, *, host: str, topic: str, start: datetime, end: datetime
-    ) -> dict[str, Any]:
+    ) -> domain.ZoomMeeting:
         """A scheduled meeting (type 2) with registration on and automatic approval.
 
         Registration is what lets each learner get a personal join link (a registrant id
@@ -234,11 +225,25 @@ class Zoom:
         )
         if not isinstance(document, dict) or "id" not in document:
             raise errors.ZoomUnavailable("Zoom created a meeting but answered without its id")
-        return document
+        return domain.ZoomMeeting(
+            meeting_id=str(document["id"]),
+            meeting_uuid=str(document.get("uuid", "")),
+            join_url=str(document.get("join_url", "")),
+            start_url=str(document.get("start_url", "")),
+        )
 
-    async def update_meeting(self, credentials: ZoomCredentials, meeting_id: str, changes: Mapping[str, Any]) -> None:
+    async def update_meeting(self, credentials: ZoomCredentials, meeting_id: str, change: domain.MeetingChange) -> None:
+        """Tell Zoom a new topic and/or new times (start, whole minutes of duration, in UTC)."""
+        body: dict[str, Any] = {}
+        if change.topic is not None:
+            body["topic"] = change.topic
+        if change.times is not None:
+            start, end = change.times
+            body.update(
+                start_time=domain.zoom_time(start), duration=domain.duration_minutes(start, end), timezone="UTC"
+            )
         await self.call(
-            credentials, "PATCH", f"/meetings/{_segment(meeting_id)}", what="updating the meeting", json_body=changes
+            credentials, "PATCH", f"/meetings/{_segment(meeting_id)}", what="updating the meeting", json_body=body
         )
 
     async def delete_meeting(self, credentials: ZoomCredentials, meeting_id: str) -> None:
@@ -250,9 +255,13 @@ class Zoom:
                 raise
 
     async def add_registrant(
-        self, credentials: ZoomCredentials, meeting_id: str, *, email_address: str, first_name: str, last_name: str
-    ) -> dict[str, Any]:
-        body = {"email": email_address, "first_name": first_name or "Learner", "last_name": last_name}
+        self, credentials: ZoomCredentials, meeting_id: str, registrant: domain.Registrant
+    ) -> domain.ZoomRegistration:
+        body = {
+            "email": registrant.email,
+            "first_name": registrant.first_name or "Learner",
+            "last_name": registrant.last_name,
+        }
         _, document = await self.call(
             credentials,
             "POST",
@@ -262,7 +271,10 @@ class Zoom:
         )
         if not isinstance(document, dict) or "join_url" not in document:
             raise errors.ZoomUnavailable("Zoom registered the learner but answered without a join URL")
-        return document
+        return domain.ZoomRegistration(
+            registrant_id=str(document.get("registrant_id") or document.get("id") or ""),
+            join_url=str(document["join_url"]),
+        )
 
     async def participants_page(
         self, credentials: ZoomCredentials, meeting_uuid: str, page_token: str, *, interactive: bool
@@ -378,17 +390,60 @@ def _lti_error(exc: grpc.aio.AioRpcError, what: str) -> errors.AttendanceError:
     return errors.LtiRefused(f"{what}: {exc.details()}")
 
 
-@dataclass(frozen=True)
-class PresenceNotice:
-    """A join or leave as live watchers see it."""
+def _notice_json(notice: domain.PresenceNotice) -> dict[str, str]:
+    document = {"kind": notice.kind}
+    if notice.is_presence_change:
+        at = notice.occurred_at.isoformat() if notice.occurred_at is not None else ""
+        document.update(name=notice.name, email=notice.email, at=at)
+    return document
 
-    kind: str
-    name: str
-    email: str
-    occurred_at: datetime
 
-    def as_json(self) -> dict[str, str]:
-        return {"kind": self.kind, "name": self.name, "email": self.email, "at": self.occurred_at.isoformat()}
+def _notices_of(message: Mapping[str, Any] | None) -> list[domain.PresenceNotice]:
+    """The notices one pub/sub message carries; anything unreadable carries none."""
+    if not message or message.get("type") != "message":
+        return []
+    try:
+        data = json.loads(message["data"])
+    except (ValueError, TypeError):
+        return []
+    if not isinstance(data, list):
+        return []
+    return [_notice_of(item) for item in data if isinstance(item, dict)]
+
+
+def _notice_of(item: Mapping[str, Any]) -> domain.PresenceNotice:
+    at = item.get("at")
+    occurred_at: datetime | None = None
+    if isinstance(at, str):
+        with contextlib.suppress(ValueError):
+            occurred_at = datetime.fromisoformat(at)
+    return domain.PresenceNotice(
+        kind=str(item.get("kind", "")),
+        name=str(item.get("name", "")),
+        email=str(item.get("email", "")),
+        occurred_at=occurred_at,
+    )
+
+
+class PresenceWatch:
+    """One watcher's subscription to a meeting's channel."""
+
+    def __init__(self, pubsub: PubSub) -> None:
+        self._pubsub = pubsub
+
+    async def next(self, *, wait_seconds: float) -> list[domain.PresenceNotice]:
+        """The notices of the next message, waiting at most ``wait_seconds`` (none when nothing came)."""
+        message = await self._pubsub.get_message(ignore_subscribe_messages=True, timeout=wait_seconds)
+        return _notices_of(message)
+
+    async def drain(self) -> list[domain.PresenceNotice]:
+        """Every notice already waiting, without waiting for more."""
+        notices: list[domain.PresenceNotice] = []
+        while True:
+            message = await self._pubsub.get_message(ignore_subscribe_messages=True, timeout=0.0)
+            if message is None:
+                return notices
+            notices += _notices_of(message)
 
 
 class PresenceFeed:
@@ -401,15 +456,27 @@ class PresenceFeed:
     def channel(meeting_id: str) -> str:
         return PRESENCE_CHANNEL_PREFIX + meeting_id
 
+    @contextlib.asynccontextmanager
+    async def watch(self, meeting_id: str) -> AsyncIterator[PresenceWatch]:
+        """Subscribed from entry (so nothing published after it is missed) until exit."""
+        pubsub = self._redis.pubsub()
+        await pubsub.subscribe(self.channel(meeting_id))
+        try:
+            yield PresenceWatch(pubsub)
+        finally:
+            with contextlib.suppress(Exception):
+                await pubsub.unsubscribe()
+                await pubsub.close()
+
     async def publish(self, items: Sequence[domain.EventToStore]) -> None:
         by_meeting: dict[str, list[dict[str, str]]] = {}
         for item in items:
             if item.event in (domain.PARTICIPANT_JOINED, domain.PARTICIPANT_LEFT) and item.participant is not None:
-                kind = "joined" if item.event == domain.PARTICIPANT_JOINED else "left"
-                notice = PresenceNotice(kind, item.participant.name, item.participant.email, item.occurred_at)
-                by_meeting.setdefault(item.meeting_id, []).append(notice.as_json())
+                kind = domain.JOINED if item.event == domain.PARTICIPANT_JOINED else domain.LEFT
+                notice = domain.PresenceNotice(kind, item.participant.name, item.participant.email, item.occurred_at)
+                by_meeting.setdefault(item.meeting_id, []).append(_notice_json(notice))
             elif item.event in (domain.MEETING_STARTED, domain.MEETING_ENDED):
-                by_meeting.setdefault(item.meeting_id, []).append({"kind": item.event})
+                by_meeting.setdefault(item.meeting_id, []).append(_notice_json(domain.PresenceNotice(item.event)))
         if not by_meeting:
             return
         async with self._redis.pipeline(transaction=False) as pipe:

@@ -19,8 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -35,12 +34,7 @@ RATE_LIMITED = "rate limited:"
 """Prefix of a job's last_error while Zoom's rate limit pauses it (a scheduled delay is not a pause)."""
 
 
-@dataclass
-class Outcome:
-    """What one reconciliation did: intervals (joins) added, and when paused work resumes."""
-
-    intervals_added: int = 0
-    resume_at: datetime | None = None
+Outcome = domain.ReconcileOutcome
 
 
 class Reconciler:
@@ -96,7 +90,7 @@ class Reconciler:
         await self._run(row, meeting_uuid, token, interactive=False)
         return True
 
-    async def reconcile_session(self, row: store.SessionRow) -> Outcome:
+    async def reconcile_session(self, row: domain.LiveSession) -> Outcome:
         """On demand: every instance of the session's meeting, now (waiting out short 429s)."""
         async with self._sessions() as session:
             instances = set(await store.meeting_instances(session, row.zoom_meeting_id))
@@ -121,7 +115,7 @@ class Reconciler:
                 outcome.resume_at = max(outcome.resume_at or part.resume_at, part.resume_at)
         return outcome
 
-    async def _run(self, row: store.SessionRow, meeting_uuid: str, token: str, *, interactive: bool) -> Outcome:
+    async def _run(self, row: domain.LiveSession, meeting_uuid: str, token: str, *, interactive: bool) -> Outcome:
         """Read the report from ``token`` on, storing each page before asking for the next."""
         outcome = Outcome()
         try:

@@ -14,18 +14,23 @@ the saved page token, never dropped.
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from types import TracebackType
 
 from sqlalchemy import BigInteger, DateTime, Float, ForeignKey, Index, Integer, Table, Text, Uuid, func, select, update
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from attendance_svc import domain
+from attendance_svc.use_cases.ports import StoreFailed
 from service_kit.db import schema_metadata
 from service_kit.db import utcnow as utcnow  # the one clock every store uses
+from service_kit.paging import Cursor
 
 metadata = schema_metadata("attendance")
 
@@ -121,11 +126,15 @@ EVENTS = Table("zoom_events", metadata)
 """The events table for core statements (the ORM class holds its columns)."""
 
 
-def parse_id(raw: str) -> uuid.UUID | None:
-    try:
-        return uuid.UUID(raw)
-    except ValueError:
-        return None
+_SESSION_FIELDS = tuple(field.name for field in dataclasses.fields(domain.LiveSession))
+
+
+def live_session(row: SessionRow) -> domain.LiveSession:
+    return domain.LiveSession(**{name: getattr(row, name) for name in _SESSION_FIELDS})
+
+
+def _join_link(row: JoinLinkRow) -> domain.JoinLink:
+    return domain.JoinLink(row.session_id, row.user_id, row.registrant_id, row.join_url, row.created_at)
 
 
 def _event_values(item: domain.EventToStore) -> dict[str, object]:
@@ -199,7 +208,7 @@ async def meeting_events(session: AsyncSession, meeting_id: str) -> list[domain.
     ]
 
 
-async def meeting_bounds(session: AsyncSession, meeting_id: str) -> tuple[datetime | None, datetime | None, bool]:
+async def meeting_state(session: AsyncSession, meeting_id: str) -> domain.MeetingState:
     """When the meeting first started and last ended, and whether every started instance has ended."""
     result = await session.execute(
         select(EVENTS.c.event, EVENTS.c.meeting_uuid, EVENTS.c.occurred_at).where(
@@ -213,7 +222,7 @@ async def meeting_bounds(session: AsyncSession, meeting_id: str) -> tuple[dateti
         target[uuid_] = min(at, target.get(uuid_, at)) if target is started else max(at, target.get(uuid_, at))
     first = min(started.values()) if started else None
     last = max(ended.values()) if ended else None
-    return first, last, bool(started) and all(u in ended for u in started)
+    return domain.MeetingState(first, last, bool(started) and all(u in ended for u in started))
 
 
 async def meeting_instances(session: AsyncSession, meeting_id: str) -> list[str]:
@@ -223,20 +232,17 @@ async def meeting_instances(session: AsyncSession, meeting_id: str) -> list[str]
     return list(result.scalars().all())
 
 
-async def session_row(session: AsyncSession, session_id: uuid.UUID) -> SessionRow | None:
-    return await session.get(SessionRow, session_id)
-
-
-async def session_by_meeting(session: AsyncSession, meeting_id: str) -> SessionRow | None:
+async def session_by_meeting(session: AsyncSession, meeting_id: str) -> domain.LiveSession | None:
     result = await session.execute(
         select(SessionRow).where(SessionRow.zoom_meeting_id == meeting_id).order_by(SessionRow.created_at.desc())
     )
-    return result.scalars().first()
+    row = result.scalars().first()
+    return live_session(row) if row is not None else None
 
 
 async def course_sessions(
-    session: AsyncSession, organization_id: str, course_id: str, *, after: tuple[datetime, uuid.UUID] | None, limit: int
-) -> Sequence[SessionRow]:
+    session: AsyncSession, organization_id: str, course_id: str, *, after: Cursor | None, limit: int
+) -> list[domain.LiveSession]:
     query = select(SessionRow).where(SessionRow.organization_id == organization_id, SessionRow.course_id == course_id)
     if after is not None:
         query = query.where(
@@ -244,29 +250,25 @@ async def course_sessions(
             | ((SessionRow.scheduled_start == after[0]) & (SessionRow.id > after[1]))
         )
     result = await session.execute(query.order_by(SessionRow.scheduled_start, SessionRow.id).limit(limit))
-    return result.scalars().all()
+    return [live_session(row) for row in result.scalars().all()]
 
 
-async def join_link(session: AsyncSession, session_id: uuid.UUID, user_id: str) -> JoinLinkRow | None:
-    return await session.get(JoinLinkRow, (session_id, user_id))
-
-
-async def save_join_link(session: AsyncSession, row: JoinLinkRow) -> JoinLinkRow:
+async def save_join_link(session: AsyncSession, link: domain.JoinLink) -> domain.JoinLink:
     """Insert, or return the link a concurrent call stored first (one registrant per learner)."""
     await session.execute(
         insert(JoinLinkRow)
         .values(
-            session_id=row.session_id,
-            user_id=row.user_id,
-            registrant_id=row.registrant_id,
-            join_url=row.join_url,
-            created_at=row.created_at,
+            session_id=link.session_id,
+            user_id=link.user_id,
+            registrant_id=link.registrant_id,
+            join_url=link.join_url,
+            created_at=link.created_at,
         )
         .on_conflict_do_nothing(index_elements=["session_id", "user_id"])
     )
-    stored = await session.get(JoinLinkRow, (row.session_id, row.user_id), populate_existing=True)
+    stored = await session.get(JoinLinkRow, (link.session_id, link.user_id), populate_existing=True)
     assert stored is not None
-    return stored
+    return _join_link(stored)
 
 
 async def registrants(session: AsyncSession, session_id: uuid.UUID) -> dict[str, str]:
@@ -326,3 +328,110 @@ async def mark_job(session: AsyncSession, meeting_uuid: str, **values: object) -
 async def count_events(session: AsyncSession, meeting_id: str) -> int:
     result = await session.execute(select(func.count()).select_from(EVENTS).where(EVENTS.c.meeting_id == meeting_id))
     return int(result.scalar_one())
+
+
+# ---- the unit of work -----------------------------------------------------------------------------
+
+
+class _LiveSessions:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def get(self, session_id: uuid.UUID) -> domain.LiveSession | None:
+        row = await self._session.get(SessionRow, session_id)
+        return live_session(row) if row is not None else None
+
+    async def add(self, live: domain.LiveSession) -> None:
+        self._session.add(SessionRow(**dataclasses.asdict(live)))
+
+    async def of_course(
+        self, organization_id: str, course_id: str, *, after: Cursor | None, limit: int
+    ) -> list[domain.LiveSession]:
+        return await course_sessions(self._session, organization_id, course_id, after=after, limit=limit)
+
+    async def replan(self, session_id: uuid.UUID, plan: domain.SessionPlan, *, at: datetime) -> domain.LiveSession:
+        row = await self._session.get(SessionRow, session_id)
+        assert row is not None, "sessions are cancelled, never deleted"
+        row.session_name, row.scheduled_start, row.scheduled_end = (
+            plan.session_name,
+            plan.scheduled_start,
+            plan.scheduled_end,
+        )
+        row.min_attendance_share, row.late_grace_minutes = plan.min_attendance_share, plan.late_grace_minutes
+        row.updated_at = at
+        return live_session(row)
+
+    async def cancel(self, session_id: uuid.UUID, *, at: datetime) -> None:
+        row = await self._session.get(SessionRow, session_id)
+        assert row is not None, "sessions are cancelled, never deleted"
+        row.cancelled = True
+        row.updated_at = at
+
+    async def meeting_state(self, meeting_id: str) -> domain.MeetingState:
+        return await meeting_state(self._session, meeting_id)
+
+
+class _JoinLinks:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def get(self, session_id: uuid.UUID, user_id: str) -> domain.JoinLink | None:
+        row = await self._session.get(JoinLinkRow, (session_id, user_id))
+        return _join_link(row) if row is not None else None
+
+    async def add(self, link: domain.JoinLink) -> domain.JoinLink:
+        return await save_join_link(self._session, link)
+
+    async def registrants(self, session_id: uuid.UUID) -> dict[str, str]:
+        return await registrants(self._session, session_id)
+
+
+class _MeetingEvents:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def of_meeting(self, meeting_id: str) -> list[domain.ZoomEvent]:
+        return await meeting_events(self._session, meeting_id)
+
+
+STORE_ERRORS = (SQLAlchemyError, OSError)
+"""What the driver raises when the database refuses a statement or cannot be reached."""
+
+
+class SqlUnitOfWork:
+    """One AsyncSession, one transaction: the use cases' unit of work over PostgreSQL.
+
+    Leaving without ``commit`` rolls back (closing the session does), so a use case that
+    fails half-way leaves nothing behind; driver errors leave as
+    :class:`attendance_svc.use_cases.ports.StoreFailed`.
+    """
+
+    sessions: _LiveSessions
+    join_links: _JoinLinks
+    events: _MeetingEvents
+
+    def __init__(self, factory: async_sessionmaker[AsyncSession]) -> None:
+        self._factory = factory
+        self._session: AsyncSession | None = None
+
+    async def __aenter__(self) -> SqlUnitOfWork:
+        self._session = self._factory()
+        self.sessions = _LiveSessions(self._session)
+        self.join_links = _JoinLinks(self._session)
+        self.events = _MeetingEvents(self._session)
+        return self
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        assert self._session is not None
+        await self._session.close()
+        if isinstance(error, STORE_ERRORS):
+            raise StoreFailed(f"the store failed: {error.__class__.__name__}") from error
+
+    async def commit(self) -> None:
+        assert self._session is not None
+        try:
+            await self._session.commit()
+        except STORE_ERRORS as error:
+            raise StoreFailed(f"the store did not take the write: {error.__class__.__name__}") from error

@@ -1,10 +1,12 @@
 """The LtiService servicer and the process's ``serve``.
 
-Each RPC maps proto to domain and back: the checks are in :mod:`lti_svc.domain`, the
-tables in :mod:`lti_svc.store`, platforms and Redis in :mod:`lti_svc.adapters`, the
+Each RPC maps proto to domain and back. The registration RPCs are proto in, a use case
+(:mod:`lti_svc.use_cases.registrations`), proto out; the others still call the checks in
+:mod:`lti_svc.domain` and the tables in :mod:`lti_svc.store` from here, and move to use
+cases as they are touched. Platforms and Redis are in :mod:`lti_svc.adapters`, the
 tool's keys in :mod:`lti_svc.keys` and secrets' envelopes in :mod:`lti_svc.crypto`.
-One database session per RPC; errors are raised as :mod:`lti_svc.errors` and the
-shared interceptor turns them into statuses.
+Errors are raised as :mod:`lti_svc.errors` and the shared interceptor turns them into
+statuses.
 
 Who may call what: registrations and invitations are for the organization's
 administrators (another organization's registration answers like a missing one);
@@ -16,9 +18,6 @@ JWT with the ``Service`` role for the same organization, see
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 import logging
 import time
 import uuid
@@ -36,6 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from lti_svc import adapters, domain, errors, store
 from lti_svc.crypto import Envelopes
 from lti_svc.keys import ToolKeyring
+from lti_svc.use_cases import NewRegistration, PlatformRegistrations, RegistrationView
 from media.lti.v1 import lti_pb2, lti_pb2_grpc
 from service_kit.auth import SessionClaims, issue_session_token
 from service_kit.caller import require_caller
@@ -55,8 +55,6 @@ log = logging.getLogger(__name__)
 
 SERVICE_NAME = lti_pb2.DESCRIPTOR.services_by_name["LtiService"].full_name
 TOOL_NAME = "Lecture Media"
-DEFAULT_PAGE_SIZE = 20
-MAX_PAGE_SIZE = 100
 DEFAULT_ROSTER_PAGE = 100
 MAX_ROSTER_PAGE = 1000
 
@@ -87,19 +85,6 @@ ITEM_TYPE_FROM_PROTO = {
     lti_pb2.DEEP_LINKING_ITEM_TYPE_LTI_RESOURCE_LINK: "ltiResourceLink",
     lti_pb2.DEEP_LINKING_ITEM_TYPE_LINK: "link",
 }
-CONFIG_OUTPUT_ONLY = frozenset(
-    {
-        "config_id",
-        "organization_id",
-        "has_zoom_credentials",
-        "created_at",
-        "updated_at",
-        "key_set_url_source",
-        "auth_login_url_source",
-        "auth_token_url_source",
-        "endpoints_origin",
-    }
-)
 ENDPOINT_SOURCE_TO_PROTO = {
     domain.EndpointSource.GIVEN.value: lti_pb2.ENDPOINT_SOURCE_GIVEN,
     domain.EndpointSource.DISCOVERED.value: lti_pb2.ENDPOINT_SOURCE_DISCOVERED,
@@ -123,6 +108,8 @@ class Dependencies:
     gradebook: adapters.Gradebook
     registrar: adapters.Registrar
     endpoint_finder: adapters.EndpointFinder
+    platforms: adapters.Platforms
+    """The one HTTP session every platform adapter shares, closed at stop."""
     settings: Settings
     lti: LtiSettings
     clock: Callable[[], float] = time.time
@@ -143,14 +130,15 @@ def _timestamp(moment: datetime) -> timestamp_pb2.Timestamp:
     return stamp
 
 
-def config_message(row: store.RegistrationRow, deployment_ids: list[str]) -> lti_pb2.LtiConfig:
+def config_message(view: RegistrationView) -> lti_pb2.LtiConfig:
     """A registration as the API shows it: never a Zoom secret, only whether they are stored."""
+    row = view.record
     return lti_pb2.LtiConfig(
         config_id=str(row.id),
         organization_id=row.organization_id,
         issuer=row.issuer,
         client_id=row.client_id,
-        deployment_ids=deployment_ids,
+        deployment_ids=view.deployment_ids,
         key_set_url=row.key_set_url,
         auth_login_url=row.auth_login_url,
         auth_token_url=row.auth_token_url,
@@ -169,234 +157,98 @@ def config_message(row: store.RegistrationRow, deployment_ids: list[str]) -> lti
     )
 
 
-def _encode_cursor(row: store.RegistrationRow) -> str:
-    raw = json.dumps([row.created_at.isoformat(), str(row.id)]).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _decode_cursor(token: str) -> tuple[datetime, uuid.UUID]:
-    try:
-        created, ident = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
-        return datetime.fromisoformat(created), uuid.UUID(ident)
-    except (binascii.Error, ValueError, TypeError):
-        raise errors.InvalidPageToken("page_token is not one this service issued: start from the first page") from None
-
-
 class LtiServicer(lti_pb2_grpc.LtiServiceServicer):
     """Serves media.lti.v1.LtiService."""
 
     def __init__(self, deps: Dependencies) -> None:
         self._deps = deps
+        self._registrations = PlatformRegistrations(
+            uow=lambda: store.SqlUnitOfWork(deps.sessions),
+            endpoint_finder=deps.endpoint_finder,
+            sealer=deps.envelopes,
+            allow_http=deps.allow_http,
+            default_zoom_account_id=deps.settings.zoom_account_id,
+            clock=deps.clock,
+        )
 
     def _now(self) -> int:
         return int(self._deps.clock())
 
     # ---- registrations ----------------------------------------------------------------------
 
-    def _seal_zoom(self, row: store.RegistrationRow, client_id: str, secret: str) -> None:
-        envelopes = self._deps.envelopes
-        row.zoom_client_id_sealed = envelopes.seal(client_id, context=f"zoom-client-id:{row.id}")
-        row.zoom_client_secret_sealed = envelopes.seal(secret, context=f"zoom-client-secret:{row.id}")
-
-    async def _owned(
-        self, session: AsyncSession, caller: SessionClaims, config_id: str, *, for_update: bool = False
-    ) -> store.RegistrationRow:
-        parsed = store.parse_id(config_id)
-        row = await store.registration(session, parsed, for_update=for_update) if parsed else None
-        if row is None or row.organization_id != caller.organization_id:
-            raise errors.ConfigNotFound("no such LTI registration: check the config_id")
-        return row
-
     async def CreateLtiConfig(
         self, request: lti_pb2.CreateLtiConfigRequest, context: Context
     ) -> lti_pb2.CreateLtiConfigResponse:
-        organization_id = domain.require_administrator(require_caller(), request.organization_id)
-        deployment_ids = list(request.deployment_ids)
-        if request.deployment_id and request.deployment_id not in deployment_ids:
-            deployment_ids.append(request.deployment_id)
-        fields = {
-            "issuer": request.issuer,
-            "client_id": request.client_id,
-            "deployment_ids": deployment_ids,
-            "key_set_url": request.key_set_url,
-            "auth_login_url": request.auth_login_url,
-            "auth_token_url": request.auth_token_url,
-            "zoom_account_id": request.zoom_account_id,
-            "zoom_api_key": request.zoom_api_key,
-            "zoom_api_secret": request.zoom_api_secret,
-        }
-        domain.validate_config(fields, allow_http=self._deps.allow_http, required=("issuer", "client_id"))
-        endpoints = await self._platform_endpoints(request.issuer, request.client_id, fields)
-        fields.update(endpoints.urls)
-        domain.validate_config(fields, allow_http=self._deps.allow_http, required=())
-        now = store.utcnow()
-        row = store.RegistrationRow(
-            id=uuid.uuid4(),
-            organization_id=organization_id,
+        new = NewRegistration(
+            organization_id=request.organization_id,
             issuer=request.issuer,
             client_id=request.client_id,
-            key_set_url=endpoints.urls["key_set_url"],
-            auth_login_url=endpoints.urls["auth_login_url"],
-            auth_token_url=endpoints.urls["auth_token_url"],
-            key_set_url_source=endpoints.sources["key_set_url"] or "",
-            auth_login_url_source=endpoints.sources["auth_login_url"] or "",
-            auth_token_url_source=endpoints.sources["auth_token_url"] or "",
-            endpoints_origin=endpoints.origin,
+            deployment_ids=list(request.deployment_ids),
+            deployment_id=request.deployment_id,
+            key_set_url=request.key_set_url,
+            auth_login_url=request.auth_login_url,
+            auth_token_url=request.auth_token_url,
             zoom_account_id=request.zoom_account_id,
-            created_at=now,
-            updated_at=now,
+            zoom_api_key=request.zoom_api_key,
+            zoom_api_secret=request.zoom_api_secret,
         )
-        if request.zoom_api_key:
-            self._seal_zoom(row, request.zoom_api_key, request.zoom_api_secret)
-        try:
-            async with self._deps.sessions() as session, session.begin():
-                session.add(row)
-                await session.flush()
-                await store.replace_deployments(session, row.id, deployment_ids)
-        except IntegrityError:
-            raise errors.ConfigAlreadyExists(
-                f"issuer {request.issuer!r} with client_id {request.client_id!r} is registered already:"
-                " add deployment ids to that registration instead"
-            ) from None
-        log.info("lti registration created", extra={"config_id": str(row.id)})
-        return lti_pb2.CreateLtiConfigResponse(config=config_message(row, deployment_ids))
-
-    async def _platform_endpoints(self, issuer: str, client_id: str, given: dict[str, Any]) -> domain.ResolvedEndpoints:
-        """The registration's URLs: those given, the rest found from the issuer; a 400 when launches lack one."""
-        found: domain.FoundEndpoints | None = None
-        tried: list[str] = []
-        if not all(given.get(name) for name in domain.ENDPOINT_FIELDS):
-            found, tried = await self._deps.endpoint_finder.find(issuer, client_id)
-        resolved = domain.resolve_endpoints(given, found)
-        domain.require_launch_endpoints(resolved, issuer, tried)
-        return resolved
+        view = await self._registrations.create(require_caller(), new)
+        return lti_pb2.CreateLtiConfigResponse(config=config_message(view))
 
     async def GetLtiConfig(
         self, request: lti_pb2.GetLtiConfigRequest, context: Context
     ) -> lti_pb2.GetLtiConfigResponse:
-        caller = require_caller()
-        domain.require_administrator(caller, "")
-        async with self._deps.sessions() as session:
-            row = await self._owned(session, caller, request.config_id)
-            deployments = await store.deployments_of(session, [row.id])
-        return lti_pb2.GetLtiConfigResponse(config=config_message(row, deployments[row.id]))
+        view = await self._registrations.get(require_caller(), request.config_id)
+        return lti_pb2.GetLtiConfigResponse(config=config_message(view))
 
     async def ListLtiConfigs(
         self, request: lti_pb2.ListLtiConfigsRequest, context: Context
     ) -> lti_pb2.ListLtiConfigsResponse:
-        caller = require_caller()
-        organization_id = domain.require_administrator(caller, "")
-        size = domain.page_size(request.page_size, default=DEFAULT_PAGE_SIZE, maximum=MAX_PAGE_SIZE)
-        after = _decode_cursor(request.page_token) if request.page_token else None
-        async with self._deps.sessions() as session:
-            rows = list(await store.organization_registrations(session, organization_id, after=after, limit=size + 1))
-            deployments = await store.deployments_of(session, [r.id for r in rows[:size]])
-        page = rows[:size]
+        page = await self._registrations.of_organization(require_caller(), request.page_size, request.page_token)
         return lti_pb2.ListLtiConfigsResponse(
-            configs=[config_message(r, deployments[r.id]) for r in page],
-            next_page_token=_encode_cursor(page[-1]) if len(rows) > size else "",
+            configs=[config_message(v) for v in page.views], next_page_token=page.next_page_token
         )
 
     async def UpdateLtiConfig(
         self, request: lti_pb2.UpdateLtiConfigRequest, context: Context
     ) -> lti_pb2.UpdateLtiConfigResponse:
-        caller = require_caller()
-        domain.require_administrator(caller, "")
-        paths = list(request.update_mask.paths)
-        if not paths:
-            raise errors.InvalidConfig("update_mask is empty: name the fields to change, e.g. deployment_ids")
-        refused = sorted(set(paths) - domain.UPDATABLE_FIELDS)
-        if refused:
-            output_only = [p for p in refused if p in CONFIG_OUTPUT_ONLY]
-            what = "are output only" if output_only == refused else "are not fields that can change"
-            raise errors.InvalidConfig(
-                f"update_mask names {', '.join(refused)}, which {what}; Zoom secrets change through"
-                " PUT /api/v1/lti/configs/{config_id}/zoom-credentials"
-            )
         new = request.config
-        fields: dict[str, Any] = {name: getattr(new, name) for name in paths if name != "deployment_ids"}
-        if "deployment_ids" in paths:
-            fields["deployment_ids"] = list(new.deployment_ids)
-        required = [p for p in paths if p in ("issuer", "client_id", "key_set_url", "auth_login_url")]
-        domain.validate_config(fields, allow_http=self._deps.allow_http, required=required)
-        try:
-            async with self._deps.sessions() as session, session.begin():
-                row = await self._owned(session, caller, new.config_id, for_update=True)
-                for name, value in fields.items():
-                    if name != "deployment_ids":
-                        setattr(row, name, value)
-                    if name in domain.ENDPOINT_FIELDS:
-                        setattr(row, f"{name}_source", domain.EndpointSource.GIVEN.value if value else "")
-                if "deployment_ids" in fields:
-                    await store.replace_deployments(session, row.id, fields["deployment_ids"])
-                row.updated_at = store.utcnow()
-                await session.flush()
-                deployments = await store.deployments_of(session, [row.id])
-        except IntegrityError:
-            raise errors.ConfigAlreadyExists(
-                "another registration has this issuer and client_id already: keep one registration per pair"
-            ) from None
-        return lti_pb2.UpdateLtiConfigResponse(config=config_message(row, deployments[row.id]))
+        given: dict[str, Any] = {
+            name: getattr(new, name) for name in domain.UPDATABLE_FIELDS if name != "deployment_ids"
+        }
+        given["deployment_ids"] = list(new.deployment_ids)
+        view = await self._registrations.update(
+            require_caller(), new.config_id, given, mask=list(request.update_mask.paths)
+        )
+        return lti_pb2.UpdateLtiConfigResponse(config=config_message(view))
 
     async def DeleteLtiConfig(
         self, request: lti_pb2.DeleteLtiConfigRequest, context: Context
     ) -> lti_pb2.DeleteLtiConfigResponse:
-        caller = require_caller()
-        domain.require_administrator(caller, "")
-        async with self._deps.sessions() as session, session.begin():
-            row = await self._owned(session, caller, request.config_id, for_update=True)
-            await store.delete_registration(session, row.id)
-        log.info("lti registration deleted", extra={"config_id": str(row.id)})
+        await self._registrations.delete(require_caller(), request.config_id)
         return lti_pb2.DeleteLtiConfigResponse()
 
     async def SetZoomCredentials(
         self, request: lti_pb2.SetZoomCredentialsRequest, context: Context
     ) -> lti_pb2.SetZoomCredentialsResponse:
-        caller = require_caller()
-        domain.require_administrator(caller, "")
-        domain.validate_config(
-            {
-                "zoom_account_id": request.zoom_account_id,
-                "zoom_api_key": request.zoom_api_key,
-                "zoom_api_secret": request.zoom_api_secret,
-            },
-            allow_http=self._deps.allow_http,
-            required=("zoom_api_key", "zoom_api_secret"),
+        view = await self._registrations.set_zoom_credentials(
+            require_caller(),
+            request.config_id,
+            account_id=request.zoom_account_id,
+            client_id=request.zoom_api_key,
+            client_secret=request.zoom_api_secret,
         )
-        async with self._deps.sessions() as session, session.begin():
-            row = await self._owned(session, caller, request.config_id, for_update=True)
-            row.zoom_account_id = request.zoom_account_id
-            self._seal_zoom(row, request.zoom_api_key, request.zoom_api_secret)
-            row.updated_at = store.utcnow()
-            deployments = await store.deployments_of(session, [row.id])
-        log.info("zoom credentials replaced", extra={"config_id": str(row.id)})
-        return lti_pb2.SetZoomCredentialsResponse(config=config_message(row, deployments[row.id]))
+        return lti_pb2.SetZoomCredentialsResponse(config=config_message(view))
 
     async def GetZoomCredentials(
         self, request: lti_pb2.GetZoomCredentialsRequest, context: Context
     ) -> lti_pb2.GetZoomCredentialsResponse:
-        caller = require_caller()
-        domain.require_service_caller(caller, request.organization_id)
-        async with self._deps.sessions() as session:
-            row = await self._owned(session, caller, request.config_id)
-        if not row.has_zoom_credentials:
-            raise errors.NoZoomCredentials(
-                "the registration has no Zoom credentials: an administrator sets them with"
-                " PUT /api/v1/lti/configs/{config_id}/zoom-credentials"
-            )
-        assert row.zoom_client_id_sealed is not None and row.zoom_client_secret_sealed is not None
-        account_id = row.zoom_account_id or self._deps.settings.zoom_account_id
-        if not account_id:
-            raise errors.NoZoomAccount(
-                "no Zoom account id: set ZOOM_ACCOUNT_ID (the Server-to-Server OAuth app's account) for every"
-                " registration, or give this one its zoom_account_id with"
-                f" PUT /api/v1/lti/configs/{row.id}/zoom-credentials"
-            )
-        envelopes = self._deps.envelopes
-        client_id = envelopes.open(row.zoom_client_id_sealed, context=f"zoom-client-id:{row.id}")
-        secret = envelopes.open(row.zoom_client_secret_sealed, context=f"zoom-client-secret:{row.id}")
-        log.info("zoom credentials handed out", extra={"config_id": str(row.id), "caller": caller.user_id})
-        return lti_pb2.GetZoomCredentialsResponse(account_id=account_id, client_id=client_id, client_secret=secret)
+        credentials = await self._registrations.zoom_credentials(
+            require_caller(), request.config_id, request.organization_id
+        )
+        return lti_pb2.GetZoomCredentialsResponse(
+            account_id=credentials.account_id, client_id=credentials.client_id, client_secret=credentials.client_secret
+        )
 
     # ---- login and launch -------------------------------------------------------------------
 
@@ -890,7 +742,7 @@ class LtiServicer(lti_pb2_grpc.LtiServiceServicer):
             await self._deps.invitations.use(request.invitation)
         log.info("platform registered dynamically", extra={"config_id": str(row.id)})
         return lti_pb2.RegisterPlatformResponse(
-            config=config_message(row, deployments),
+            config=config_message(RegistrationView(store.registration_record(row), deployments)),
             platform_name=platform.product_family_code or platform.issuer,
             deployment_id=deployment_id,
         )
@@ -924,6 +776,7 @@ def dependencies(
         gradebook=adapters.Gradebook(platforms),
         registrar=adapters.Registrar(platforms),
         endpoint_finder=adapters.EndpointFinder(platforms),
+        platforms=platforms,
         settings=settings,
         lti=lti,
     )
@@ -939,7 +792,6 @@ async def serve(settings: Settings) -> None:
     engine = create_engine(settings.database_url)
     redis = Redis.from_url(settings.redis_url)
     deps = dependencies(settings, lti, session_factory(engine), redis)
-    platforms = deps.key_sets._platforms  # the one HTTP session, closed at stop
 
     async def close_redis() -> None:
         await redis.connection_pool.disconnect()
@@ -948,5 +800,5 @@ async def serve(settings: Settings) -> None:
         service="lti",
         settings=settings,
         registrations=[Registration(SERVICE_NAME, lti_pb2_grpc.add_LtiServiceServicer_to_server, LtiServicer(deps))],
-        on_stop=[platforms.close, close_redis, engine.dispose],
+        on_stop=[deps.platforms.close, close_redis, engine.dispose],
     )

@@ -11,9 +11,11 @@ AsyncSession; the servicer opens one per RPC.
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
+from types import TracebackType
 from typing import Any
 
 from sqlalchemy import (
@@ -31,12 +33,15 @@ from sqlalchemy import (
     tuple_,
 )
 from sqlalchemy.dialects.postgresql import JSONB, insert
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from lti_svc import domain
+from lti_svc.use_cases.ports import Conflict
 from service_kit.db import schema_metadata
 from service_kit.db import utcnow as utcnow  # the one clock every store uses
+from service_kit.paging import Cursor
 
 metadata = schema_metadata("lti")
 
@@ -202,7 +207,7 @@ async def registration(
 
 
 async def organization_registrations(
-    session: AsyncSession, organization_id: str, *, after: tuple[datetime, uuid.UUID] | None, limit: int
+    session: AsyncSession, organization_id: str, *, after: Cursor | None, limit: int
 ) -> Sequence[RegistrationRow]:
     query = select(RegistrationRow).where(RegistrationRow.organization_id == organization_id)
     if after is not None:
@@ -289,3 +294,83 @@ async def line_item_for_session(
 
 async def line_item(session: AsyncSession, line_item_id: uuid.UUID) -> LineItemRow | None:
     return (await session.execute(select(LineItemRow).where(LineItemRow.id == line_item_id))).scalar_one_or_none()
+
+
+# ---- the unit of work ---------------------------------------------------------------------------
+
+_RECORD_FIELDS = tuple(field.name for field in dataclasses.fields(domain.RegistrationRecord))
+
+
+def registration_record(row: RegistrationRow) -> domain.RegistrationRecord:
+    return domain.RegistrationRecord(**{name: getattr(row, name) for name in _RECORD_FIELDS})
+
+
+class _Registrations:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def get(self, registration_id: uuid.UUID, *, for_update: bool = False) -> domain.RegistrationRecord | None:
+        row = await registration(self._session, registration_id, for_update=for_update)
+        return registration_record(row) if row is not None else None
+
+    async def add(self, record: domain.RegistrationRecord, deployment_ids: Sequence[str]) -> None:
+        self._session.add(RegistrationRow(**dataclasses.asdict(record)))
+        await self._session.flush()
+        await replace_deployments(self._session, record.id, deployment_ids)
+
+    async def save(self, record: domain.RegistrationRecord) -> None:
+        row = await self._session.get(RegistrationRow, record.id)
+        assert row is not None, "saved records were read in this unit"
+        for name in _RECORD_FIELDS:
+            setattr(row, name, getattr(record, name))
+        await self._session.flush()
+
+    async def delete(self, registration_id: uuid.UUID) -> None:
+        await delete_registration(self._session, registration_id)
+
+    async def of_organization(
+        self, organization_id: str, *, after: Cursor | None, limit: int
+    ) -> list[domain.RegistrationRecord]:
+        rows = await organization_registrations(self._session, organization_id, after=after, limit=limit)
+        return [registration_record(row) for row in rows]
+
+    async def deployments(self, registration_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[str]]:
+        return await deployments_of(self._session, registration_ids)
+
+    async def replace_deployments(self, registration_id: uuid.UUID, deployment_ids: Sequence[str]) -> None:
+        await replace_deployments(self._session, registration_id, deployment_ids)
+
+
+class SqlUnitOfWork:
+    """One AsyncSession, one transaction: the registration use cases' unit of work over PostgreSQL.
+
+    Leaving without ``commit`` rolls back (closing the session does); a uniqueness
+    violation (the same issuer and client_id twice) leaves as
+    :class:`lti_svc.use_cases.ports.Conflict`.
+    """
+
+    registrations: _Registrations
+
+    def __init__(self, factory: async_sessionmaker[AsyncSession]) -> None:
+        self._factory = factory
+        self._session: AsyncSession | None = None
+
+    async def __aenter__(self) -> SqlUnitOfWork:
+        self._session = self._factory()
+        self.registrations = _Registrations(self._session)
+        return self
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        assert self._session is not None
+        await self._session.close()
+        if isinstance(error, IntegrityError):
+            raise Conflict(f"a uniqueness rule refused the write: {error.__class__.__name__}") from error
+
+    async def commit(self) -> None:
+        assert self._session is not None
+        try:
+            await self._session.commit()
+        except IntegrityError as error:
+            raise Conflict(f"a uniqueness rule refused the write: {error.__class__.__name__}") from error

@@ -1,4 +1,5 @@
-"""A platform registration: what the launch checks need of it, and what makes its fields valid.
+"""A platform registration: what the launch checks need of it, what makes its fields valid,
+and how an administrator's update changes it.
 
 Its own module because an administrator's edits, the launch checks and dynamic
 registration all rely on the same record and the same URL rule (:func:`check_url`).
@@ -6,11 +7,15 @@ registration all rely on the same record and the same URL rule (:func:`check_url
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
+from lti_svc import errors
+from lti_svc.domain.platform_endpoints import ENDPOINT_FIELDS, EndpointSource
 from service_kit.errors import ValidationErrors
 
 
@@ -32,6 +37,87 @@ CONFIG_URL_FIELDS = ("key_set_url", "auth_login_url", "auth_token_url")
 UPDATABLE_FIELDS = frozenset(
     {"issuer", "client_id", "deployment_ids", "key_set_url", "auth_login_url", "auth_token_url", "zoom_account_id"}
 )
+OUTPUT_ONLY_FIELDS = frozenset(
+    {
+        "config_id",
+        "organization_id",
+        "has_zoom_credentials",
+        "created_at",
+        "updated_at",
+        "key_set_url_source",
+        "auth_login_url_source",
+        "auth_token_url_source",
+        "endpoints_origin",
+    }
+)
+"""Fields a registration shows but no update may name: the service sets them."""
+REQUIRED_WHEN_NAMED = ("issuer", "client_id", "key_set_url", "auth_login_url")
+"""An update may not empty these: no launch could be checked without them."""
+
+
+@dataclass(frozen=True)
+class RegistrationRecord:
+    """A registration as stored and shown to administrators; Zoom's secrets only sealed."""
+
+    id: uuid.UUID
+    organization_id: str
+    issuer: str
+    client_id: str
+    key_set_url: str
+    auth_login_url: str
+    auth_token_url: str
+    key_set_url_source: str
+    """An :class:`EndpointSource` value, or "" when the URL is empty (the same for the next two)."""
+    auth_login_url_source: str
+    auth_token_url_source: str
+    endpoints_origin: str
+    zoom_account_id: str
+    zoom_client_id_sealed: str | None
+    zoom_client_secret_sealed: str | None
+    created_at: datetime
+    updated_at: datetime
+
+    @property
+    def has_zoom_credentials(self) -> bool:
+        return self.zoom_client_id_sealed is not None and self.zoom_client_secret_sealed is not None
+
+
+def sealing_contexts(registration_id: uuid.UUID) -> tuple[str, str]:
+    """The associated data each Zoom secret is sealed under: bound to its row and purpose."""
+    return f"zoom-client-id:{registration_id}", f"zoom-client-secret:{registration_id}"
+
+
+@dataclass(frozen=True)
+class ZoomAppCredentials:
+    """An organization's Zoom Server-to-Server OAuth app, opened for a service."""
+
+    account_id: str
+    client_id: str
+    client_secret: str
+
+
+def fields_to_update(paths: Sequence[str]) -> list[str]:
+    """The fields an update's mask names; an empty mask or a field no update may name is refused."""
+    if not paths:
+        raise errors.InvalidConfig("update_mask is empty: name the fields to change, e.g. deployment_ids")
+    refused = sorted(set(paths) - UPDATABLE_FIELDS)
+    if refused:
+        output_only = [p for p in refused if p in OUTPUT_ONLY_FIELDS]
+        what = "are output only" if output_only == refused else "are not fields that can change"
+        raise errors.InvalidConfig(
+            f"update_mask names {', '.join(refused)}, which {what}; Zoom secrets change through"
+            " PUT /api/v1/lti/configs/{config_id}/zoom-credentials"
+        )
+    return list(paths)
+
+
+def edited_record(record: RegistrationRecord, fields: Mapping[str, Any], *, at: datetime) -> RegistrationRecord:
+    """The record after an update of ``fields`` (deployments aside): a URL set by hand becomes ``given``."""
+    changes: dict[str, Any] = {name: value for name, value in fields.items() if name != "deployment_ids"}
+    for name in ENDPOINT_FIELDS:
+        if name in fields:
+            changes[f"{name}_source"] = EndpointSource.GIVEN.value if fields[name] else ""
+    return replace(record, **changes, updated_at=at)
 
 
 LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})

@@ -1,0 +1,78 @@
+"""lti_svc's PostgreSQL unit of work: all or nothing, and a second (issuer, client_id) as Conflict."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from lti_svc import domain, store
+from lti_svc.use_cases import Conflict
+from service_kit.db import create_engine, session_factory
+from tests.support.processes import Infra
+
+NOW = datetime(2026, 3, 2, 14, 0, tzinfo=UTC)
+
+
+def a_record(issuer: str, client_id: str = "c1") -> domain.RegistrationRecord:
+    return domain.RegistrationRecord(
+        id=uuid.uuid4(),
+        organization_id="org-uow",
+        issuer=issuer,
+        client_id=client_id,
+        key_set_url=f"{issuer}/jwks",
+        auth_login_url=f"{issuer}/auth",
+        auth_token_url="",
+        key_set_url_source="given",
+        auth_login_url_source="given",
+        auth_token_url_source="",
+        endpoints_origin="",
+        zoom_account_id="",
+        zoom_client_id_sealed=None,
+        zoom_client_secret_sealed=None,
+        created_at=NOW,
+        updated_at=NOW,
+    )
+
+
+@pytest.fixture(scope="module")
+async def sessions(infra: Infra) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    engine = create_engine(infra.settings.database_url, pool_size=2)
+    yield session_factory(engine)
+    await engine.dispose()
+
+
+async def test_a_committed_registration_reads_back_with_its_deployments(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    record = a_record(f"https://{uuid.uuid4().hex}.example.edu")
+    async with store.SqlUnitOfWork(sessions) as work:
+        await work.registrations.add(record, ["d1", "d2"])
+        await work.commit()
+    async with store.SqlUnitOfWork(sessions) as work:
+        assert await work.registrations.get(record.id) == record
+        assert await work.registrations.deployments([record.id]) == {record.id: ["d1", "d2"]}
+
+
+async def test_leaving_without_commit_writes_nothing(sessions: async_sessionmaker[AsyncSession]) -> None:
+    record = a_record(f"https://{uuid.uuid4().hex}.example.edu")
+    async with store.SqlUnitOfWork(sessions) as work:
+        await work.registrations.add(record, [])
+    async with store.SqlUnitOfWork(sessions) as work:
+        assert await work.registrations.get(record.id) is None
+
+
+async def test_a_second_registration_of_one_issuer_and_client_id_is_a_conflict(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    issuer = f"https://{uuid.uuid4().hex}.example.edu"
+    async with store.SqlUnitOfWork(sessions) as work:
+        await work.registrations.add(a_record(issuer), [])
+        await work.commit()
+    with pytest.raises(Conflict):
+        async with store.SqlUnitOfWork(sessions) as work:
+            await work.registrations.add(a_record(issuer), [])
+            await work.commit()
