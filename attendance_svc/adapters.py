@@ -34,6 +34,7 @@ from redis.asyncio.client import PubSub
 
 from attendance_svc import domain, errors
 from media.lti.v1 import lti_pb2, lti_pb2_grpc
+from service_kit import outbound
 from service_kit.auth import AUTHORIZATION_METADATA_KEY, issue_session_token
 
 log = logging.getLogger(__name__)
@@ -90,7 +91,9 @@ class Zoom:
         max_retry_wait_seconds: float,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         clock: Callable[[], float] = time.time,
+        policy: outbound.AddressPolicy = outbound.any_address,
     ) -> None:
+        self._policy = policy
         self._api = api_base_url.rstrip("/")
         self._oauth = oauth_base_url.rstrip("/")
         self._timeout = aiohttp.ClientTimeout(total=timeout_seconds)
@@ -103,8 +106,8 @@ class Zoom:
 
     def _client(self) -> aiohttp.ClientSession:
         if self._session is None:
-            self._session = aiohttp.ClientSession(
-                timeout=self._timeout, headers={"User-Agent": "lecture-media-attendance/1"}
+            self._session = outbound.client_session(
+                timeout=self._timeout, headers={"User-Agent": "lecture-media-attendance/1"}, policy=self._policy
             )
         return self._session
 

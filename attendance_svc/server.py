@@ -31,6 +31,7 @@ from attendance_svc.use_cases import (
     ZoomWebhooks,
 )
 from media.attendance.v1 import attendance_pb2, attendance_pb2_grpc
+from service_kit import outbound
 from service_kit.caller import require_caller
 from service_kit.db import create_engine, session_factory
 from service_kit.grpc_server import Registration
@@ -320,6 +321,7 @@ async def serve(settings: Settings) -> None:
         oauth_base_url=settings.zoom_oauth_base_url,
         timeout_seconds=attendance.zoom_http_timeout_seconds,
         max_retry_wait_seconds=attendance.zoom_max_retry_wait_seconds,
+        policy=outbound.policy_for(settings.is_production),
     )
     lti = adapters.Lti(settings.endpoint("lti").address, settings.jwt_secret_key, settings.backend_timeout_seconds)
     feed = adapters.PresenceFeed(redis)

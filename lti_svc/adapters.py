@@ -27,9 +27,12 @@ import aiohttp
 from redis.asyncio import Redis
 
 from lti_svc import domain, errors
+from service_kit import outbound
 
 log = logging.getLogger(__name__)
 
+MAX_RESPONSE_BYTES = 8 * 1024 * 1024
+"""The largest answer read from a platform (a roster page of 1000 members is well under 1 MiB)."""
 MAX_ROSTER_PAGES = 500
 """A platform whose next links never end is cut off rather than followed forever."""
 MAX_ERROR_TEXT = 300
@@ -43,13 +46,16 @@ def _digest(*parts: str) -> str:
 class Platforms:
     """HTTP to platforms; one session for the process, closed at stop."""
 
-    def __init__(self, timeout_seconds: float) -> None:
+    def __init__(self, timeout_seconds: float, policy: outbound.AddressPolicy = outbound.any_address) -> None:
         self._timeout = aiohttp.ClientTimeout(total=timeout_seconds)
+        self._policy = policy
         self._session: aiohttp.ClientSession | None = None
 
     def _client(self) -> aiohttp.ClientSession:
         if self._session is None:
-            self._session = aiohttp.ClientSession(timeout=self._timeout, headers={"User-Agent": "lecture-media-lti/1"})
+            self._session = outbound.client_session(
+                timeout=self._timeout, headers={"User-Agent": "lecture-media-lti/1"}, policy=self._policy
+            )
         return self._session
 
     async def close(self) -> None:
@@ -80,9 +86,18 @@ class Platforms:
             data = aiohttp.FormData(dict(form))
         try:
             async with self._client().request(method, url, headers=headers, data=data) as response:
-                body = await response.read()
+                body = await outbound.read_capped(response, MAX_RESPONSE_BYTES)
                 answer_headers = dict(response.headers)
                 status = response.status
+        except outbound.NotPublicAddress as exc:
+            raise errors.PlatformRefused(
+                f"the {what} URL ({url}) leads to an address that is not public ({exc}): only public addresses"
+                " are called"
+            ) from None
+        except outbound.ResponseTooLarge:
+            raise errors.PlatformRefused(
+                f"the platform's answer to the {what} request is over {MAX_RESPONSE_BYTES} bytes"
+            ) from None
         except (aiohttp.ClientError, TimeoutError) as exc:
             log.warning("platform unreachable", extra={"what": what, "url": url, "error": type(exc).__name__})
             raise errors.PlatformUnavailable(f"the platform did not answer the {what} request ({url})") from None
@@ -106,11 +121,13 @@ class Platforms:
         """
         try:
             async with self._client().get(url, headers={"Accept": "application/json"}, allow_redirects=False) as answer:
-                body = await answer.content.read(max_bytes + 1)
                 status = answer.status
+                body = await outbound.read_capped(answer, max_bytes) if status == 200 else b""
+        except outbound.ResponseTooLarge:
+            return 200, None
         except (aiohttp.ClientError, TimeoutError):
             return 0, None
-        if status != 200 or len(body) > max_bytes:
+        if status != 200:
             return status, None
         try:
             return status, json.loads(body)

@@ -37,6 +37,7 @@ from lti_svc.crypto import Envelopes
 from lti_svc.keys import ToolKeyring
 from lti_svc.use_cases import NewRegistration, PlatformRegistrations, RegistrationView
 from media.lti.v1 import lti_pb2, lti_pb2_grpc
+from service_kit import outbound
 from service_kit.auth import SessionClaims, issue_session_token
 from service_kit.caller import require_caller
 from service_kit.db import create_engine, session_factory
@@ -762,7 +763,7 @@ def dependencies(
             token_ttl_seconds=lti.tool_jwt_ttl_seconds + lti.clock_skew_seconds,
         ),
     )
-    platforms = adapters.Platforms(lti.http_timeout_seconds)
+    platforms = adapters.Platforms(lti.http_timeout_seconds, outbound.policy_for(settings.is_production))
     return Dependencies(
         sessions=sessions,
         envelopes=envelopes,
