@@ -8,9 +8,15 @@ which writes OUTDIR/master.m3u8, OUTDIR/{rung}/index.m3u8 + segments and
 OUTDIR/poster.jpg from a local file (no Redis, no object store), honouring
 TRANSCODE_PRESET and HLS_SEGMENT_SECONDS.
 
-The argv is built directly rather than with ffmpeg-python: a split graph with N
-labelled outputs, each with its own encoder and HLS muxer options, reads more plainly
-as the list FFmpeg's documentation describes than as a chain of node objects.
+The argv is a plain list, in the order FFmpeg's documentation gives: global options,
+the input, one ``-filter_complex`` graph of comma-joined chains with our own labels,
+then per rung its ``-map``, encoder and HLS muxer options and playlist. ffmpeg-python
+(once a dependency, never imported) cannot write that list: it sorts every keyword
+option, of filters and outputs alike, gives each filter its own chain and a generated
+label, and puts global options after the last output; the details are in
+docs/ARCHITECTURE.md (Transcoding, "FFmpeg command lines"). The arguments are pinned
+one by one in tests/transcode/test_ffmpeg_commands.py. Probing is
+:mod:`service_kit.ffprobe`'s, the one reader upload_svc uses too.
 
 Why the command looks the way it does (numbers in bench/transcode.py):
 
