@@ -223,11 +223,12 @@ def display_rotation(video: Mapping[str, Any]) -> int:
 
     The transcoder plans rungs from the picture as displayed, and the frames reach its
     scalers already turned by FFmpeg's autorotation, so the rule is FFmpeg's own
-    (fftools' ``get_rotation`` and the filter it then inserts, FFmpeg 5.1 to 7): the
-    display matrix's angle is rounded to whole degrees (halves away from zero) and
-    taken clockwise modulo 360; 90, 180 and 270 turn the frame (transpose or flip),
-    and any other angle is drawn turned inside the coded frame, whose shape so stays
-    as coded: 0 here.
+    (fftools' ``get_rotation`` and the filter it then inserts; checked against what
+    Debian 12's FFmpeg 5.1 decodes in tests/kit/test_ffprobe_reader.py): the display
+    matrix's angle is rounded to whole degrees (halves away from zero) and taken
+    clockwise modulo 360; 90, 180 and 270 turn the frame (transpose or flip), and any
+    other angle is drawn turned inside the coded frame, whose shape so stays as
+    coded: 0 here.
 
     The angle comes from, in order: the display matrix ffprobe prints (exact), the
     ``rotation`` ffprobe prints beside it (counter-clockwise, and truncated to whole
