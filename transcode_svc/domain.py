@@ -60,7 +60,14 @@ POSTER = "poster.jpg"
 
 @dataclass(frozen=True)
 class ProbeFacts:
-    """What probing the source revealed (the contract's ProbeFacts, without protobuf)."""
+    """What probing the source revealed (the contract's ProbeFacts, without protobuf).
+
+    transcode_svc's own type, because it is what the contract carries (upload_svc
+    probed the source; a job stores it as JSON) and it adds what planning reads from
+    it (:attr:`pixel_aspect`, :attr:`display_size`). Its fields are those of
+    :class:`service_kit.ffprobe.MediaFacts`, name for name, so the CLI, which probes
+    a file itself, builds one from the reader's facts in one line (tested).
+    """
 
     duration_seconds: float
     width: int

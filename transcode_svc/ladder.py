@@ -8,9 +8,15 @@ which writes OUTDIR/master.m3u8, OUTDIR/{rung}/index.m3u8 + segments and
 OUTDIR/poster.jpg from a local file (no Redis, no object store), honouring
 TRANSCODE_PRESET and HLS_SEGMENT_SECONDS.
 
-The argv is built directly rather than with ffmpeg-python: a split graph with N
-labelled outputs, each with its own encoder and HLS muxer options, reads more plainly
-as the list FFmpeg's documentation describes than as a chain of node objects.
+The argv is a plain list, in the order FFmpeg's documentation gives: global options,
+the input, one ``-filter_complex`` graph of comma-joined chains with our own labels,
+then per rung its ``-map``, encoder and HLS muxer options and playlist. ffmpeg-python
+(once a dependency, never imported) cannot write that list: it sorts every keyword
+option, of filters and outputs alike, gives each filter its own chain and a generated
+label, and puts global options after the last output; the details are in
+docs/ARCHITECTURE.md (Transcoding, "FFmpeg command lines"). The arguments are pinned
+one by one in tests/transcode/test_ffmpeg_commands.py. Probing is
+:mod:`service_kit.ffprobe`'s, the one reader upload_svc uses too.
 
 Why the command looks the way it does (numbers in bench/transcode.py):
 
@@ -34,7 +40,6 @@ from __future__ import annotations
 import argparse
 import collections
 import contextlib
-import json
 import os
 import queue
 import signal
@@ -43,10 +48,11 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import IO
 
+from service_kit import ffprobe
 from transcode_svc.domain import (
     MASTER_PLAYLIST,
     POSTER,
@@ -429,100 +435,23 @@ def finish_outputs(outdir: Path, plans: Sequence[RenditionPlan]) -> list[Measure
 
 # ---- probing, for the CLI (the service gets probe facts from upload_svc) ---------------------
 
+PROBE_TIMEOUT_SECONDS = 120.0
+
 
 def probe_file(source: str) -> ProbeFacts:
-    """ffprobe's facts about a local file or URL; LadderError with its reason if unreadable."""
-    completed = subprocess.run(
-        [
-            "ffprobe",
-            "-v",
-            "error",
-            "-print_format",
-            "json",
-            "-show_format",
-            "-show_streams",
-            source,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    if completed.returncode != 0:
-        raise LadderError(failure_reason(completed.stderr))
-    report = json.loads(completed.stdout or "{}")
-    streams = report.get("streams", [])
-    video = next((s for s in streams if s.get("codec_type") == "video"), None)
-    audio = next((s for s in streams if s.get("codec_type") == "audio"), None)
-    if video is None:
-        raise LadderError("the source has no video stream")
-    duration = float(report.get("format", {}).get("duration") or video.get("duration") or 0)
-    if duration <= 0:
-        start = max(0.0, float(report.get("format", {}).get("start_time") or 0))
-        duration = max(0.0, _last_packet_end(source) - start)
-    return ProbeFacts(
-        duration_seconds=duration,
-        width=int(video.get("width") or 0),
-        height=int(video.get("height") or 0),
-        rotation=_rotation(video),
-        frame_rate=_rate(video.get("avg_frame_rate") or video.get("r_frame_rate") or "0/1"),
-        video_codec=str(video.get("codec_name", "")),
-        audio_codec=str(audio.get("codec_name", "")) if audio else "",
-        has_audio=audio is not None,
-        sample_aspect_ratio=_named(video.get("sample_aspect_ratio")),
-        field_order=_named(video.get("field_order")),
-        pixel_format=_named(video.get("pix_fmt")),
-        color_transfer=_named(video.get("color_transfer")),
-        color_primaries=_named(video.get("color_primaries")),
-        color_space=_named(video.get("color_space")),
-    )
+    """ffprobe's facts about a local file or URL, read as upload_svc reads them; LadderError if it is no video.
 
-
-def _last_packet_end(source: str) -> float:
-    """When the last packet of any stream ends, in seconds: the length of a file that declares none.
-
-    A browser's MediaRecorder WebM has no Duration; the CLI reads a local file, so
-    demuxing every packet (no decoding) is cheap. upload_svc measures remote files
-    from their two ends instead.
+    :mod:`service_kit.ffprobe` is the one reader, so the CLI plans from the same facts
+    the service would get from upload_svc (its duration measured from packets when the
+    file declares none); they become this service's ProbeFacts field for field.
     """
-    completed = subprocess.run(
-        ["ffprobe", "-v", "error", "-show_entries", "packet=pts_time,duration_time", "-of", "csv=p=0", source],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    end = 0.0
-    for line in completed.stdout.splitlines():
-        fields = line.split(",")
-        with contextlib.suppress(ValueError, IndexError):
-            end = max(end, float(fields[0]) + (float(fields[1]) if fields[1] not in ("", "N/A") else 0.0))
-    return end
-
-
-def _named(value: object) -> str:
-    """FFmpeg's name for a property; "" for its words for "not said"."""
-    text = str(value or "").strip()
-    return "" if text.lower() in ("unknown", "unspecified", "reserved", "n/a", "0:1", "1:1") else text
-
-
-def _rate(text: str) -> float:
-    numerator, _, denominator = text.partition("/")
     try:
-        return float(numerator) / float(denominator or 1)
-    except (ValueError, ZeroDivisionError):
-        return 0.0
-
-
-def _rotation(stream: dict[str, object]) -> int:
-    """Clockwise display rotation from the display matrix side data (or the old tag)."""
-    for side in stream.get("side_data_list", []) or []:  # type: ignore[attr-defined]
-        if isinstance(side, dict) and "rotation" in side:
-            return int(-float(side["rotation"])) % 360
-    tags = stream.get("tags") or {}
-    if isinstance(tags, dict) and "rotate" in tags:
-        return int(tags["rotate"]) % 360
-    return 0
+        report = ffprobe.probe(source, timeout_seconds=PROBE_TIMEOUT_SECONDS)
+    except ffprobe.ProbeFailed as exc:
+        raise LadderError(failure_reason(exc.stderr)) from exc
+    if not report.has_video:
+        raise LadderError("the source has no video stream")
+    return ProbeFacts(**asdict(report.facts))
 
 
 # ---- the CLI ---------------------------------------------------------------------------------

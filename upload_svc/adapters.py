@@ -10,7 +10,11 @@ grpc exceptions from a dependency.
   client (S3_ENDPOINT_URL). Network calls run in ``asyncio.to_thread``; presigning is
   HMAC over static keys, microseconds of CPU and no I/O, so it runs inline.
 - :class:`Prober`: ffprobe as a subprocess reading the object over a presigned GET,
-  fetching only the byte ranges it needs (headers, index), never the whole file.
+  fetching only the byte ranges it needs (headers, index), never the whole file. The
+  commands and the reading of their output are :mod:`service_kit.ffprobe`'s (the one
+  reader, transcode_svc's too); what is here is running them without blocking the
+  loop, the two-ends measurement of long Matroska files, and which failures are
+  retriable.
 - :class:`Transcoder`: the transcode_svc stub, and the one place that decides what an
   unavailable transcoder means for a verified upload.
 """
@@ -18,7 +22,6 @@ grpc exceptions from a dependency.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import re
 from collections.abc import Callable, Sequence
@@ -31,6 +34,7 @@ import grpc
 from botocore.exceptions import BotoCoreError, ClientError
 
 from media.transcode.v1 import transcode_pb2, transcode_pb2_grpc
+from service_kit import ffprobe
 from service_kit.object_store import s3_client
 from service_kit.settings import Settings
 from upload_svc import domain, errors
@@ -289,30 +293,30 @@ class Prober:
 
     async def probe(self, url: str, size: int = 0) -> domain.ProbeFacts:
         """The facts of the file at ``url`` (``size`` bytes), or UploadRejected saying why it is no video."""
-        stdout = await self._ffprobe(["-show_format", "-show_streams", "-of", "json"], url)
+        command = ffprobe.report_command(url, executable=self._executable, network_timeout_seconds=self._timeout)
+        stdout = await self._ffprobe(command, url)
         try:
-            report = json.loads(stdout or b"{}")
-        except json.JSONDecodeError:
-            raise domain.unreadable("ffprobe gave no readable report") from None
-        measured = 0.0
-        if domain.needs_measured_duration(report):
+            report = ffprobe.parse_report(stdout)
+        except ffprobe.UnreadableReport as exc:
+            raise domain.unreadable(str(exc)) from None
+        if report.needs_measured_duration:
             measured = await self.measure_duration(url, size, report)
             log.info("duration measured from packets", extra={"seconds": measured, "bytes": size})
-        return domain.facts_from_ffprobe(report, measured_duration=measured)
+            report = report.with_measured_duration(measured)
+        return domain.video_facts(report)
 
-    async def measure_duration(self, url: str, size: int, report: dict[str, Any]) -> float:
+    async def measure_duration(self, url: str, size: int, report: ffprobe.Report) -> float:
         """Seconds from the start to the end of the last packet; 0 when there is no packet."""
-        start = domain.start_seconds(report)
-        if domain.is_matroska(report) and size > self._whole_scan_bytes:
+        if report.is_matroska and size > self._whole_scan_bytes:
             ends = await self._matroska_ends(url, size)
             if ends is not None:
                 try:
-                    measured = domain.duration_from_packets(await self._packets("pipe:0", ends), start)
+                    measured = ffprobe.duration_from_packets(await self._packets("pipe:0", ends), report.start_seconds)
                 except errors.UploadRejected:
                     measured = 0.0
                 if measured > 0:
                     return measured
-        return domain.duration_from_packets(await self._packets(url), start)
+        return ffprobe.duration_from_packets(await self._packets(url), report.start_seconds)
 
     async def _matroska_ends(self, url: str, size: int) -> bytes | None:
         """Header plus last Clusters of a Matroska file, from range reads; None if either is not found."""
@@ -347,24 +351,18 @@ class Prober:
 
     async def _packets(self, source: str, data: bytes | None = None) -> str:
         """``pts,duration`` of every packet of every stream (demuxed, not decoded)."""
-        arguments = ["-show_entries", "packet=pts_time,duration_time", "-of", "csv=p=0"]
-        return (await self._ffprobe(arguments, source, data)).decode(errors="replace")
+        command = ffprobe.packets_command(source, executable=self._executable, network_timeout_seconds=self._timeout)
+        return (await self._ffprobe(command, source, data)).decode(errors="replace")
 
-    async def _ffprobe(self, arguments: Sequence[str], source: str, data: bytes | None = None) -> bytes:
-        """ffprobe's standard output for ``source`` (a URL, or ``pipe:0`` fed ``data``).
+    async def _ffprobe(self, command: Sequence[str], source: str, data: bytes | None = None) -> bytes:
+        """ffprobe's standard output for ``command`` reading ``source`` (a URL, or ``pipe:0`` fed ``data``).
 
         Raises ProbeUnavailable when ffprobe or the store failed (retriable), and
         UploadRejected when ffprobe cannot read the file (final).
         """
-        network = ["-rw_timeout", str(int(self._timeout * 1_000_000))] if data is None else []
         try:
             process = await asyncio.create_subprocess_exec(
-                self._executable,
-                "-v",
-                "error",
-                *network,
-                *arguments,
-                source,
+                *command,
                 stdin=asyncio.subprocess.DEVNULL if data is None else asyncio.subprocess.PIPE,
                 stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.PIPE,

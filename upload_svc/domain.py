@@ -2,9 +2,10 @@
 
 What a browser may declare and how it must send it (types, sizes, names, single request
 or S3 multipart and the part plan), who may touch which upload or video, how statuses
-move, what makes a probed file a video, and how list pages are tokened. The servicer
-feeds these from the request, the store and the adapters, so every rule is tested as a
-plain call.
+move, what makes a probed file a video (ffprobe's output itself is read by
+:mod:`service_kit.ffprobe`, the one reader transcode_svc uses too), and how list pages
+are tokened. The servicer feeds these from the request, the store and the adapters, so
+every rule is tested as a plain call.
 """
 
 from __future__ import annotations
@@ -19,9 +20,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from fractions import Fraction
-from typing import Any
 
+from service_kit import ffprobe
 from service_kit.auth import SessionClaims
 from service_kit.errors import FieldViolation
 from upload_svc import errors
@@ -525,86 +525,31 @@ def fields_to_update(mask_paths: Sequence[str], title: str, published: bool) -> 
 
 # ---- probing --------------------------------------------------------------------------------
 
+ProbeFacts = ffprobe.MediaFacts
+"""The facts of an accepted video, as stored in ``upload.videos`` and handed to transcode_svc.
 
-@dataclass(frozen=True)
-class ProbeFacts:
-    """What ffprobe revealed about a source; the transcoder chooses its ladder from these."""
-
-    duration_seconds: float
-    width: int
-    height: int
-    rotation: int
-    frame_rate: float
-    video_codec: str
-    audio_codec: str
-    has_audio: bool
-    sample_aspect_ratio: str = ""
-    """``"64:45"`` when pixels are not square; "" when square or unknown."""
-    field_order: str = ""
-    """``progressive``, or ``tt``/``bb``/``tb``/``bt`` for interlaced video; "" when unknown."""
-    pixel_format: str = ""
-    color_transfer: str = ""
-    """``smpte2084`` (PQ) and ``arib-std-b67`` (HLG) are HDR; "" when unknown."""
-    color_primaries: str = ""
-    color_space: str = ""
+They are the reader's facts themselves (:class:`service_kit.ffprobe.MediaFacts`):
+accepting a video adds a verdict, not a meaning, so there is nothing of upload_svc's
+own to carry beside them."""
 
 
-def _video_stream(report: Mapping[str, Any]) -> Mapping[str, Any] | None:
-    """The first video stream that is a picture sequence: cover art (an attached picture) is not one."""
-    streams = [s for s in report.get("streams") or [] if isinstance(s, dict)]
-    return next(
-        (s for s in streams if s.get("codec_type") == "video" and not (s.get("disposition") or {}).get("attached_pic")),
-        None,
-    )
+def video_facts(report: ffprobe.Report) -> ProbeFacts:
+    """The facts of a probed file if we take it as a video; else UploadRejected saying why not.
 
-
-def declared_duration(report: Mapping[str, Any]) -> float:
-    """Seconds the container, or else the video stream, declares; 0 when neither does."""
-    video = _video_stream(report) or {}
-    return _number((report.get("format") or {}).get("duration")) or _number(video.get("duration"))
-
-
-def needs_measured_duration(report: Mapping[str, Any]) -> bool:
-    """A video whose container and stream declare no duration (ffprobe's ``Duration: N/A``).
-
-    Browsers' MediaRecorder writes WebM as it records, to a stream it cannot seek back
-    into, so the Segment Info never gets its Duration (nor Cues); such a file still
-    plays, and its length is the end of its last packet.
+    A file needs a video stream (cover art, as in an MP3 with an album image, is not
+    one: such a file has nothing to play), a length (declared, or measured from its
+    packets when it declares none: :attr:`service_kit.ffprobe.Report.needs_measured_duration`)
+    and a picture size. Everything else (codecs, rotation, HDR, interlacing) is the
+    transcoder's to handle, never a reason to refuse.
     """
-    return _video_stream(report) is not None and declared_duration(report) <= 0
-
-
-def is_matroska(report: Mapping[str, Any]) -> bool:
-    """Matroska or WebM (ffprobe's format name ``matroska,webm``)."""
-    return "matroska" in str((report.get("format") or {}).get("format_name") or "")
-
-
-def start_seconds(report: Mapping[str, Any]) -> float:
-    """When the media starts, in seconds; a negative start (an audio codec's priming) counts as 0."""
-    return max(0.0, _number((report.get("format") or {}).get("start_time")))
-
-
-def duration_from_packets(packets_csv: str, start: float = 0.0) -> float:
-    """Seconds from ``start`` to the end of the last packet, or 0 when no packet has a time.
-
-    ``packets_csv`` is ``ffprobe -show_entries packet=pts_time,duration_time -of csv=p=0``:
-    one ``pts,duration`` line per packet, in seconds, ``N/A`` where unknown. Packets
-    are not all in time order (B-frames, interleaved streams), so the end is the
-    largest pts + duration of any packet.
-    """
-    end = 0.0
-    for line in packets_csv.splitlines():
-        fields = line.strip().split(",")
-        if len(fields) >= 2 and _is_number(fields[0]):
-            end = max(end, _number(fields[0]) + max(0.0, _number(fields[1])))
-    return round(max(0.0, end - start), 6)
-
-
-def _is_number(text: str) -> bool:
-    try:
-        return math.isfinite(float(text))
-    except ValueError:
-        return False
+    if not report.has_video:
+        raise errors.UploadRejected("the file has no video stream (audio only, or not a video): upload a video file")
+    facts = report.facts
+    if facts.duration_seconds <= 0:
+        raise errors.UploadRejected("the video has zero duration: upload a video that plays")
+    if facts.width <= 0 or facts.height <= 0:
+        raise errors.UploadRejected("the video stream has no picture size: the file may be damaged")
+    return facts
 
 
 MATROSKA_CLUSTER_ID = b"\x1f\x43\xb6\x75"
@@ -629,95 +574,10 @@ def matroska_clusters(tail: bytes) -> bytes | None:
     return tail[at:] if at >= 0 else None
 
 
-def facts_from_ffprobe(report: Mapping[str, Any], *, measured_duration: float = 0.0) -> ProbeFacts:
-    """Probe facts from ``ffprobe -show_format -show_streams -of json``, or why it is no video.
-
-    Cover art (an attached picture, as in an MP3 with an album image) is not a video
-    stream: such a file has nothing to play. The duration is the container's, else the
-    video stream's, else ``measured_duration`` (from the packets, when
-    :func:`needs_measured_duration`); a video none of them gives a length is refused.
-    """
-    video = _video_stream(report)
-    if video is None:
-        raise errors.UploadRejected("the file has no video stream (audio only, or not a video): upload a video file")
-    duration = declared_duration(report) or max(0.0, measured_duration)
-    if duration <= 0:
-        raise errors.UploadRejected("the video has zero duration: upload a video that plays")
-    width, height = int(_number(video.get("width"))), int(_number(video.get("height")))
-    if width <= 0 or height <= 0:
-        raise errors.UploadRejected("the video stream has no picture size: the file may be damaged")
-    streams = [s for s in report.get("streams") or [] if isinstance(s, dict)]
-    audio = next((s for s in streams if s.get("codec_type") == "audio"), None)
-    return ProbeFacts(
-        duration_seconds=duration,
-        width=width,
-        height=height,
-        rotation=_rotation(video),
-        frame_rate=_rate(video.get("avg_frame_rate")) or _rate(video.get("r_frame_rate")),
-        video_codec=str(video.get("codec_name") or ""),
-        audio_codec=str(audio.get("codec_name") or "") if audio else "",
-        has_audio=audio is not None,
-        sample_aspect_ratio=_pixel_aspect(video.get("sample_aspect_ratio")),
-        field_order=_named(video.get("field_order")),
-        pixel_format=_named(video.get("pix_fmt")),
-        color_transfer=_named(video.get("color_transfer")),
-        color_primaries=_named(video.get("color_primaries")),
-        color_space=_named(video.get("color_space")),
-    )
-
-
-def _named(value: object) -> str:
-    """One of FFmpeg's names as given; "" for its words for "not said" (unknown, unspecified, reserved)."""
-    text = str(value or "").strip()
-    return "" if text.lower() in ("unknown", "unspecified", "reserved", "n/a") else text
-
-
-def _pixel_aspect(value: object) -> str:
-    """``64:45`` in lowest terms; "" when square (1:1), unknown (0:1) or malformed."""
-    width, _, height = str(value or "").partition(":")
-    try:
-        ratio = Fraction(int(width), int(height))
-    except (ValueError, ZeroDivisionError):
-        return ""
-    return "" if ratio <= 0 or ratio == 1 else f"{ratio.numerator}:{ratio.denominator}"
-
-
 def unreadable(detail: str) -> errors.UploadRejected:
     """The failure of a file ffprobe cannot open at all (a text file named .mp4, a truncated file)."""
     suffix = f" ({detail})" if detail else ""
     return errors.UploadRejected(f"the file could not be read as a video{suffix}: upload a video file")
-
-
-def _number(value: object) -> float:
-    try:
-        number = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return 0.0
-    return number if math.isfinite(number) else 0.0
-
-
-def _rate(value: object) -> float:
-    """``30000/1001`` as 29.97; ``0/0`` (unknown) as 0."""
-    numerator, _, denominator = str(value or "").partition("/")
-    top, bottom = _number(numerator), _number(denominator or "1")
-    return round(top / bottom, 3) if bottom else 0.0
-
-
-def _rotation(video: Mapping[str, Any]) -> int:
-    """Clockwise display rotation, 0/90/180/270.
-
-    ffprobe reports the display matrix's angle counter-clockwise (``-90`` for a phone
-    held upright); the older ``rotate`` tag is clockwise.
-    """
-    for side_data in video.get("side_data_list") or []:
-        if isinstance(side_data, dict) and "rotation" in side_data:
-            return _quarter_turns(-_number(side_data["rotation"]))
-    tag = (video.get("tags") or {}).get("rotate")
-    return _quarter_turns(_number(tag)) if tag is not None else 0
-
-
-def _quarter_turns(degrees: float) -> int:
-    return round(degrees / 90.0) % 4 * 90
 
 
 # ---- pages ----------------------------------------------------------------------------------

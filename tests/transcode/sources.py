@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import struct
 import subprocess
 from pathlib import Path
 
@@ -11,7 +13,7 @@ def make_source(
     *,
     size: str = "320x240",
     seconds: float = 3.0,
-    rate: int = 25,
+    rate: int | str = 25,
     audio: bool = True,
     rotate: int | None = None,
     pixel_aspect: str | None = None,
@@ -111,3 +113,48 @@ def make_recorded_webm(
     recorded = subprocess.run([*command, "-f", "webm", "pipe:1"], check=True, capture_output=True).stdout
     path.write_bytes(recorded)
     return path
+
+
+def make_audio_only(path: Path, *, seconds: float = 1.0, cover: bool = False) -> Path:
+    """Sound without a picture: AAC in an M4A, or an MP3 with an album cover (an attached picture) when ``cover``."""
+    command = ["ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error", "-y"]
+    command += ["-f", "lavfi", "-i", f"sine=frequency=440:sample_rate=48000:duration={seconds}"]
+    if cover:
+        command += ["-f", "lavfi", "-i", "color=c=red:size=64x64:duration=0.04", "-map", "0", "-map", "1"]
+        command += ["-c:a", "libmp3lame", "-c:v", "mjpeg", "-disposition:v", "attached_pic"]
+    else:
+        command += ["-c:a", "aac", "-b:a", "64k"]
+    subprocess.run([*command, str(path)], check=True)
+    return path
+
+
+def display_matrix(counter_clockwise_degrees: float) -> tuple[int, ...]:
+    """The nine 16.16 fixed-point values of a display matrix turning the picture by this angle.
+
+    ISO/IEC 14496-12 8.3.2: ``a b u / c d v / x y w``; a turn by θ counter-clockwise
+    is a = d = cos θ, b = -sin θ, c = sin θ (w is 1.0 in 2.30 fixed point).
+    """
+    theta = math.radians(counter_clockwise_degrees)
+    cos, sin = round(math.cos(theta) * 65536), round(math.sin(theta) * 65536)
+    return (cos, -sin, 0, sin, cos, 0, 0, 0, 1 << 30)
+
+
+def with_display_matrix(path: Path, counter_clockwise_degrees: float) -> Path:
+    """Rewrite the display matrix of an MP4's video track (its ``tkhd`` box) in place.
+
+    Phones write the matrix of a quarter turn, and editors or re-muxers can leave one a
+    fraction of a degree off; FFmpeg 5.1's command line writes only quarter turns, so
+    this is how a test gets any other angle into a real file.
+    """
+    data = bytearray(path.read_bytes())
+    at = data.find(b"tkhd")
+    while at >= 0:
+        version = data[at + 4]
+        matrix = at + 4 + (52 if version == 1 else 40)
+        width, height = struct.unpack(">II", data[matrix + 36 : matrix + 44])
+        if width and height:
+            data[matrix : matrix + 36] = struct.pack(">9i", *display_matrix(counter_clockwise_degrees))
+            path.write_bytes(data)
+            return path
+        at = data.find(b"tkhd", at + 4)
+    raise ValueError(f"{path} has no video track header")

@@ -12,7 +12,14 @@ from typing import Any
 
 import pytest
 
-from tests.transcode.sources import make_hdr, make_interlaced, make_recorded_webm, make_source, truncate
+from tests.transcode.sources import (
+    make_audio_only,
+    make_hdr,
+    make_interlaced,
+    make_recorded_webm,
+    make_source,
+    truncate,
+)
 from transcode_svc.domain import parse_variant_playlist
 
 REPO = Path(__file__).resolve().parents[2]
@@ -187,3 +194,10 @@ def test_a_truncated_file_fails_with_ffmpegs_reason_in_words(tmp_path: Path) -> 
     assert result.returncode == 1
     assert "moov atom not found" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_sound_with_an_album_cover_is_refused_for_having_no_video_stream(tmp_path: Path) -> None:
+    source = make_audio_only(tmp_path / "song.mp3", cover=True)
+    result = run_cli(source, tmp_path / "out")
+    assert result.returncode == 1
+    assert "the source has no video stream" in result.stderr
