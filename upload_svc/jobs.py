@@ -12,6 +12,10 @@ Every SWEEP_INTERVAL_SECONDS the sweep
 3. offers verified videos to transcode_svc again when it could not accept them at
    completion (see ``adapters.NOT_ACCEPTING_YET``).
 
+Step 3 also runs on its own, every HAND_OFF_INTERVAL_SECONDS: a transcode_svc restart of
+a few seconds must not leave the uploads completed meanwhile waiting a quarter of an
+hour for the next sweep (``make resilience`` found exactly that).
+
 Each step is idempotent, so a retried or doubled run does no harm. Runs are scheduled
 with RQ's scheduler under one deterministic job id per time slot: every worker may
 schedule the next slot, and the slot still runs once.
@@ -26,6 +30,7 @@ from datetime import UTC, datetime, timedelta
 
 from redis import Redis
 from rq import Queue, Retry
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from service_kit.db import create_engine, session_factory
 from service_kit.settings import Settings, load_settings
@@ -38,6 +43,9 @@ SWEEP_INTERVAL_SECONDS = 900
 SWEEP_BATCH = 100
 SWEEP_JOB_TIMEOUT_SECONDS = 600
 SWEEP_RETRY = Retry(max=3, interval=[30, 120, 300])
+HAND_OFF_INTERVAL_SECONDS = 30
+"""How long a video completed while transcode_svc was away waits, at most, to be offered again."""
+HAND_OFF_JOB_TIMEOUT_SECONDS = 120
 
 
 @dataclass
@@ -82,25 +90,52 @@ async def sweep(settings: Settings, ttl_seconds: int) -> SweepReport:
             if pending.initiated < cutoff:
                 await objects.abort_multipart(pending.key, pending.upload_id)
                 report.aborted_orphans += 1
-        async with sessions() as session, session.begin():
-            for video in await store.videos_awaiting_hand_off(session, limit=SWEEP_BATCH):
-                facts = video.probe
-                if facts is None:
-                    continue
-                state = await transcoder.hand_off(
-                    video_id=str(video.id),
-                    organization_id=video.organization_id,
-                    source_key=video.source_key,
-                    facts=facts,
-                    metadata=(),
-                )
-                if state is not None:
-                    video.record_transcode(state)
-                    report.handed_off += 1
+        report.handed_off = await _hand_off_waiting(sessions, transcoder)
     finally:
         await transcoder.close()
         await engine.dispose()
     return report
+
+
+async def _hand_off_waiting(sessions: async_sessionmaker[AsyncSession], transcoder: adapters.Transcoder) -> int:
+    """Offer transcode_svc the verified videos it could not take at completion; how many it took."""
+    handed_off = 0
+    async with sessions() as session, session.begin():
+        for video in await store.videos_awaiting_hand_off(session, limit=SWEEP_BATCH):
+            facts = video.probe
+            if facts is None:
+                continue
+            state = await transcoder.hand_off(
+                video_id=str(video.id),
+                organization_id=video.organization_id,
+                source_key=video.source_key,
+                facts=facts,
+                metadata=(),
+            )
+            if state is not None:
+                video.record_transcode(state)
+                handed_off += 1
+    return handed_off
+
+
+async def hand_off(settings: Settings) -> int:
+    """Step 3 of the sweep alone: cheap (one indexed query when nothing waits), so it runs often."""
+    engine = create_engine(settings.database_url, pool_size=1)
+    transcoder = adapters.Transcoder(settings.endpoint("transcode").address, settings.backend_timeout_seconds)
+    try:
+        return await _hand_off_waiting(session_factory(engine), transcoder)
+    finally:
+        await transcoder.close()
+        await engine.dispose()
+
+
+def hand_off_uploads() -> dict[str, int]:
+    """The RQ job: offer waiting videos to transcode_svc again."""
+    handed_off = asyncio.run(hand_off(load_settings()))
+    if handed_off:
+        log.info("waiting uploads handed to transcode_svc", extra={"handed_off": handed_off})
+    metrics.handed_off(handed_off)
+    return {"handed_off": handed_off}
 
 
 def next_slot(now: datetime, interval_seconds: int = SWEEP_INTERVAL_SECONDS) -> datetime:
@@ -129,3 +164,27 @@ def scheduled_sweep() -> dict[str, int]:
     settings = load_settings()
     schedule_next_sweep(Queue(UPLOAD_QUEUE, connection=Redis.from_url(settings.redis_url)))
     return sweep_uploads()
+
+
+def schedule_next_hand_off(queue: Queue, now: datetime | None = None) -> str:
+    """Put the next slot's hand-off in the scheduled registry, once per slot like the sweep.
+
+    No retry: the next slot is HAND_OFF_INTERVAL_SECONDS away and does the same work.
+    """
+    slot = next_slot(now or datetime.now(UTC), HAND_OFF_INTERVAL_SECONDS)
+    job_id = f"upload-hand-off-{int(slot.timestamp())}"
+    queue.enqueue_at(
+        slot,
+        scheduled_hand_off,
+        job_id=job_id,
+        job_timeout=HAND_OFF_JOB_TIMEOUT_SECONDS,
+        result_ttl=HAND_OFF_INTERVAL_SECONDS * 4,
+    )
+    return job_id
+
+
+def scheduled_hand_off() -> dict[str, int]:
+    """A hand-off that schedules its successor first, so one failed run never stops the chain."""
+    settings = load_settings()
+    schedule_next_hand_off(Queue(UPLOAD_QUEUE, connection=Redis.from_url(settings.redis_url)))
+    return hand_off_uploads()

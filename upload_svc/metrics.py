@@ -88,11 +88,16 @@ ORPHANS_ABORTED = JobCounter(
 )
 HANDOFFS_RECOVERED = JobCounter(
     "media_upload_handoffs_recovered",
-    "Verified videos the sweep handed to transcode_svc because it could not take them at completion.",
+    "Verified videos handed to transcode_svc later because it could not take them at completion.",
 )
 
 WORKER_METRICS: tuple[JobMetric, ...] = (SWEEPS, ABANDONED, ORPHANS_ABORTED, HANDOFFS_RECOVERED)
 """Everything ``python -m upload_svc.worker`` serves besides its process figures."""
+
+
+def handed_off(count: int) -> None:
+    """Videos the frequent hand-off job gave to transcode_svc (the same counter as the sweep's)."""
+    HANDOFFS_RECOVERED.inc(count)
 
 
 def swept(removed_videos: int, aborted_orphans: int, handed_off: int) -> None:

@@ -1,8 +1,9 @@
 """``python -m upload_svc.worker``: the RQ worker of the upload queue, with RQ's scheduler.
 
-It runs the periodic clean-up of abandoned uploads (upload_svc.jobs). On start it puts
-the next sweep in the scheduled registry; each sweep schedules the one after it. Run one
-or several: the slots' deterministic job ids keep each sweep single.
+It runs the periodic clean-up of abandoned uploads (upload_svc.jobs) and, every 30 s, the
+hand-off of videos completed while transcode_svc was away. On start it puts the next of
+each in the scheduled registry; each run schedules the one after it. Run one or several:
+the slots' deterministic job ids keep each run single.
 
 Each worker serves /metrics on UPLOAD_WORKER_METRICS_PORT (0: any free port, logged as
 ``metrics_port``); what the sweeps count in the work horses reaches it through Redis
@@ -20,7 +21,7 @@ from service_kit.job_metrics import start_worker_metrics
 from service_kit.logging import configure_logging
 from service_kit.process import log_setting_notices
 from service_kit.settings import load_settings_or_exit
-from upload_svc.jobs import UPLOAD_QUEUE, schedule_next_sweep
+from upload_svc.jobs import UPLOAD_QUEUE, schedule_next_hand_off, schedule_next_sweep
 from upload_svc.metrics import WORKER_METRICS
 
 log = logging.getLogger(__name__)
@@ -35,6 +36,7 @@ def main() -> None:
     worker = Worker([queue], connection=connection)
     store, metrics_port = start_worker_metrics(settings, "upload", worker.name, WORKER_METRICS)
     job_id = schedule_next_sweep(queue)
+    schedule_next_hand_off(queue)
     log.info(
         "worker starting",
         extra={"queues": [UPLOAD_QUEUE], "worker": worker.name, "next_sweep": job_id, "metrics_port": metrics_port},
