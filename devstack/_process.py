@@ -97,16 +97,31 @@ class ManagedProcess:
         self.name = name
         self.log_path = log_path
         self._stop_signal = stop_signal
+        self._argv = list(argv)
+        self._popen_kwargs = popen_kwargs
         log_path.parent.mkdir(parents=True, exist_ok=True)
         self._log: IO[bytes] = log_path.open("ab")
-        self.process = subprocess.Popen(
-            list(argv),
+        self.process = self._spawn()
+
+    def _spawn(self) -> subprocess.Popen[bytes]:
+        return subprocess.Popen(
+            self._argv,
             stdin=subprocess.DEVNULL,
             stdout=self._log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
-            **popen_kwargs,
+            **self._popen_kwargs,
         )
+
+    def restart(self, down_seconds: float = 0.0) -> None:
+        """Stop, stay down ``down_seconds``, start the same command again (same port, same data).
+
+        For fault injection (``make resilience``): clients must ride out a server restart.
+        """
+        self.stop()
+        time.sleep(down_seconds)
+        self._log = self.log_path.open("ab")
+        self.process = self._spawn()
 
     @property
     def pid(self) -> int:

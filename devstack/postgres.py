@@ -48,6 +48,16 @@ class Postgres:
     _process: ManagedProcess | None = field(default=None, repr=False)
     _remove_data: bool = field(default=False, repr=False)
 
+    def restart(self, down_seconds: float = 0.0) -> None:
+        """Stop the private server and start it again on the same port with the same data.
+
+        Raises:
+            DevstackError: an external server, which is not ours to restart.
+        """
+        if self._process is None:
+            raise DevstackError("only a private server can be restarted")
+        self._process.restart(down_seconds)
+
     def stop(self) -> None:
         """Stop the private server (fast shutdown); nothing to do for an external one."""
         if self._process is not None:

@@ -44,6 +44,9 @@ def scenarios() -> list[tuple[str, Scenario]]:
         ("kill zoom", killing("zoom")),
         ("hang playback", hanging("playback")),
         ("hang upload", hanging("upload")),
+        ("restart postgres", lambda stack, traffic: faults.restart_server(stack, traffic, "postgres")),
+        ("restart redis", lambda stack, traffic: faults.restart_server(stack, traffic, "redis")),
+        ("stop object store", faults.stop_object_store),
     ]
 
 

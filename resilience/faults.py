@@ -209,3 +209,76 @@ def _route_probe(stack: Stack, traffic: Traffic, program: str) -> Callable[[], A
 
         return upload_status
     raise ValueError(f"no route probe for {program}")
+
+
+INFRA_DOWN_SECONDS = 3.0
+"""How long a restarted PostgreSQL or Redis stays down: long enough for requests to meet the gap."""
+
+
+async def _health(traffic: Traffic, stack: Stack) -> tuple[int, dict[str, str]]:
+    """The edge's /health status and each component's status."""
+    try:
+        async with traffic.session.get(f"{stack.edge_url}/health", timeout=aiohttp.ClientTimeout(total=5)) as reply:
+            body = await reply.json(content_type=None)
+            components = body.get("components", {}) if isinstance(body, dict) else {}
+            return reply.status, {name: str(part.get("status")) for name, part in components.items()}
+    except (aiohttp.ClientError, TimeoutError, ValueError):
+        return 0, {}
+
+
+async def restart_server(stack: Stack, traffic: Traffic, which: str) -> Outcome:
+    """Restart the private PostgreSQL or Redis; recovered when the edge's /health is ok again."""
+    server = stack.postgres if which == "postgres" else stack.redis
+    outcome = Outcome(f"restart {which}", f"{which} stopped {INFRA_DOWN_SECONDS:.0f} s, started again")
+    started = time.monotonic()
+    await asyncio.to_thread(server.restart, INFRA_DOWN_SECONDS)
+
+    async def healthy() -> bool:
+        status, _ = await _health(traffic, stack)
+        return status == 200
+
+    waited = await _wait(healthy, RECOVERY_BOUND_SECONDS)
+    outcome.recovered_seconds = None if waited is None else time.monotonic() - started
+    outcome.ok = waited is not None
+    return outcome
+
+
+async def stop_object_store(stack: Stack, traffic: Traffic) -> Outcome:
+    """Stop SeaweedFS: /health must say so and completing an upload must answer 503; then start it again.
+
+    The upload completed during the outage had its bytes stored before the stop, so the
+    503 is the service's own answer, not a failed browser POST; completed again after the
+    restart, it joins the acknowledged uploads that must reach ready.
+    """
+    outcome = Outcome("stop object store", "SeaweedFS stopped ~5 s, started again (same data)")
+    prepared = await traffic.prepare_upload()
+    started = time.monotonic()
+    await asyncio.to_thread(stack.stop_object_store)
+
+    async def says_down() -> bool:
+        _, components = await _health(traffic, stack)
+        return components.get("object_store") not in (None, "up")
+
+    noticed = await _wait(says_down, 10.0)
+    outcome.notes.append(
+        "health did not report the object store" if noticed is None else f"health said down in {noticed:.1f} s"
+    )
+    status = await traffic.complete(prepared) if prepared else 0
+    outcome.notes.append(f"complete answered {status} while it was down")
+    outcome.ok = noticed is not None and status == 503
+    await asyncio.sleep(max(0.0, 5.0 - (time.monotonic() - started)))
+    await asyncio.to_thread(stack.start_object_store)
+
+    async def healthy() -> bool:
+        code, _ = await _health(traffic, stack)
+        return code == 200
+
+    waited = await _wait(healthy, RECOVERY_BOUND_SECONDS)
+    outcome.recovered_seconds = None if waited is None else time.monotonic() - started
+    outcome.ok = outcome.ok and waited is not None
+    if prepared and waited is not None:
+        again = await traffic.complete(prepared)
+        outcome.notes.append(f"completed again after: {again}")
+        if again == 200:
+            traffic.ledger.ack_upload(str(prepared["upload_id"]))
+    return outcome

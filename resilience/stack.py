@@ -83,6 +83,20 @@ class Stack:
         )
         return done.stdout.strip()
 
+    def stop_object_store(self) -> None:
+        self.seaweed.stop()
+
+    def start_object_store(self) -> None:
+        """SeaweedFS again on the same S3 port over the same data (the services' endpoint is unchanged)."""
+        port = int(self.env["S3_ENDPOINT_URL"].rsplit(":", 1)[1])
+        self.seaweed = start_seaweed(
+            self.state / "s3",
+            access_key=self.env["AWS_ACCESS_KEY_ID"],
+            secret_key=self.env["AWS_SECRET_ACCESS_KEY"],
+            bucket=BUCKET,
+            s3_port=port,
+        )
+
     def pid(self, program: str) -> int:
         """The program's pid as supervisord knows it; 0 while it is not running."""
         text = self.supervisorctl("pid", f"{programs.GROUP}:{program}")
@@ -200,6 +214,7 @@ def running_stack(state: Path) -> Iterator[Stack]:
             )
         exits.callback(programs.stop, supervisord)
         stack = Stack(env, state, config, supervisord, postgres, redis, seaweed)
+        exits.callback(lambda: stack.seaweed.stop())  # the one running now, if a scenario restarted it
         deadline = time.monotonic() + START_SECONDS
         while not _edge_ready(stack.edge_url):
             if supervisord.poll() is not None or time.monotonic() > deadline:

@@ -118,16 +118,16 @@ class Traffic:
     def _headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token}"}
 
-    async def _one_upload(self) -> None:
-        edge = self.stack.edge_url
+    async def prepare_upload(self) -> dict[str, Any] | None:
+        """Presign and send the clip as a browser does; the created upload, or None (counted as refused)."""
         async with self.session.post(
-            f"{edge}/api/v1/media/presigned-upload",
+            f"{self.stack.edge_url}/api/v1/media/presigned-upload",
             json={"filename": "clip.mp4", "content_type": "video/mp4", "file_size": len(self.clip)},
             headers=self._headers(),
         ) as reply:
             if reply.status != 200:
                 self.ledger.refuse(f"upload presign {reply.status}")
-                return
+                return None
             created: dict[str, Any] = await reply.json()
         form = aiohttp.FormData()
         for name, value in created["fields"].items():
@@ -136,13 +136,30 @@ class Traffic:
         async with self.session.post(created["url"], data=form) as reply:
             if reply.status not in (200, 201, 204):
                 self.ledger.refuse(f"upload store {reply.status}")
-                return
-        async with self.session.post(
-            f"{edge}/api/v1/media/uploads/{created['upload_id']}/complete", json={}, headers=self._headers()
-        ) as reply:
-            if reply.status != 200:
-                self.ledger.refuse(f"upload complete {reply.status}")
-                return
+                return None
+        return created
+
+    async def complete(self, created: dict[str, Any]) -> int:
+        """POST .../complete; its HTTP status (0 when the edge could not be reached)."""
+        try:
+            async with self.session.post(
+                f"{self.stack.edge_url}/api/v1/media/uploads/{created['upload_id']}/complete",
+                json={},
+                headers=self._headers(),
+            ) as reply:
+                await reply.read()
+                return reply.status
+        except (aiohttp.ClientError, TimeoutError):
+            return 0
+
+    async def _one_upload(self) -> None:
+        created = await self.prepare_upload()
+        if created is None:
+            return
+        status = await self.complete(created)
+        if status != 200:
+            self.ledger.refuse(f"upload complete {status}")
+            return
         self.ledger.ack_upload(str(created["upload_id"]))
 
     async def _uploads(self) -> None:
