@@ -21,10 +21,27 @@ from service_kit.job_metrics import start_worker_metrics
 from service_kit.logging import configure_logging
 from service_kit.process import log_setting_notices
 from service_kit.settings import load_settings_or_exit
-from upload_svc.jobs import UPLOAD_QUEUE, schedule_next_hand_off, schedule_next_sweep
+from upload_svc.jobs import HAND_OFF_INTERVAL_SECONDS, UPLOAD_QUEUE, schedule_next_hand_off, schedule_next_sweep
 from upload_svc.metrics import WORKER_METRICS
 
 log = logging.getLogger(__name__)
+
+
+class UploadWorker(Worker):
+    """RQ's worker that puts the periodic chains back whenever it does maintenance.
+
+    Each run schedules its successor, so the chains live only in Redis: a Redis that
+    restarts without its data (the default here: no RDB, no AOF) drops them, and no sweep
+    or hand-off would run again until the worker restarted (``make resilience`` found
+    that). Scheduling is idempotent per slot, so doing it every maintenance round
+    (HAND_OFF_INTERVAL_SECONDS) costs two writes and restores a lost chain within a round.
+    """
+
+    def run_maintenance_tasks(self) -> None:
+        super().run_maintenance_tasks()  # type: ignore[no-untyped-call]  # rq is untyped here
+        for queue in self.queues:
+            schedule_next_sweep(queue)
+            schedule_next_hand_off(queue)
 
 
 def main() -> None:
@@ -33,7 +50,13 @@ def main() -> None:
     log_setting_notices(settings)
     connection = Redis.from_url(settings.redis_url)
     queue = Queue(UPLOAD_QUEUE, connection=connection)
-    worker = Worker([queue], connection=connection)
+    worker = UploadWorker(
+        [queue],
+        connection=connection,
+        maintenance_interval=HAND_OFF_INTERVAL_SECONDS,
+        # An idle worker wakes from its blocking dequeue (worker_ttl - 15 s) to do maintenance.
+        worker_ttl=HAND_OFF_INTERVAL_SECONDS + 15,
+    )
     store, metrics_port = start_worker_metrics(settings, "upload", worker.name, WORKER_METRICS)
     job_id = schedule_next_sweep(queue)
     schedule_next_hand_off(queue)

@@ -29,6 +29,7 @@ from upload_svc.jobs import (
     schedule_next_sweep,
     sweep_uploads,
 )
+from upload_svc.worker import UploadWorker
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -155,7 +156,7 @@ async def test_an_upload_completed_while_transcode_svc_was_away_is_handed_off_by
             job = queue.enqueue(hand_off_uploads)
             run_burst_worker(stack)
             # At least this one (a video another test left waiting may be handed off with it).
-            assert Job.fetch(job.id, connection=queue.connection).return_value()["handed_off"] >= 1
+            assert (Job.fetch(job.id, connection=queue.connection).return_value() or {}).get("handed_off", 0) >= 1
 
             live = Api(session, stack.edge_url, infra.settings.jwt_secret_key)
             status = await live.call("GET", f"/api/v1/media/uploads/{created['upload_id']}", instructor)
@@ -164,3 +165,16 @@ async def test_an_upload_completed_while_transcode_svc_was_away_is_handed_off_by
         if edge is not None:
             edge.stop()
         upload.stop()
+
+
+def test_a_worker_puts_back_the_periodic_chains_a_redis_restart_dropped(stack: Stack) -> None:
+    connection = Redis.from_url(stack.infra.settings.redis_url)
+    queue = Queue(f"{UPLOAD_QUEUE}-chains-test", connection=connection)
+    worker = UploadWorker([queue], connection=connection)
+    registry = queue.scheduled_job_registry
+    assert registry.get_job_ids() == []  # as after a restart without persistence
+    worker.run_maintenance_tasks()
+    kinds = sorted(job_id.rsplit("-", 1)[0] for job_id in registry.get_job_ids())
+    assert kinds == ["upload-hand-off", "upload-sweep"]
+    for job_id in registry.get_job_ids():
+        registry.remove(job_id, delete_job=True)
