@@ -37,7 +37,9 @@ TRANSCODE_ENV = {
     "TRANSCODE_PRESET": "ultrafast",
     "HLS_SEGMENT_SECONDS": "1",
     "TRANSCODE_MAX_ATTEMPTS": "5",
-    "TRANSCODE_RETRY_INTERVALS": "0",
+    # Backoff as in production, shorter (the default is 10, 60, 300 s): with no wait at all a
+    # job burns every attempt inside a 3 s PostgreSQL restart, which no deployment would do.
+    "TRANSCODE_RETRY_INTERVALS": "2,5",
     "TRANSCODE_HEARTBEAT_SECONDS": "1",
     "TRANSCODE_MAINTENANCE_SECONDS": "2",
     "TRANSCODE_PROGRESS_FLUSH_SECONDS": "1",
