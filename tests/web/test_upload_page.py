@@ -1,0 +1,94 @@
+"""Uploading lectures from the library page with Uppy, in Chromium inside the LMS's iframe."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+from playwright.async_api import BrowserContext, Request, Route, expect
+
+from tests.web.conftest import INSTRUCTOR_ROLE, Course, open_tool
+
+READY_TIMEOUT_MS = 120_000
+
+
+def _part_number(request: Request) -> int | None:
+    """The part a PUT to the object store carries, or None for any other request."""
+    if request.method != "PUT":
+        return None
+    numbers = parse_qs(urlsplit(request.url).query).get("partNumber")
+    return int(numbers[0]) if numbers else None
+
+
+async def test_an_instructor_uploads_a_clip_through_the_page_and_sees_it_become_ready(
+    context: BrowserContext, course: Course, small_video: bytes, tmp_path: Path
+) -> None:
+    name = f"clip_{uuid.uuid4().hex[:6]}"
+    clip = tmp_path / f"{name}.mp4"
+    clip.write_bytes(small_video)
+    page = await context.new_page()
+    frame = await open_tool(page, course, user=course.instructor_id, roles=[INSTRUCTOR_ROLE])
+
+    await expect(frame.get_by_role("button", name="Choose videos")).to_be_visible()
+    await frame.locator("#upload-input").set_input_files(str(clip))
+    row = frame.locator(".upload-item", has_text=f"{name}.mp4")
+    await expect(row.locator(".upload-state")).to_contain_text("Uploaded", timeout=READY_TIMEOUT_MS)
+    await expect(row.get_by_role("progressbar", name=f"Upload of {name}.mp4")).to_have_attribute("value", "100")
+
+    card = frame.locator(".video", has=frame.locator(".video-title", has_text=name.replace("_", " ")))
+    await expect(card.locator(".badge.status")).to_have_text("Ready", timeout=READY_TIMEOUT_MS)
+    await expect(frame.locator("#library-status")).to_contain_text("ready")
+
+
+async def test_a_multipart_upload_interrupted_by_a_reload_resumes_from_the_stored_parts(
+    context: BrowserContext, course: Course, large_video: bytes, tmp_path: Path
+) -> None:
+    name = f"long_{uuid.uuid4().hex[:6]}"
+    path = tmp_path / f"{name}.mp4"
+    path.write_bytes(large_video)
+    page = await context.new_page()
+    frame = await open_tool(page, course, user=course.instructor_id, roles=[INSTRUCTOR_ROLE])
+
+    reloaded = False
+
+    async def hold_later_parts(route: Route) -> None:
+        if reloaded or (_part_number(route.request) or 1) == 1:
+            await route.continue_()
+        # before the reload, any later part is left hanging: the reload interrupts it
+
+    await page.route(re.compile(r"partNumber=\d+"), hold_later_parts)
+    await frame.locator("#upload-input").set_input_files(str(path))
+    row = frame.locator(".upload-item", has_text=f"{name}.mp4")
+    await expect(row).to_have_attribute("data-upload-id", re.compile(".+"))
+    upload_id = await row.get_attribute("data-upload-id")
+    stored: list[int] = []
+    for _ in range(150):
+        reply = await course.api.call("GET", f"/api/v1/media/uploads/{upload_id}/parts", course.instructor)
+        stored = [part["part_number"] for part in reply.body.get("parts", [])]
+        if stored:
+            break
+        await page.wait_for_timeout(100)
+    assert stored == [1], stored
+
+    frame = await open_tool(page, course, user=course.instructor_id, roles=[INSTRUCTOR_ROLE])
+    reloaded = True
+    sent_after_reload: list[int] = []
+
+    def count_part(request: Request) -> None:
+        number = _part_number(request)
+        if number is not None:
+            sent_after_reload.append(number)
+
+    page.on("request", count_part)
+    pending = frame.locator("[data-status=VIDEO_STATUS_PENDING_UPLOAD] .video-title", has_text=name.replace("_", " "))
+    await expect(pending).to_be_visible()
+    await frame.locator("#upload-input").set_input_files(str(path))
+    row = frame.locator(".upload-item", has_text=f"{name}.mp4")
+    await expect(row).to_have_attribute("data-upload-id", upload_id or "")
+    await expect(row.locator(".upload-state")).to_contain_text("Uploaded", timeout=READY_TIMEOUT_MS)
+
+    assert sorted(sent_after_reload) == [2, 3], "part 1, stored before the reload, is not sent again"
+    upload = await course.api.call("GET", f"/api/v1/media/uploads/{upload_id}", course.instructor)
+    assert upload.body["status"] != "VIDEO_STATUS_PENDING_UPLOAD", upload.body
