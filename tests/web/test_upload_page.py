@@ -9,7 +9,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from playwright.async_api import BrowserContext, Request, Route, expect
 
-from tests.web.conftest import INSTRUCTOR_ROLE, Course, open_tool
+from tests.web.conftest import INSTRUCTOR_ROLE, Course, WebStack, open_tool
 
 READY_TIMEOUT_MS = 120_000
 
@@ -92,3 +92,23 @@ async def test_a_multipart_upload_interrupted_by_a_reload_resumes_from_the_store
     assert sorted(sent_after_reload) == [2, 3], "part 1, stored before the reload, is not sent again"
     upload = await course.api.call("GET", f"/api/v1/media/uploads/{upload_id}", course.instructor)
     assert upload.body["status"] != "VIDEO_STATUS_PENDING_UPLOAD", upload.body
+
+
+async def test_a_file_the_api_refuses_is_shown_in_words_next_to_it_and_the_page_may_reach_only_the_store(
+    context: BrowserContext, course: Course, web_stack: WebStack, tmp_path: Path
+) -> None:
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not a video")
+    page = await context.new_page()
+    async with page.expect_response(re.compile(r"/lti/launch$")) as launched:
+        frame = await open_tool(page, course, user=course.instructor_id, roles=[INSTRUCTOR_ROLE])
+    policy = (await launched.value).headers["content-security-policy"]
+    store = urlsplit(web_stack.stack.infra.settings.s3_public_endpoint_url or "")
+    assert f"connect-src 'self' {store.scheme}://{store.netloc};" in policy
+
+    await frame.locator("#upload-input").set_input_files(str(notes))
+    row = frame.locator(".upload-item", has_text="notes.txt")
+    await expect(row.locator(".error-text")).to_have_text(
+        re.compile(r"^Not uploaded: .*'notes\.txt' does not end in a video extension: use one of .*\.mp4")
+    )
+    await expect(row).to_have_attribute("data-state", "failed")
