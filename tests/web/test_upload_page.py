@@ -22,7 +22,7 @@ def _part_number(request: Request) -> int | None:
     return int(numbers[0]) if numbers else None
 
 
-async def test_an_instructor_uploads_a_clip_through_the_page_and_sees_it_become_ready(
+async def test_an_instructor_picks_a_clip_with_the_keyboard_and_sees_it_uploaded_and_become_ready(
     context: BrowserContext, course: Course, small_video: bytes, tmp_path: Path
 ) -> None:
     name = f"clip_{uuid.uuid4().hex[:6]}"
@@ -31,8 +31,10 @@ async def test_an_instructor_uploads_a_clip_through_the_page_and_sees_it_become_
     page = await context.new_page()
     frame = await open_tool(page, course, user=course.instructor_id, roles=[INSTRUCTOR_ROLE])
 
-    await expect(frame.get_by_role("button", name="Choose videos")).to_be_visible()
-    await frame.locator("#upload-input").set_input_files(str(clip))
+    await frame.get_by_role("button", name="Choose videos").focus()
+    async with page.expect_file_chooser() as chooser:
+        await page.keyboard.press("Enter")
+    await (await chooser.value).set_files(str(clip))
     row = frame.locator(".upload-item", has_text=f"{name}.mp4")
     await expect(row.locator(".upload-state")).to_contain_text("Uploaded", timeout=READY_TIMEOUT_MS)
     await expect(row.get_by_role("progressbar", name=f"Upload of {name}.mp4")).to_have_attribute("value", "100")
@@ -94,11 +96,9 @@ async def test_a_multipart_upload_interrupted_by_a_reload_resumes_from_the_store
     assert upload.body["status"] != "VIDEO_STATUS_PENDING_UPLOAD", upload.body
 
 
-async def test_a_file_the_api_refuses_is_shown_in_words_next_to_it_and_the_page_may_reach_only_the_store(
-    context: BrowserContext, course: Course, web_stack: WebStack, tmp_path: Path
+async def test_a_dropped_file_the_api_refuses_is_shown_in_words_next_to_it_and_the_page_may_reach_only_the_store(
+    context: BrowserContext, course: Course, web_stack: WebStack
 ) -> None:
-    notes = tmp_path / "notes.txt"
-    notes.write_text("not a video")
     page = await context.new_page()
     async with page.expect_response(re.compile(r"/lti/launch$")) as launched:
         frame = await open_tool(page, course, user=course.instructor_id, roles=[INSTRUCTOR_ROLE])
@@ -106,7 +106,14 @@ async def test_a_file_the_api_refuses_is_shown_in_words_next_to_it_and_the_page_
     store = urlsplit(web_stack.stack.infra.settings.s3_public_endpoint_url or "")
     assert f"connect-src 'self' {store.scheme}://{store.netloc};" in policy
 
-    await frame.locator("#upload-input").set_input_files(str(notes))
+    dropped = await frame.evaluate_handle(
+        """() => {
+          const data = new DataTransfer();
+          data.items.add(new File(["not a video"], "notes.txt", { type: "text/plain" }));
+          return data;
+        }"""
+    )
+    await frame.locator("#upload-zone").dispatch_event("drop", {"dataTransfer": dropped})
     row = frame.locator(".upload-item", has_text="notes.txt")
     await expect(row.locator(".error-text")).to_have_text(
         re.compile(r"^Not uploaded: .*'notes\.txt' does not end in a video extension: use one of .*\.mp4")
