@@ -43,7 +43,7 @@ async def test_an_instructor_picks_a_clip_with_the_keyboard_and_sees_it_uploaded
     await expect(frame.locator("#library-status")).to_contain_text("ready")
 
 
-async def test_a_multipart_upload_interrupted_by_a_reload_resumes_from_the_stored_parts(
+async def test_a_multipart_upload_interrupted_by_a_reload_resumes_from_the_stored_parts_and_retries_a_failed_part(
     context: BrowserContext, course: Course, large_video: bytes, tmp_path: Path
 ) -> None:
     name = f"long_{uuid.uuid4().hex[:6]}"
@@ -55,10 +55,16 @@ async def test_a_multipart_upload_interrupted_by_a_reload_resumes_from_the_store
     first_frame = frame
     held: list[int] = []
 
+    failed_once: list[int] = []
+
     async def hold_later_parts(route: Route) -> None:
         number = _part_number(route.request)
         if route.request.frame == first_frame and number not in (None, 1):
             held.append(number or 0)  # left hanging: the reload interrupts it
+            return
+        if route.request.frame != first_frame and number == 3 and not failed_once:
+            failed_once.append(number)  # the store fails part 3 once after the reload: it is retried
+            await route.fulfill(status=503, headers={"Access-Control-Allow-Origin": "*"}, body="SlowDown")
             return
         await route.continue_()
 
@@ -94,7 +100,7 @@ async def test_a_multipart_upload_interrupted_by_a_reload_resumes_from_the_store
     await expect(row).to_have_attribute("data-upload-id", upload_id or "")
     await expect(row.locator(".upload-state")).to_contain_text("Uploaded", timeout=READY_TIMEOUT_MS)
 
-    assert sorted(sent_after_reload) == [2, 3], "part 1, stored before the reload, is not sent again"
+    assert sorted(sent_after_reload) == [2, 3, 3], "part 1 is not sent again; part 3 is retried after a 503"
     upload = await course.api.call("GET", f"/api/v1/media/uploads/{upload_id}", course.instructor)
     assert upload.body["status"] != "VIDEO_STATUS_PENDING_UPLOAD", upload.body
 
