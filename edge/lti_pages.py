@@ -240,7 +240,11 @@ async def lti_launch(request: web.Request) -> web.StreamResponse:
         "lti/tool.html",
         context,
         catalogue=catalogue,
-        policy=Policy(form_action=form_action, frame_ancestors=reply.platform_origin or "*"),
+        policy=Policy(
+            form_action=form_action,
+            frame_ancestors=reply.platform_origin or "*",
+            connect_origins=_upload_origins(request) if context["view"] == "library" and context["staff"] else (),
+        ),
     )
     response.del_cookie(STATE_COOKIE_PREFIX + state, path=LAUNCH_ROUTE)
     return response
@@ -253,6 +257,16 @@ def _resource_view(custom: Mapping[str, str]) -> str:
     if custom.get("live_session_id"):
         return "live"
     return "library"
+
+
+def _upload_origins(request: web.Request) -> tuple[str, ...]:
+    """The object store's public origin: course staff's library page uploads to it directly."""
+    settings = request.app[SETTINGS]
+    public = settings.s3_public_endpoint_url or settings.s3_endpoint_url
+    if not public:
+        return ()
+    parts = urlsplit(public)
+    return (f"{parts.scheme}://{parts.netloc}",)
 
 
 def _tool_context(launch: lti_pb2.LtiLaunch) -> dict[str, Any]:

@@ -272,6 +272,12 @@ export function mountLibrary(root, { api, t, locale, userId, courseId }) {
     }
   }
 
+  // A video uploaded from this page (upload.js) joins the list, which follows its transcoding.
+  root.addEventListener("library:video", (event) => {
+    upsert(event.detail);
+    showEmptyState();
+  });
+
   root.querySelector("#library-retry").addEventListener("click", () => load());
   more.addEventListener("click", () => busy(more, () => load(nextPageToken)));
   load().then(() => {
