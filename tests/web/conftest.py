@@ -57,6 +57,8 @@ for (const name of ["localStorage", "sessionStorage", "indexedDB"]) {
 """
 """Runs in every frame before its scripts: the page must not need storage at all."""
 STEP_SECONDS = 15.0
+HLS_TOKEN_TTL_SECONDS = 12
+"""Short, so the player's specs see its access token expire and be replaced while it plays."""
 
 
 @dataclass
@@ -106,6 +108,7 @@ async def web_stack(infra: Infra) -> AsyncIterator[WebStack]:
         "EDGE_PORT": str(edge_port),
         "PUBLIC_BASE_URL": tool_url,
         "LTI_ENCRYPTION_KEYS": f"current:{ENCRYPTION_KEY}",
+        "HLS_TOKEN_TTL": str(HLS_TOKEN_TTL_SECONDS),
     }
     for name in SERVICE_NAMES:
         env[f"{name.upper()}_SVC_PORT"] = str(free_port())
