@@ -3,12 +3,42 @@
 from __future__ import annotations
 
 import asyncio
+import subprocess
 import time
 import uuid
+from datetime import datetime
+from typing import Any
 
-from playwright.async_api import BrowserContext, Frame, expect
+import pytest
+from playwright.async_api import BrowserContext, Frame, Response, expect
 
-from tests.web.conftest import INSTRUCTOR_ROLE, LEARNER_ROLE, Course, open_tool
+from tests.web.conftest import HLS_TOKEN_TTL_SECONDS, INSTRUCTOR_ROLE, LEARNER_ROLE, Course, open_tool, upload_ready
+
+LONG_SECONDS = 40
+"""Longer than the player's buffer (20 s) plus an access token's life, so it must fetch segments with a later token."""
+
+
+@pytest.fixture(scope="module")
+def long_clip(tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    """A 40-second clip, small and quick to transcode."""
+    path = tmp_path_factory.mktemp("long") / "long.mp4"
+    subprocess.run(
+        [
+            "ffmpeg", "-v", "error", "-y",
+            "-f", "lavfi", "-i", "testsrc=size=160x120:rate=15",
+            "-f", "lavfi", "-i", f"sine=frequency=330:duration={LONG_SECONDS}",
+            "-t", str(LONG_SECONDS), "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac", "-shortest", str(path),
+        ],
+        check=True,
+        timeout=120,
+    )  # fmt: skip
+    return path.read_bytes()
+
+
+@pytest.fixture(scope="module")
+async def long_video(course: Course, long_clip: bytes) -> dict[str, Any]:
+    """The long clip, uploaded by the course's instructor and ready."""
+    return await upload_ready(course, long_clip, "long_lecture.mp4")
 
 
 async def play(frame: Frame, video_id: str) -> None:
@@ -62,3 +92,33 @@ async def test_a_learner_plays_a_published_video(context: BrowserContext, course
 
     await play(frame, video_id)
     assert await frame.locator("#player").get_attribute("data-fatal-error") is None
+
+
+async def test_playback_continues_past_the_first_access_tokens_expiry_with_fresh_tokens_and_segment_urls(
+    context: BrowserContext, course: Course, long_video: dict[str, Any]
+) -> None:
+    page = await context.new_page()
+    frame = await open_tool(page, course, user=course.instructor_id, roles=[INSTRUCTOR_ROLE])
+    video_id = long_video["video_id"]
+    tokens: list[str] = []
+    segments: list[tuple[float, Response]] = []
+
+    async def seen(response: Response) -> None:
+        if response.url.endswith("/access-token"):
+            tokens.append(str((await response.json())["token"]))
+        elif ".ts?" in response.url or ".m4s?" in response.url:
+            segments.append((time.time(), response))
+
+    page.on("response", seen)
+    await play(frame, video_id)
+    first_expiry = (await frame.locator("#player").get_attribute("data-token-expires")) or ""
+    assert first_expiry
+
+    reached = await played_past(frame, LONG_SECONDS - 3, within=LONG_SECONDS + 20)
+
+    assert reached > HLS_TOKEN_TTL_SECONDS + 20, "played beyond what the first token and the buffer covered"
+    assert len(set(tokens)) >= 3, f"the player asked for fresh tokens as each neared its end: {len(tokens)}"
+    expiry = datetime.fromisoformat(first_expiry).timestamp()
+    late = [response for at, response in segments if at > expiry]
+    assert late, "segments were fetched after the first token expired"
+    assert all(response.ok for _, response in segments), [r.url for _, r in segments if not r.ok]

@@ -127,7 +127,10 @@ export class Player {
     }
     const hls = new Hls({
       enableWorker: false, // the page's CSP allows no worker; transmuxing 1-second segments is cheap
+      // At most 20 s ahead (hls.js would otherwise fill 60 MB: all of a low-bitrate lecture),
+      // so a learner who stops early has not downloaded the rest.
       maxBufferLength: 20,
+      maxMaxBufferLength: 20,
       startPosition: this.startPosition ?? -1,
       xhrSetup(xhr, url) {
         const current = player.currentUrl(url);
