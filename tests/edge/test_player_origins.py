@@ -22,7 +22,9 @@ BASE = load_settings(
 
 
 def test_presigned_segments_come_from_the_object_stores_public_endpoint() -> None:
-    settings = replace(BASE, s3_endpoint_url="http://seaweed:8333/", s3_public_endpoint_url="https://media.example.edu/s3")
+    settings = replace(
+        BASE, s3_endpoint_url="http://seaweed:8333/", s3_public_endpoint_url="https://media.example.edu/s3"
+    )
     assert segment_origins(settings, PlaybackSettings()) == ("https://media.example.edu",)
 
 
