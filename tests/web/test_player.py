@@ -122,3 +122,58 @@ async def test_playback_continues_past_the_first_access_tokens_expiry_with_fresh
     late = [response for at, response in segments if at > expiry]
     assert late, "segments were fetched after the first token expired"
     assert all(response.ok for _, response in segments), [r.url for _, r in segments if not r.ok]
+
+
+async def current_time(frame: Frame) -> float:
+    return float(await frame.locator("#player video").evaluate("v => v.currentTime"))
+
+
+async def test_the_player_offers_quality_speed_full_screen_and_keys_all_labelled(
+    context: BrowserContext, course: Course, long_video: dict[str, Any]
+) -> None:
+    page = await context.new_page()
+    frame = await open_tool(page, course, user=course.instructor_id, roles=[INSTRUCTOR_ROLE])
+    await play(frame, long_video["video_id"])
+    dialog = frame.locator("#player")
+    video = dialog.locator("video")
+
+    quality = dialog.get_by_label("Quality")
+    options = await quality.locator("option").all_text_contents()
+    assert options[0].startswith("Auto") and len(options) >= 2, options
+    assert all(option.endswith("p") for option in options[1:]), options
+    lowest = await quality.locator("option").last.get_attribute("value")
+    await quality.select_option(lowest)
+    await expect(dialog).to_have_attribute("data-level", lowest or "")
+
+    await dialog.get_by_label("Speed").select_option(label="2\N{MULTIPLICATION SIGN}")
+    assert await video.evaluate("v => v.playbackRate") == 2
+    await dialog.get_by_label("Speed").select_option(label="1\N{MULTIPLICATION SIGN}")
+
+    await video.focus()
+    await page.keyboard.press("k")
+    assert await video.evaluate("v => v.paused")
+    await expect(dialog.get_by_role("button", name="Play", exact=True)).to_be_visible()
+    await page.keyboard.press(" ")
+    await expect(dialog.get_by_role("button", name="Pause")).to_be_visible()
+    assert not await video.evaluate("v => v.paused")
+
+    await page.keyboard.press("m")
+    assert await video.evaluate("v => v.muted")
+    await expect(dialog.get_by_role("button", name="Mute")).to_have_attribute("aria-pressed", "true")
+    await page.keyboard.press("m")
+    assert not await video.evaluate("v => v.muted")
+
+    before = await current_time(frame)
+    await page.keyboard.press("ArrowRight")
+    assert await current_time(frame) >= before + 4
+    before = await current_time(frame)
+    await page.keyboard.press("ArrowLeft")
+    assert await current_time(frame) <= before - 4
+
+    await page.keyboard.press("f")
+    await expect(dialog.get_by_role("button", name="Exit full screen")).to_be_visible()
+    assert await frame.evaluate("() => document.fullscreenElement?.className") == "player-stage"
+    await page.keyboard.press("f")
+    await expect(dialog.get_by_role("button", name="Full screen")).to_be_visible()
+    await played_past(frame, await current_time(frame) + 0.5)
+    assert await dialog.get_attribute("data-fatal-error") is None

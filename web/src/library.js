@@ -24,7 +24,7 @@ export function mountLibrary(root, { api, t, locale, userId, courseId }) {
   const watching = new Set();
   const waiting = [];
   let nextPageToken = "";
-  const player = new Player(document.getElementById("player"), { api, t });
+  const player = new Player(document.getElementById("player"), { api, t, locale });
 
   const say = (text) => {
     status.textContent = text;

@@ -9,12 +9,42 @@ import Hls from "hls.js";
 import { tokenRefreshDelay, withToken } from "./lib/hls-token.js";
 
 const RETRY_MS = 5_000;
+const SPEEDS = [0.75, 1, 1.25, 1.5, 1.75, 2];
+const SEEK_SECONDS = 5;
+
+// What a key pressed in the player does, or "" (keys typed into a control are the control's).
+export function keyAction(event) {
+  if (event.ctrlKey || event.metaKey || event.altKey) return "";
+  const tag = event.target && event.target.tagName;
+  if (tag === "SELECT" || tag === "INPUT" || tag === "TEXTAREA") return "";
+  const onButton = tag === "BUTTON";
+  switch (event.key) {
+    case " ":
+      return onButton ? "" : "toggle";
+    case "k":
+    case "K":
+      return "toggle";
+    case "ArrowLeft":
+      return "back";
+    case "ArrowRight":
+      return "forward";
+    case "f":
+    case "F":
+      return "fullscreen";
+    case "m":
+    case "M":
+      return "mute";
+    default:
+      return "";
+  }
+}
 
 export class Player {
-  constructor(root, { api, t }) {
+  constructor(root, { api, t, locale }) {
     this.root = root;
     this.api = api;
     this.t = t;
+    this.locale = locale;
     this.video = root.querySelector("video");
     this.error = root.querySelector(".player-error");
     this.hls = null;
@@ -25,6 +55,116 @@ export class Player {
     this.opener = null;
     root.querySelector(".player-close").addEventListener("click", () => this.close());
     root.addEventListener("close", () => this.stop());
+    this.wireControls();
+  }
+
+  // ---- controls: play/pause, mute, quality, speed, full screen, keys ----------------------------
+
+  wireControls() {
+    const { root, video, t } = this;
+    this.toggleButton = root.querySelector(".player-toggle");
+    this.muteButton = root.querySelector(".player-mute");
+    this.quality = root.querySelector(".player-quality");
+    this.speed = root.querySelector(".player-speed");
+    this.fullscreenButton = root.querySelector(".player-fullscreen");
+    this.stage = root.querySelector(".player-stage");
+    const rate = new Intl.NumberFormat(this.locale || undefined, { maximumFractionDigits: 2 });
+    for (const speed of SPEEDS) {
+      const option = new Option(t("player.speed_value", { rate: rate.format(speed) }), String(speed), speed === 1, speed === 1);
+      this.speed.append(option);
+    }
+    this.toggleButton.addEventListener("click", () => this.toggle());
+    this.muteButton.addEventListener("click", () => this.toggleMute());
+    this.fullscreenButton.addEventListener("click", () => this.toggleFullscreen());
+    this.fullscreenButton.hidden = !document.fullscreenEnabled;
+    this.speed.addEventListener("change", () => this.setSpeed(Number(this.speed.value)));
+    this.quality.addEventListener("change", () => {
+      if (this.hls) this.hls.currentLevel = Number(this.quality.value);
+    });
+    for (const name of ["play", "pause", "volumechange", "emptied"]) video.addEventListener(name, () => this.paintControls());
+    video.addEventListener("ratechange", () => {
+      this.speed.value = String(video.playbackRate);
+    });
+    document.addEventListener("fullscreenchange", () => this.paintControls());
+    // Captured before the <video> sees them: Chromium's own media controls would act on some
+    // of these keys again (a second play/pause) when they come up.
+    root.addEventListener(
+      "keydown",
+      (event) => {
+        const action = keyAction(event);
+        if (!action) return;
+        event.preventDefault();
+        event.stopPropagation();
+        if (action === "toggle") this.toggle();
+        else if (action === "back") this.seekBy(-SEEK_SECONDS);
+        else if (action === "forward") this.seekBy(SEEK_SECONDS);
+        else if (action === "fullscreen") this.toggleFullscreen();
+        else if (action === "mute") this.toggleMute();
+      },
+      { capture: true },
+    );
+    for (const name of ["keyup", "keypress"]) {
+      root.addEventListener(
+        name,
+        (event) => {
+          if (!keyAction(event)) return;
+          event.preventDefault();
+          event.stopPropagation();
+        },
+        { capture: true },
+      );
+    }
+    this.paintControls();
+  }
+
+  paintControls() {
+    const { video, t } = this;
+    this.toggleButton.textContent = t(video.paused ? "player.play" : "player.pause");
+    this.muteButton.setAttribute("aria-pressed", String(video.muted));
+    const full = document.fullscreenElement === this.stage;
+    this.fullscreenButton.textContent = t(full ? "player.exit_fullscreen" : "player.fullscreen");
+  }
+
+  toggle() {
+    if (this.video.paused) this.video.play().catch(() => {});
+    else this.video.pause();
+  }
+
+  toggleMute() {
+    this.video.muted = !this.video.muted;
+  }
+
+  seekBy(seconds) {
+    const { video } = this;
+    const end = Number.isFinite(video.duration) ? video.duration : video.currentTime + seconds;
+    video.currentTime = Math.min(Math.max(0, video.currentTime + seconds), end);
+  }
+
+  setSpeed(rate) {
+    this.video.defaultPlaybackRate = rate;
+    this.video.playbackRate = rate;
+  }
+
+  toggleFullscreen() {
+    if (!document.fullscreenEnabled) return;
+    if (document.fullscreenElement) document.exitFullscreen().catch(() => {});
+    else this.stage.requestFullscreen().catch(() => {});
+  }
+
+  fillQualities(levels) {
+    const { t } = this;
+    this.quality.replaceChildren(new Option(t("player.quality_auto"), "-1", true, true));
+    const rungs = levels.map((level, index) => ({ index, height: level.height })).sort((a, b) => b.height - a.height);
+    for (const { index, height } of rungs) this.quality.append(new Option(t("player.quality_rung", { height }), String(index)));
+  }
+
+  paintQuality(level) {
+    const auto = this.quality.options[0];
+    const playing = this.hls && this.hls.levels[level];
+    auto.textContent = this.hls && this.hls.autoLevelEnabled && playing
+      ? this.t("player.quality_auto_now", { quality: this.t("player.quality_rung", { height: playing.height }) })
+      : this.t("player.quality_auto");
+    this.root.dataset.level = String(level);
   }
 
   async open(video, opener) {
@@ -56,6 +196,7 @@ export class Player {
       this.hls.destroy();
       this.hls = null;
     }
+    if (document.fullscreenElement) document.exitFullscreen().catch(() => {});
     this.video.removeAttribute("src");
     this.video.load();
     this.fresh.clear();
@@ -148,11 +289,13 @@ export class Player {
     });
     hls.on(Hls.Events.MANIFEST_PARSED, () => {
       this.root.dataset.state = "ready";
-      this.root.dispatchEvent(new CustomEvent("levels", { detail: hls.levels }));
+      this.fillQualities(hls.levels);
+      this.setSpeed(Number(this.speed.value));
       this.video.play().catch(() => {
         // Autoplay refused (no recent click): the video's own play control starts it.
       });
     });
+    hls.on(Hls.Events.LEVEL_SWITCHED, (event, data) => this.paintQuality(data.level));
     hls.attachMedia(this.video);
     hls.loadSource(this.masterUrl);
   }
