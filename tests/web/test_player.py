@@ -12,7 +12,15 @@ from typing import Any
 import pytest
 from playwright.async_api import BrowserContext, Frame, Response, expect
 
-from tests.web.conftest import HLS_TOKEN_TTL_SECONDS, INSTRUCTOR_ROLE, LEARNER_ROLE, Course, open_tool, upload_ready
+from tests.web.conftest import (
+    HLS_TOKEN_TTL_SECONDS,
+    INSTRUCTOR_ROLE,
+    LEARNER,
+    LEARNER_ROLE,
+    Course,
+    open_tool,
+    upload_ready,
+)
 
 LONG_SECONDS = 40
 """Longer than the player's buffer (20 s) plus an access token's life, so it must fetch segments with a later token."""
@@ -177,3 +185,36 @@ async def test_the_player_offers_quality_speed_full_screen_and_keys_all_labelled
     await expect(dialog.get_by_role("button", name="Full screen")).to_be_visible()
     await played_past(frame, await current_time(frame) + 0.5)
     assert await dialog.get_attribute("data-fatal-error") is None
+
+
+async def test_a_learner_who_paused_a_lecture_resumes_it_where_they_left_off_and_no_one_else_does(
+    context: BrowserContext, course: Course, long_video: dict[str, Any]
+) -> None:
+    video_id = long_video["video_id"]
+    await course.api.call(
+        "PATCH", f"/api/v1/media/videos/{video_id}?update_mask=published", course.instructor, {"published": True}
+    )
+    learner = f"learner-{uuid.uuid4().hex[:6]}"
+    page = await context.new_page()
+    frame = await open_tool(page, course, user=learner, roles=[LEARNER_ROLE])
+    await play(frame, video_id)
+    await expect(frame.locator("#player")).to_have_attribute("data-resume-from", "0")
+    await played_past(frame, 6)
+
+    async with page.expect_response(lambda r: r.url.endswith("/progress") and r.request.method == "POST") as sent:
+        await frame.locator("#player video").focus()
+        await page.keyboard.press("k")
+    assert (await sent.value).ok
+    left_at = await current_time(frame)
+    await frame.get_by_role("button", name="Close player").click()
+
+    path = f"/api/v1/media/videos/{video_id}/progress"
+    stored = (await course.api.call("GET", path, course.caller(learner, LEARNER))).body["progress"]
+    assert abs(stored["position_seconds"] - left_at) < 0.5 and stored["resume_seconds"] == stored["position_seconds"]
+    other = (await course.api.call("GET", path, course.caller("someone-else", LEARNER))).body["progress"]
+    assert other.get("position_seconds", 0) == 0, "a position is its viewer's alone"
+
+    await play(frame, video_id)
+    resumed_from = float(await frame.locator("#player").get_attribute("data-resume-from") or 0)
+    assert abs(resumed_from - left_at) < 0.5
+    assert await current_time(frame) >= left_at - 1, "playback starts where the learner left off"

@@ -9,6 +9,7 @@ import Hls from "hls.js";
 import { tokenRefreshDelay, withToken } from "./lib/hls-token.js";
 
 const RETRY_MS = 5_000;
+const HEARTBEAT_MS = 10_000;
 const SPEEDS = [0.75, 1, 1.25, 1.5, 1.75, 2];
 const SEEK_SECONDS = 5;
 
@@ -56,6 +57,53 @@ export class Player {
     root.querySelector(".player-close").addEventListener("click", () => this.close());
     root.addEventListener("close", () => this.stop());
     this.wireControls();
+    this.heartbeat = 0;
+    this.video.addEventListener("playing", () => {
+      clearInterval(this.heartbeat);
+      this.heartbeat = setInterval(() => this.recordProgress(), HEARTBEAT_MS);
+    });
+    this.video.addEventListener("pause", () => {
+      clearInterval(this.heartbeat);
+      this.recordProgress();
+    });
+    window.addEventListener("pagehide", () => this.recordProgress());
+  }
+
+  // ---- where this viewer left off (playback_svc keeps it) ---------------------------------------
+
+  progressPath() {
+    return `/api/v1/media/videos/${encodeURIComponent(this.videoId)}/progress`;
+  }
+
+  async resumePosition() {
+    try {
+      const reply = await this.api.call("GET", this.progressPath());
+      return (reply.progress && reply.progress.resume_seconds) || 0;
+    } catch {
+      return 0; // no stored position to be had: start at the beginning, as a first viewing does
+    }
+  }
+
+  // A heartbeat: fetch with keepalive, so it is still sent while the page unloads
+  // (navigator.sendBeacon cannot carry the Bearer header).
+  recordProgress() {
+    const { video } = this;
+    if (!this.videoId || !this.started) return;
+    const body = {
+      position_seconds: video.currentTime || 0,
+      duration_seconds: Number.isFinite(video.duration) ? video.duration : 0,
+    };
+    if (body.position_seconds === this.lastRecorded) return;
+    this.lastRecorded = body.position_seconds;
+    fetch(this.progressPath(), {
+      method: "POST",
+      headers: { Authorization: `Bearer ${this.api.session.token}`, "Content-Type": "application/json" },
+      body: JSON.stringify(body),
+      credentials: "omit",
+      keepalive: true,
+    }).catch(() => {
+      this.lastRecorded = undefined; // the next heartbeat tries again
+    });
   }
 
   // ---- controls: play/pause, mute, quality, speed, full screen, keys ----------------------------
@@ -171,13 +219,17 @@ export class Player {
     this.stop();
     this.opener = opener;
     this.videoId = video.video_id;
+    this.started = false;
+    this.lastRecorded = undefined;
     this.root.querySelector(".player-title").textContent = video.title || this.t("video.untitled");
     this.showError("");
     this.root.dataset.state = "loading";
     if (!this.root.open) this.root.showModal();
     this.video.focus();
     try {
-      await this.fetchToken();
+      const [resume] = await Promise.all([this.resumePosition(), this.fetchToken()]);
+      this.startPosition = resume > 0 ? resume : -1;
+      this.root.dataset.resumeFrom = String(resume);
     } catch (error) {
       this.root.dataset.state = "failed";
       this.showError(this.t("player.error_token", { message: error.network ? this.t("error.network") : error.message }));
@@ -192,6 +244,9 @@ export class Player {
 
   stop() {
     clearTimeout(this.timer);
+    clearInterval(this.heartbeat);
+    this.recordProgress();
+    this.started = false; // emptying the <video> below pauses it at 0: not a position to keep
     if (this.hls) {
       this.hls.destroy();
       this.hls = null;
@@ -295,6 +350,7 @@ export class Player {
         // Autoplay refused (no recent click): the video's own play control starts it.
       });
     });
+    this.video.addEventListener("playing", () => (this.started = true), { once: true });
     hls.on(Hls.Events.LEVEL_SWITCHED, (event, data) => this.paintQuality(data.level));
     hls.attachMedia(this.video);
     hls.loadSource(this.masterUrl);
