@@ -5,7 +5,9 @@
 // expiry, so before then the player asks for a new token and, for every rendition it has
 // loaded, the variant playlist again: later requests for a playlist get the new token, and
 // later requests for a segment get that segment's fresh URL. A long lecture never stops.
-import Hls from "hls.js";
+// The light build (about 230 kB less): our renditions carry their audio, with no subtitle,
+// alternative-audio or DRM tracks for the full build's extra code to play.
+import Hls from "hls.js/light";
 import { tokenRefreshDelay, withToken } from "./lib/hls-token.js";
 
 const RETRY_MS = 5_000;
