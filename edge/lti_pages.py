@@ -41,6 +41,7 @@ from edge.errors import EdgeError, from_service_error
 from edge.gateway import call_unary, handle_operation, operation_of, outgoing_metadata
 from edge.keys import BACKENDS, REQUEST_ID, SETTINGS
 from edge.operations import Handler
+from edge.player_origins import PLAYER_MEDIA_SRC, player_connect_origins
 from media.lti.v1 import lti_pb2
 from media.upload.v1 import upload_pb2
 from service_kit import errors as kit_errors
@@ -243,7 +244,14 @@ async def lti_launch(request: web.Request) -> web.StreamResponse:
         policy=Policy(
             form_action=form_action,
             frame_ancestors=reply.platform_origin or "*",
-            connect_origins=_upload_origins(request) if context["view"] == "library" and context["staff"] else (),
+            connect_origins=tuple(
+                dict.fromkeys(
+                    (*_upload_origins(request), *player_connect_origins(request.app[SETTINGS]))
+                    if context["view"] == "library" and context["staff"]
+                    else player_connect_origins(request.app[SETTINGS])
+                )
+            ),
+            media_src=PLAYER_MEDIA_SRC,
         ),
     )
     response.del_cookie(STATE_COOKIE_PREFIX + state, path=LAUNCH_ROUTE)

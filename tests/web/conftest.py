@@ -64,6 +64,8 @@ for (const name of ["localStorage", "sessionStorage", "indexedDB"]) {
 """
 """Runs in every frame before its scripts: the page must not need storage at all."""
 STEP_SECONDS = 15.0
+HLS_TOKEN_TTL_SECONDS = 12
+"""Short, so the player's specs see its access token expire and be replaced while it plays."""
 
 
 @dataclass
@@ -116,6 +118,7 @@ async def web_stack(infra: Infra) -> AsyncIterator[WebStack]:
         # Multipart from 6 MiB in 5 MiB parts, so the page's multipart path runs on a small file.
         "MULTIPART_THRESHOLD": str(SMALL_THRESHOLD),
         "MULTIPART_PART_SIZE": str(SMALL_PART),
+        "HLS_TOKEN_TTL": str(HLS_TOKEN_TTL_SECONDS),
     }
     for name in SERVICE_NAMES:
         env[f"{name.upper()}_SVC_PORT"] = str(free_port())

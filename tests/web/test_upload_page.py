@@ -100,7 +100,11 @@ async def test_a_multipart_upload_interrupted_by_a_reload_resumes_from_the_store
     await expect(row).to_have_attribute("data-upload-id", upload_id or "")
     await expect(row.locator(".upload-state")).to_contain_text("Uploaded", timeout=READY_TIMEOUT_MS)
 
-    assert sorted(sent_after_reload) == [2, 3, 3], "part 1 is not sent again; part 3 is retried after a 503"
+    # Page-level request events were seen to miss the resumed frame's part 3 under load (1 run in
+    # 4 on 2 busy cores); the route's own refusal of part 3 (failed_once) and the completed
+    # upload are what prove the retry.
+    assert 1 not in sent_after_reload, "part 1 is not sent again"
+    assert failed_once == [3], "part 3 was refused once after the reload, and the upload still completed"
     upload = await course.api.call("GET", f"/api/v1/media/uploads/{upload_id}", course.instructor)
     assert upload.body["status"] != "VIDEO_STATUS_PENDING_UPLOAD", upload.body
 
