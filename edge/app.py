@@ -32,7 +32,7 @@ from edge.health import HealthChecker
 from edge.hls import hls_preflight_middleware
 from edge.keys import BACKENDS, HEALTH, METRICS, OPENAPI_DOCUMENT, SETTINGS
 from edge.metrics import EdgeMetrics
-from edge.middleware import echo_request_id, request_context_middleware
+from edge.middleware import echo_request_id, request_context_middleware, security_headers
 from edge.openapi import build_openapi
 from edge.operational import OPERATIONAL_ROUTES
 from edge.operations import Handler, Operation, RouteTarget, compile_operations
@@ -111,6 +111,7 @@ def create_app(
     if rules:
         app.cleanup_ctx.append(rate_limit_context(settings.redis_url, settings.jwt_secret_key))
     app.on_response_prepare.append(echo_request_id)
+    app.on_response_prepare.append(security_headers)
     app.router.add_route("*", "/{path:.*}", make_dispatcher(router))
     return app
 

@@ -41,6 +41,7 @@ from edge.errors import EdgeError, from_service_error
 from edge.gateway import call_unary, handle_operation, operation_of, outgoing_metadata
 from edge.keys import BACKENDS, REQUEST_ID, SETTINGS
 from edge.operations import Handler
+from edge.player_origins import PLAYER_MEDIA_SRC, player_connect_origins
 from media.lti.v1 import lti_pb2
 from media.upload.v1 import upload_pb2
 from service_kit import errors as kit_errors
@@ -240,7 +241,18 @@ async def lti_launch(request: web.Request) -> web.StreamResponse:
         "lti/tool.html",
         context,
         catalogue=catalogue,
-        policy=Policy(form_action=form_action, frame_ancestors=reply.platform_origin or "*"),
+        policy=Policy(
+            form_action=form_action,
+            frame_ancestors=reply.platform_origin or "*",
+            connect_origins=tuple(
+                dict.fromkeys(
+                    (*_upload_origins(request), *player_connect_origins(request.app[SETTINGS]))
+                    if context["view"] == "library" and context["staff"]
+                    else player_connect_origins(request.app[SETTINGS])
+                )
+            ),
+            media_src=PLAYER_MEDIA_SRC,
+        ),
     )
     response.del_cookie(STATE_COOKIE_PREFIX + state, path=LAUNCH_ROUTE)
     return response
@@ -253,6 +265,16 @@ def _resource_view(custom: Mapping[str, str]) -> str:
     if custom.get("live_session_id"):
         return "live"
     return "library"
+
+
+def _upload_origins(request: web.Request) -> tuple[str, ...]:
+    """The object store's public origin: course staff's library page uploads to it directly."""
+    settings = request.app[SETTINGS]
+    public = settings.s3_public_endpoint_url or settings.s3_endpoint_url
+    if not public:
+        return ()
+    parts = urlsplit(public)
+    return (f"{parts.scheme}://{parts.netloc}",)
 
 
 def _tool_context(launch: lti_pb2.LtiLaunch) -> dict[str, Any]:

@@ -71,3 +71,25 @@ async def echo_request_id(request: web.Request, response: web.StreamResponse) ->
     request_id = request.get(REQUEST_ID)
     if request_id is not None:
         response.headers["X-Request-ID"] = request_id
+
+
+API_SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+"""Every answer: no MIME sniffing of JSON or playlists into something executable, no URL leaked onwards."""
+NON_PAGE_POLICY = "default-src 'none'; frame-ancestors 'none'"
+"""Answers that are not pages (JSON, playlists, CSV) may load nothing and be framed by nobody."""
+
+
+async def security_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """on_response_prepare: the baseline every response carries; pages set their own, stricter, policy.
+
+    HTML pages (web/render.py) send a Content-Security-Policy with a script nonce and the
+    launching platform as their only frame ancestor; everything else gets one that allows
+    nothing, so an API answer opened in a tab can neither run nor be framed.
+    """
+    for name, value in API_SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+    if "Content-Security-Policy" not in response.headers and not response.content_type.startswith("text/html"):
+        response.headers["Content-Security-Policy"] = NON_PAGE_POLICY

@@ -324,3 +324,30 @@ def token_subject(caller: SessionClaims, requested_user_id: str) -> str:
             "only instructors of the course or administrators may request a token for another user"
         )
     return check_identifier("user_id", wanted)
+
+
+# ---- viewing progress (resume where the viewer left off) --------------------------------------
+
+MAX_POSITION_SECONDS = 7 * 24 * 3600.0
+"""No lecture is a week long: a larger position is a broken client, refused."""
+FINISHED_MARGIN_SECONDS = 5.0
+"""A viewer who stopped this close to the end has finished: the next viewing starts at 0."""
+
+
+def progress_position(position_seconds: float, duration_seconds: float) -> tuple[float, float]:
+    """A player's reported (position, duration), checked; the position is kept within the duration."""
+    for name, value in (("position_seconds", position_seconds), ("duration_seconds", duration_seconds)):
+        if not math.isfinite(value) or value < 0 or value > MAX_POSITION_SECONDS:
+            raise errors.InvalidPlaybackRequest(
+                f"{name} must be a number of seconds from 0 to {MAX_POSITION_SECONDS:.0f}"
+            )
+    if duration_seconds > 0:
+        position_seconds = min(position_seconds, duration_seconds)
+    return position_seconds, duration_seconds
+
+
+def resume_at(position_seconds: float, duration_seconds: float) -> float:
+    """Where to start again: the stored position, or 0 when the viewer had (nearly) reached the end."""
+    if duration_seconds > 0 and position_seconds >= duration_seconds - FINISHED_MARGIN_SECONDS:
+        return 0.0
+    return position_seconds

@@ -2,7 +2,8 @@
 
 Each RPC maps proto to domain and back: token format, windows, whitelists and rewriting
 are in :mod:`playback_svc.domain`, object storage, signers and the catalog in
-:mod:`playback_svc.adapters`. Playback owns no tables: its state is the token policy
+:mod:`playback_svc.adapters`. Playback's one table holds viewers' positions
+(:mod:`playback_svc.store`, for resuming); the rest of its state is the token policy
 (settings) and the playlist cache, which lives in this process (see
 :mod:`playback_svc.cache`): parsed master and variant playlists per video, and
 rewritten variants per (video, rendition, links expiry).
@@ -24,12 +25,14 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from google.api import httpbody_pb2
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from media.playback.v1 import playback_pb2, playback_pb2_grpc
-from playback_svc import adapters, domain, errors
+from playback_svc import adapters, domain, errors, store
 from playback_svc.cache import ExpiringCache
 from playback_svc.domain import CatalogStatus, Delivery, MasterPlaylist, VariantPlaylist
 from service_kit.caller import forwarded_metadata, require_caller
+from service_kit.db import create_engine, session_factory
 from service_kit.grpc_server import Registration
 from service_kit.grpc_server import serve as serve_grpc
 from service_kit.settings import PlaybackSettings, Settings, SettingsError, load_playback_settings
@@ -63,6 +66,8 @@ class Dependencies:
     """Signer of segment URLs for players (s3, cdn); None in proxy mode."""
     internal: adapters.SigV4Presigner
     """Signer on the internal endpoint, for the edge's reads in proxy mode."""
+    sessions: async_sessionmaker[AsyncSession] | None = None
+    """The database (viewing positions); None where a test needs none."""
 
 
 @dataclass(frozen=True)
@@ -118,6 +123,37 @@ class PlaybackServicer(playback_pb2_grpc.PlaybackServiceServicer):
         )
         reply.expires_at.FromSeconds(expires_at)
         return reply
+
+    # ---- viewing progress ------------------------------------------------------------------
+
+    async def _viewer_of(self, video_id: str, context: Context) -> tuple[str, str, str]:
+        """(organization, user, video) of the caller's progress, once the catalog says they see the video."""
+        caller = require_caller()
+        video_id = domain.check_identifier("video_id", video_id)
+        video = await self._deps.catalog.video(video_id, forwarded_metadata(context))
+        return caller.organization_id, caller.user_id, video.video_id
+
+    def _database(self) -> async_sessionmaker[AsyncSession]:
+        if self._deps.sessions is None:
+            raise errors.StorageUnavailable("viewing progress is not stored by this process")
+        return self._deps.sessions
+
+    async def RecordPlaybackProgress(
+        self, request: playback_pb2.RecordPlaybackProgressRequest, context: Context
+    ) -> playback_pb2.RecordPlaybackProgressResponse:
+        position, duration = domain.progress_position(request.position_seconds, request.duration_seconds)
+        organization_id, user_id, video_id = await self._viewer_of(request.video_id, context)
+        async with self._database().begin() as session:
+            stored = await store.record_position(session, organization_id, user_id, video_id, position, duration)
+        return playback_pb2.RecordPlaybackProgressResponse(progress=progress_message(video_id, stored))
+
+    async def GetPlaybackProgress(
+        self, request: playback_pb2.GetPlaybackProgressRequest, context: Context
+    ) -> playback_pb2.GetPlaybackProgressResponse:
+        organization_id, user_id, video_id = await self._viewer_of(request.video_id, context)
+        async with self._database()() as session:
+            stored = await store.position_of(session, organization_id, user_id, video_id)
+        return playback_pb2.GetPlaybackProgressResponse(progress=progress_message(video_id, stored))
 
     # ---- playlists -------------------------------------------------------------------------
 
@@ -216,6 +252,16 @@ class PlaybackServicer(playback_pb2_grpc.PlaybackServiceServicer):
         return text
 
 
+def progress_message(video_id: str, stored: store.Position | None) -> playback_pb2.PlaybackProgress:
+    message = playback_pb2.PlaybackProgress(video_id=video_id)
+    if stored is not None:
+        message.position_seconds = stored.position_seconds
+        message.duration_seconds = stored.duration_seconds
+        message.resume_seconds = domain.resume_at(stored.position_seconds, stored.duration_seconds)
+        message.updated_at.FromDatetime(stored.updated_at)
+    return message
+
+
 def dependencies(settings: Settings, playback: PlaybackSettings) -> Dependencies:
     """Signers and clients for the configured delivery mode."""
     links: adapters.SigV4Presigner | adapters.CloudFrontSigner | None
@@ -238,6 +284,7 @@ def dependencies(settings: Settings, playback: PlaybackSettings) -> Dependencies
         catalog=adapters.Catalog(settings.endpoint("upload").address, settings.backend_timeout_seconds),
         links=links,
         internal=adapters.s3_presigner(settings, settings.s3_endpoint_url),
+        sessions=session_factory(create_engine(settings.database_url, pool_size=5)),
     )
 
 
@@ -251,6 +298,9 @@ async def serve(settings: Settings) -> None:
     except ValueError as exc:  # a CloudFront key that does not parse
         raise SystemExit(f"configuration error: CLOUDFRONT_PRIVATE_KEY: {exc}") from None
     stops: list[Callable[[], Awaitable[None]]] = [deps.catalog.close]
+    if deps.sessions is not None:
+        engine = deps.sessions.kw["bind"]
+        stops.append(engine.dispose)
     await serve_grpc(
         service="playback",
         settings=settings,

@@ -41,18 +41,22 @@ class Policy:
     ``form_action`` is where the page's forms may post (the deep-linking return URL for the
     auto-posted response; nowhere for the library); ``frame_ancestors`` which origin may
     frame it (the LMS that launched it); ``connect_origins`` other origins its scripts may
-    call (object storage, for uploads).
+    call (object storage, for uploads; the edge's HLS routes and the segments' origin, for
+    the player); ``media_src`` where its <video> may load from (``blob:`` for the player's
+    MediaSource), none when empty.
     """
 
     form_action: str = "'self'"
     frame_ancestors: str = "*"
     connect_origins: Sequence[str] = field(default_factory=tuple)
+    media_src: Sequence[str] = field(default_factory=tuple)
 
     def header(self, nonce: str) -> str:
         connect = " ".join(("'self'", *self.connect_origins))
+        media = f" media-src {' '.join(self.media_src)};" if self.media_src else ""
         return (
             f"default-src 'none'; script-src 'nonce-{nonce}'; style-src 'self'; img-src 'self' data:;"
-            f" connect-src {connect}; form-action {self.form_action}; base-uri 'none';"
+            f" connect-src {connect};{media} form-action {self.form_action}; base-uri 'none';"
             f" frame-ancestors {self.frame_ancestors}"
         )
 

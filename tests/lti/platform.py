@@ -291,8 +291,8 @@ class TestPlatform:
         )
         page = (
             '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Analytical Engines</title></head>'
-            f'<body><h1>Analytical Engines</h1><iframe id="tool" title="Lecture media" src="{html.escape(login)}"'
-            ' style="width:100%;height:900px;border:0"></iframe></body></html>'
+            '<body><h1>Analytical Engines</h1><iframe id="tool" title="Lecture media" allow="fullscreen"'
+            f' src="{html.escape(login)}" style="width:100%;height:900px;border:0"></iframe></body></html>'
         )
         return web.Response(text=page, content_type="text/html")
 

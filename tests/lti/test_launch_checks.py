@@ -240,3 +240,15 @@ async def test_the_platform_rotating_its_key_is_followed_by_one_fresh_fetch(
     assert reply.status == 200, reply.text
     assert platform.received.jwks_fetches == fetches + 1
     assert session_of(reply.text)["course_id"] == platform.context_id
+
+
+async def test_a_refusal_page_keeps_its_own_policy_beside_the_security_baseline(
+    lti: Lti, platform: TestPlatform
+) -> None:
+    async with lti.browser() as browser:
+        reply = await lti.login(browser, platform, roles=[LEARNER_ROLE], user="u-headers")
+    assert reply.status == 400 and reply.headers["Content-Type"].startswith("text/html")
+    policy = reply.headers["Content-Security-Policy"]
+    assert "'nonce-" in policy and "frame-ancestors" in policy and "default-src 'none'" in policy
+    assert reply.headers["X-Content-Type-Options"] == "nosniff"
+    assert reply.headers["Referrer-Policy"] == "no-referrer"

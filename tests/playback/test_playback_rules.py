@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import math
 import time
 
 import boto3
@@ -250,3 +251,20 @@ def test_cache_entries_expire_and_the_oldest_go_first_when_full() -> None:
     now[0] = 60.0
     assert cache.get("c") is None
     assert time.time() > 0
+
+
+def test_a_reported_position_beyond_the_duration_is_kept_at_the_end() -> None:
+    assert domain.progress_position(130.0, 120.0) == (120.0, 120.0)
+    assert domain.progress_position(42.5, 0.0) == (42.5, 0.0)  # duration unknown: kept as sent
+
+
+@pytest.mark.parametrize("position, duration", [(-1.0, 10.0), (math.nan, 10.0), (5.0, math.inf), (1e9, 0.0)])
+def test_a_negative_infinite_or_absurd_position_or_duration_is_refused(position: float, duration: float) -> None:
+    with pytest.raises(errors.InvalidPlaybackRequest):
+        domain.progress_position(position, duration)
+
+
+def test_a_viewer_resumes_where_they_stopped_and_from_the_start_once_they_reached_the_end() -> None:
+    assert domain.resume_at(61.0, 600.0) == 61.0
+    assert domain.resume_at(596.0, 600.0) == 0.0
+    assert domain.resume_at(596.0, 0.0) == 596.0

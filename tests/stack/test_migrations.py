@@ -11,8 +11,8 @@ from sqlalchemy import MetaData, create_engine
 
 from tests.support.processes import Infra
 
-SERVICES_WITH_TABLES = ("upload", "transcode", "lti", "attendance")
-"""playback_svc keeps no tables: its cache lives in process."""
+SERVICES_WITH_TABLES = ("upload", "transcode", "playback", "lti", "attendance")
+"""Every service keeps tables (playback_svc only viewing positions: its playlist cache lives in process)."""
 
 
 @pytest.mark.parametrize("service", SERVICES_WITH_TABLES)

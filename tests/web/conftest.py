@@ -35,7 +35,14 @@ from tests.lti.platform import INSTRUCTOR_ROLE, LEARNER_ROLE, TestPlatform
 from tests.support.callers import Caller
 from tests.support.processes import Infra, Stack, spawn, start_stack
 from tests.transcode.conftest import TEST_TRANSCODE_ENV
-from tests.upload.conftest import Api, media_dir, small_video  # noqa: F401 - fixtures reused here
+from tests.upload.conftest import (  # noqa: F401 - fixtures reused here
+    SMALL_PART,
+    SMALL_THRESHOLD,
+    Api,
+    large_video,
+    media_dir,
+    small_video,
+)
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -57,6 +64,8 @@ for (const name of ["localStorage", "sessionStorage", "indexedDB"]) {
 """
 """Runs in every frame before its scripts: the page must not need storage at all."""
 STEP_SECONDS = 15.0
+HLS_TOKEN_TTL_SECONDS = 12
+"""Short, so the player's specs see its access token expire and be replaced while it plays."""
 
 
 @dataclass
@@ -106,6 +115,10 @@ async def web_stack(infra: Infra) -> AsyncIterator[WebStack]:
         "EDGE_PORT": str(edge_port),
         "PUBLIC_BASE_URL": tool_url,
         "LTI_ENCRYPTION_KEYS": f"current:{ENCRYPTION_KEY}",
+        # Multipart from 6 MiB in 5 MiB parts, so the page's multipart path runs on a small file.
+        "MULTIPART_THRESHOLD": str(SMALL_THRESHOLD),
+        "MULTIPART_PART_SIZE": str(SMALL_PART),
+        "HLS_TOKEN_TTL": str(HLS_TOKEN_TTL_SECONDS),
     }
     for name in SERVICE_NAMES:
         env[f"{name.upper()}_SVC_PORT"] = str(free_port())

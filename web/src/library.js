@@ -2,7 +2,9 @@
 // published ready videos for learners. Everything goes through the public REST API; the
 // services refuse a learner's management calls whatever a page shows.
 import { formatDate, formatDuration } from "./lib/format.js";
+import { Player } from "./player.js";
 
+const PLAYABLE = new Set(["VIDEO_STATUS_TRANSCODING", "VIDEO_STATUS_READY"]);
 const IN_FLIGHT = new Set(["VIDEO_STATUS_UPLOADED", "VIDEO_STATUS_QUEUED", "VIDEO_STATUS_TRANSCODING"]);
 const PAGE_SIZE = 50;
 const MAX_STREAMS = 3; // an HTTP/1.1 browser opens 6 connections per host: leave room for API calls
@@ -22,6 +24,7 @@ export function mountLibrary(root, { api, t, locale, userId, courseId }) {
   const watching = new Set();
   const waiting = [];
   let nextPageToken = "";
+  const player = new Player(document.getElementById("player"), { api, t, locale });
 
   const say = (text) => {
     status.textContent = text;
@@ -90,6 +93,9 @@ export function mountLibrary(root, { api, t, locale, userId, courseId }) {
     created.dateTime = video.created_at;
     created.textContent = t("video.added", { date: formatDate(video.created_at, locale) });
     node.querySelector(".progress").hidden = !IN_FLIGHT.has(video.status);
+    const play = node.querySelector(".play");
+    play.hidden = !PLAYABLE.has(video.status);
+    play.setAttribute("aria-describedby", title.id);
     if (!staff) return;
     const visibility = node.querySelector(".badge.visibility");
     visibility.textContent = t(video.published ? "video.published" : "video.unpublished");
@@ -126,6 +132,8 @@ export function mountLibrary(root, { api, t, locale, userId, courseId }) {
   }
 
   function wire(card) {
+    const play = card.node.querySelector(".play");
+    play.addEventListener("click", () => player.open(card.video, play));
     if (!staff) return;
     const { node } = card;
     const actions = node.querySelector(".actions");
@@ -271,6 +279,12 @@ export function mountLibrary(root, { api, t, locale, userId, courseId }) {
       // No roster (the platform offers none, or is down): uploaders stay named by their LMS id.
     }
   }
+
+  // A video uploaded from this page (upload.js) joins the list, which follows its transcoding.
+  root.addEventListener("library:video", (event) => {
+    upsert(event.detail);
+    showEmptyState();
+  });
 
   root.querySelector("#library-retry").addEventListener("click", () => load());
   more.addEventListener("click", () => busy(more, () => load(nextPageToken)));

@@ -7,6 +7,7 @@ import { verifyLaunch } from "./lib/launch-check.js";
 import { readJson } from "./lib/page-data.js";
 import { Session } from "./lib/session.js";
 import { mountLibrary } from "./library.js";
+import { mountUpload } from "./upload.js";
 
 const main = document.getElementById("tool");
 const data = readJson("lti-session");
@@ -28,13 +29,24 @@ async function start() {
   });
   const library = document.getElementById("library");
   if (library) {
+    const api = new Api(session);
     mountLibrary(library, {
-      api: new Api(session),
+      api,
       t,
       locale: usableLocale(data.locale),
       userId: data.user_id,
       courseId: data.course_id,
     });
+    const upload = document.getElementById("upload");
+    if (upload) {
+      mountUpload(upload, {
+        api,
+        t,
+        userId: data.user_id,
+        courseId: data.course_id,
+        onVideo: (video) => library.dispatchEvent(new CustomEvent("library:video", { detail: video })),
+      });
+    }
   }
 }
 

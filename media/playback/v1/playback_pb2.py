@@ -29,13 +29,17 @@ from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n media/playback/v1/playback.proto\x12\x11media.playback.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/httpbody.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"C\n\x18\x43reateAccessTokenRequest\x12\x16\n\x08video_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x0f\n\x07user_id\x18\x02 \x01(\t\"n\n\x19\x43reateAccessTokenResponse\x12\r\n\x05token\x18\x01 \x01(\t\x12.\n\nexpires_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nmaster_url\x18\x03 \x01(\t\"T\n\x12GetPlaylistRequest\x12\x16\n\x08video_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x11\n\trendition\x18\x02 \x01(\t\x12\x13\n\x05token\x18\x03 \x01(\tB\x04\xe2\x41\x01\x02\"\x9a\x01\n\x13GetPlaylistResponse\x12\"\n\x04\x62ody\x18\x01 \x01(\x0b\x32\x14.google.api.HttpBody\x12*\n\x07max_age\x18\x02 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x33\n\x0flinks_expire_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"t\n\x15ResolveSegmentRequest\x12\x16\n\x08video_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x17\n\trendition\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\x12\x15\n\x07segment\x18\x03 \x01(\tB\x04\xe2\x41\x01\x02\x12\x13\n\x05token\x18\x04 \x01(\tB\x04\xe2\x41\x01\x02\"x\n\x16ResolveSegmentResponse\x12\x16\n\x0credirect_url\x18\x01 \x01(\tH\x00\x12$\n\x04\x62ody\x18\x02 \x01(\x0b\x32\x14.google.api.HttpBodyH\x00\x12\x16\n\x0cupstream_url\x18\x03 \x01(\tH\x00\x42\x08\n\x06target2\xad\x04\n\x0fPlaybackService\x12\xa1\x01\n\x11\x43reateAccessToken\x12+.media.playback.v1.CreateAccessTokenRequest\x1a,.media.playback.v1.CreateAccessTokenResponse\"1\x82\xd3\xe4\x93\x02+\x12)/api/v1/media/hls/{video_id}/access-token\x12\xd1\x01\n\x0bGetPlaylist\x12%.media.playback.v1.GetPlaylistRequest\x1a&.media.playback.v1.GetPlaylistResponse\"s\x82\xd3\xe4\x93\x02m\x12(/api/v1/media/hls/{video_id}/master.m3u8Z;\x12\x33/api/v1/media/hls/{video_id}/{rendition}/index.m3u8b\x04\x62odyb\x04\x62ody\x12\xa1\x01\n\x0eResolveSegment\x12(.media.playback.v1.ResolveSegmentRequest\x1a).media.playback.v1.ResolveSegmentResponse\":\x82\xd3\xe4\x93\x02\x34\x12\x32/api/v1/media/hls/{video_id}/{rendition}/{segment}b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n media/playback/v1/playback.proto\x12\x11media.playback.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/httpbody.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa0\x01\n\x10PlaybackProgress\x12\x10\n\x08video_id\x18\x01 \x01(\t\x12\x18\n\x10position_seconds\x18\x02 \x01(\x01\x12\x18\n\x10\x64uration_seconds\x18\x03 \x01(\x01\x12\x16\n\x0eresume_seconds\x18\x04 \x01(\x01\x12.\n\nupdated_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"k\n\x1dRecordPlaybackProgressRequest\x12\x16\n\x08video_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x18\n\x10position_seconds\x18\x02 \x01(\x01\x12\x18\n\x10\x64uration_seconds\x18\x03 \x01(\x01\"W\n\x1eRecordPlaybackProgressResponse\x12\x35\n\x08progress\x18\x01 \x01(\x0b\x32#.media.playback.v1.PlaybackProgress\"4\n\x1aGetPlaybackProgressRequest\x12\x16\n\x08video_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\"T\n\x1bGetPlaybackProgressResponse\x12\x35\n\x08progress\x18\x01 \x01(\x0b\x32#.media.playback.v1.PlaybackProgress\"C\n\x18\x43reateAccessTokenRequest\x12\x16\n\x08video_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x0f\n\x07user_id\x18\x02 \x01(\t\"n\n\x19\x43reateAccessTokenResponse\x12\r\n\x05token\x18\x01 \x01(\t\x12.\n\nexpires_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nmaster_url\x18\x03 \x01(\t\"T\n\x12GetPlaylistRequest\x12\x16\n\x08video_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x11\n\trendition\x18\x02 \x01(\t\x12\x13\n\x05token\x18\x03 \x01(\tB\x04\xe2\x41\x01\x02\"\x9a\x01\n\x13GetPlaylistResponse\x12\"\n\x04\x62ody\x18\x01 \x01(\x0b\x32\x14.google.api.HttpBody\x12*\n\x07max_age\x18\x02 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x33\n\x0flinks_expire_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"t\n\x15ResolveSegmentRequest\x12\x16\n\x08video_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x17\n\trendition\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\x12\x15\n\x07segment\x18\x03 \x01(\tB\x04\xe2\x41\x01\x02\x12\x13\n\x05token\x18\x04 \x01(\tB\x04\xe2\x41\x01\x02\"x\n\x16ResolveSegmentResponse\x12\x16\n\x0credirect_url\x18\x01 \x01(\tH\x00\x12$\n\x04\x62ody\x18\x02 \x01(\x0b\x32\x14.google.api.HttpBodyH\x00\x12\x16\n\x0cupstream_url\x18\x03 \x01(\tH\x00\x42\x08\n\x06target2\x8b\x07\n\x0fPlaybackService\x12\xa1\x01\n\x11\x43reateAccessToken\x12+.media.playback.v1.CreateAccessTokenRequest\x1a,.media.playback.v1.CreateAccessTokenResponse\"1\x82\xd3\xe4\x93\x02+\x12)/api/v1/media/hls/{video_id}/access-token\x12\xd1\x01\n\x0bGetPlaylist\x12%.media.playback.v1.GetPlaylistRequest\x1a&.media.playback.v1.GetPlaylistResponse\"s\x82\xd3\xe4\x93\x02m\x12(/api/v1/media/hls/{video_id}/master.m3u8Z;\x12\x33/api/v1/media/hls/{video_id}/{rendition}/index.m3u8b\x04\x62odyb\x04\x62ody\x12\xa1\x01\n\x0eResolveSegment\x12(.media.playback.v1.ResolveSegmentRequest\x1a).media.playback.v1.ResolveSegmentResponse\":\x82\xd3\xe4\x93\x02\x34\x12\x32/api/v1/media/hls/{video_id}/{rendition}/{segment}\x12\xb2\x01\n\x16RecordPlaybackProgress\x12\x30.media.playback.v1.RecordPlaybackProgressRequest\x1a\x31.media.playback.v1.RecordPlaybackProgressResponse\"3\x82\xd3\xe4\x93\x02-\"(/api/v1/media/videos/{video_id}/progress:\x01*\x12\xa6\x01\n\x13GetPlaybackProgress\x12-.media.playback.v1.GetPlaybackProgressRequest\x1a..media.playback.v1.GetPlaybackProgressResponse\"0\x82\xd3\xe4\x93\x02*\x12(/api/v1/media/videos/{video_id}/progressb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'media.playback.v1.playback_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
+  _globals['_RECORDPLAYBACKPROGRESSREQUEST'].fields_by_name['video_id']._loaded_options = None
+  _globals['_RECORDPLAYBACKPROGRESSREQUEST'].fields_by_name['video_id']._serialized_options = b'\342A\001\002'
+  _globals['_GETPLAYBACKPROGRESSREQUEST'].fields_by_name['video_id']._loaded_options = None
+  _globals['_GETPLAYBACKPROGRESSREQUEST'].fields_by_name['video_id']._serialized_options = b'\342A\001\002'
   _globals['_CREATEACCESSTOKENREQUEST'].fields_by_name['video_id']._loaded_options = None
   _globals['_CREATEACCESSTOKENREQUEST'].fields_by_name['video_id']._serialized_options = b'\342A\001\002'
   _globals['_GETPLAYLISTREQUEST'].fields_by_name['video_id']._loaded_options = None
@@ -56,18 +60,32 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_PLAYBACKSERVICE'].methods_by_name['GetPlaylist']._serialized_options = b'\202\323\344\223\002m\022(/api/v1/media/hls/{video_id}/master.m3u8Z;\0223/api/v1/media/hls/{video_id}/{rendition}/index.m3u8b\004bodyb\004body'
   _globals['_PLAYBACKSERVICE'].methods_by_name['ResolveSegment']._loaded_options = None
   _globals['_PLAYBACKSERVICE'].methods_by_name['ResolveSegment']._serialized_options = b'\202\323\344\223\0024\0222/api/v1/media/hls/{video_id}/{rendition}/{segment}'
-  _globals['_CREATEACCESSTOKENREQUEST']._serialized_start=210
-  _globals['_CREATEACCESSTOKENREQUEST']._serialized_end=277
-  _globals['_CREATEACCESSTOKENRESPONSE']._serialized_start=279
-  _globals['_CREATEACCESSTOKENRESPONSE']._serialized_end=389
-  _globals['_GETPLAYLISTREQUEST']._serialized_start=391
-  _globals['_GETPLAYLISTREQUEST']._serialized_end=475
-  _globals['_GETPLAYLISTRESPONSE']._serialized_start=478
-  _globals['_GETPLAYLISTRESPONSE']._serialized_end=632
-  _globals['_RESOLVESEGMENTREQUEST']._serialized_start=634
-  _globals['_RESOLVESEGMENTREQUEST']._serialized_end=750
-  _globals['_RESOLVESEGMENTRESPONSE']._serialized_start=752
-  _globals['_RESOLVESEGMENTRESPONSE']._serialized_end=872
-  _globals['_PLAYBACKSERVICE']._serialized_start=875
-  _globals['_PLAYBACKSERVICE']._serialized_end=1432
+  _globals['_PLAYBACKSERVICE'].methods_by_name['RecordPlaybackProgress']._loaded_options = None
+  _globals['_PLAYBACKSERVICE'].methods_by_name['RecordPlaybackProgress']._serialized_options = b'\202\323\344\223\002-\"(/api/v1/media/videos/{video_id}/progress:\001*'
+  _globals['_PLAYBACKSERVICE'].methods_by_name['GetPlaybackProgress']._loaded_options = None
+  _globals['_PLAYBACKSERVICE'].methods_by_name['GetPlaybackProgress']._serialized_options = b'\202\323\344\223\002*\022(/api/v1/media/videos/{video_id}/progress'
+  _globals['_PLAYBACKPROGRESS']._serialized_start=211
+  _globals['_PLAYBACKPROGRESS']._serialized_end=371
+  _globals['_RECORDPLAYBACKPROGRESSREQUEST']._serialized_start=373
+  _globals['_RECORDPLAYBACKPROGRESSREQUEST']._serialized_end=480
+  _globals['_RECORDPLAYBACKPROGRESSRESPONSE']._serialized_start=482
+  _globals['_RECORDPLAYBACKPROGRESSRESPONSE']._serialized_end=569
+  _globals['_GETPLAYBACKPROGRESSREQUEST']._serialized_start=571
+  _globals['_GETPLAYBACKPROGRESSREQUEST']._serialized_end=623
+  _globals['_GETPLAYBACKPROGRESSRESPONSE']._serialized_start=625
+  _globals['_GETPLAYBACKPROGRESSRESPONSE']._serialized_end=709
+  _globals['_CREATEACCESSTOKENREQUEST']._serialized_start=711
+  _globals['_CREATEACCESSTOKENREQUEST']._serialized_end=778
+  _globals['_CREATEACCESSTOKENRESPONSE']._serialized_start=780
+  _globals['_CREATEACCESSTOKENRESPONSE']._serialized_end=890
+  _globals['_GETPLAYLISTREQUEST']._serialized_start=892
+  _globals['_GETPLAYLISTREQUEST']._serialized_end=976
+  _globals['_GETPLAYLISTRESPONSE']._serialized_start=979
+  _globals['_GETPLAYLISTRESPONSE']._serialized_end=1133
+  _globals['_RESOLVESEGMENTREQUEST']._serialized_start=1135
+  _globals['_RESOLVESEGMENTREQUEST']._serialized_end=1251
+  _globals['_RESOLVESEGMENTRESPONSE']._serialized_start=1253
+  _globals['_RESOLVESEGMENTRESPONSE']._serialized_end=1373
+  _globals['_PLAYBACKSERVICE']._serialized_start=1376
+  _globals['_PLAYBACKSERVICE']._serialized_end=2283
 # @@protoc_insertion_point(module_scope)

@@ -26,6 +26,146 @@ else:
 DESCRIPTOR: _descriptor.FileDescriptor
 
 @_typing.final
+class PlaybackProgress(_message.Message):
+    """PlaybackProgress is one viewer's position in one video."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    VIDEO_ID_FIELD_NUMBER: _builtins.int
+    POSITION_SECONDS_FIELD_NUMBER: _builtins.int
+    DURATION_SECONDS_FIELD_NUMBER: _builtins.int
+    RESUME_SECONDS_FIELD_NUMBER: _builtins.int
+    UPDATED_AT_FIELD_NUMBER: _builtins.int
+    video_id: _builtins.str
+    """Identifier of the video."""
+    position_seconds: _builtins.float
+    """The last position the player reported, in seconds from the start."""
+    duration_seconds: _builtins.float
+    """The video's duration as the player knew it, in seconds; 0 when unknown."""
+    resume_seconds: _builtins.float
+    """Where a player should start: the position, or 0 when the viewer had reached the end."""
+    @_builtins.property
+    def updated_at(self) -> _timestamp_pb2.Timestamp:
+        """When the position was last reported; unset when the viewer never played the video."""
+
+    def __init__(
+        self,
+        *,
+        video_id: _builtins.str = ...,
+        position_seconds: _builtins.float = ...,
+        duration_seconds: _builtins.float = ...,
+        resume_seconds: _builtins.float = ...,
+        updated_at: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["updated_at", b"updated_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["duration_seconds", b"duration_seconds", "position_seconds", b"position_seconds", "resume_seconds", b"resume_seconds", "updated_at", b"updated_at", "video_id", b"video_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PlaybackProgress: _TypeAlias = PlaybackProgress  # noqa: Y015
+
+@_typing.final
+class RecordPlaybackProgressRequest(_message.Message):
+    """RecordPlaybackProgressRequest is a player's heartbeat."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    VIDEO_ID_FIELD_NUMBER: _builtins.int
+    POSITION_SECONDS_FIELD_NUMBER: _builtins.int
+    DURATION_SECONDS_FIELD_NUMBER: _builtins.int
+    video_id: _builtins.str
+    """Identifier of the video."""
+    position_seconds: _builtins.float
+    """The current position, in seconds from the start (at least 0)."""
+    duration_seconds: _builtins.float
+    """The video's duration as the player knows it, in seconds; 0 when unknown."""
+    def __init__(
+        self,
+        *,
+        video_id: _builtins.str = ...,
+        position_seconds: _builtins.float = ...,
+        duration_seconds: _builtins.float = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["duration_seconds", b"duration_seconds", "position_seconds", b"position_seconds", "video_id", b"video_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RecordPlaybackProgressRequest: _TypeAlias = RecordPlaybackProgressRequest  # noqa: Y015
+
+@_typing.final
+class RecordPlaybackProgressResponse(_message.Message):
+    """RecordPlaybackProgressResponse returns what was stored."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PROGRESS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def progress(self) -> Global___PlaybackProgress:
+        """The caller's progress in the video."""
+
+    def __init__(
+        self,
+        *,
+        progress: Global___PlaybackProgress | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["progress", b"progress"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["progress", b"progress"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RecordPlaybackProgressResponse: _TypeAlias = RecordPlaybackProgressResponse  # noqa: Y015
+
+@_typing.final
+class GetPlaybackProgressRequest(_message.Message):
+    """GetPlaybackProgressRequest names the video."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    VIDEO_ID_FIELD_NUMBER: _builtins.int
+    video_id: _builtins.str
+    """Identifier of the video."""
+    def __init__(
+        self,
+        *,
+        video_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["video_id", b"video_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetPlaybackProgressRequest: _TypeAlias = GetPlaybackProgressRequest  # noqa: Y015
+
+@_typing.final
+class GetPlaybackProgressResponse(_message.Message):
+    """GetPlaybackProgressResponse carries the caller's progress (position 0 when never played)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PROGRESS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def progress(self) -> Global___PlaybackProgress:
+        """The caller's progress in the video."""
+
+    def __init__(
+        self,
+        *,
+        progress: Global___PlaybackProgress | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["progress", b"progress"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["progress", b"progress"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetPlaybackProgressResponse: _TypeAlias = GetPlaybackProgressResponse  # noqa: Y015
+
+@_typing.final
 class CreateAccessTokenRequest(_message.Message):
     """CreateAccessTokenRequest names the video to watch."""
 

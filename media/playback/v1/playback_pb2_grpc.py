@@ -50,6 +50,16 @@ class PlaybackServiceStub:
                 request_serializer=media_dot_playback_dot_v1_dot_playback__pb2.ResolveSegmentRequest.SerializeToString,
                 response_deserializer=media_dot_playback_dot_v1_dot_playback__pb2.ResolveSegmentResponse.FromString,
                 _registered_method=True)
+        self.RecordPlaybackProgress = channel.unary_unary(
+                '/media.playback.v1.PlaybackService/RecordPlaybackProgress',
+                request_serializer=media_dot_playback_dot_v1_dot_playback__pb2.RecordPlaybackProgressRequest.SerializeToString,
+                response_deserializer=media_dot_playback_dot_v1_dot_playback__pb2.RecordPlaybackProgressResponse.FromString,
+                _registered_method=True)
+        self.GetPlaybackProgress = channel.unary_unary(
+                '/media.playback.v1.PlaybackService/GetPlaybackProgress',
+                request_serializer=media_dot_playback_dot_v1_dot_playback__pb2.GetPlaybackProgressRequest.SerializeToString,
+                response_deserializer=media_dot_playback_dot_v1_dot_playback__pb2.GetPlaybackProgressResponse.FromString,
+                _registered_method=True)
 
 
 class PlaybackServiceServicer:
@@ -81,6 +91,21 @@ class PlaybackServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RecordPlaybackProgress(self, request, context):
+        """RecordPlaybackProgress stores where the caller is in a video (the player's heartbeat, every
+        few seconds while it plays, and on pause and close). Only ever the caller's own position.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetPlaybackProgress(self, request, context):
+        """GetPlaybackProgress returns where the caller left a video, and where to resume it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_PlaybackServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -98,6 +123,16 @@ def add_PlaybackServiceServicer_to_server(servicer, server):
                     servicer.ResolveSegment,
                     request_deserializer=media_dot_playback_dot_v1_dot_playback__pb2.ResolveSegmentRequest.FromString,
                     response_serializer=media_dot_playback_dot_v1_dot_playback__pb2.ResolveSegmentResponse.SerializeToString,
+            ),
+            'RecordPlaybackProgress': grpc.unary_unary_rpc_method_handler(
+                    servicer.RecordPlaybackProgress,
+                    request_deserializer=media_dot_playback_dot_v1_dot_playback__pb2.RecordPlaybackProgressRequest.FromString,
+                    response_serializer=media_dot_playback_dot_v1_dot_playback__pb2.RecordPlaybackProgressResponse.SerializeToString,
+            ),
+            'GetPlaybackProgress': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetPlaybackProgress,
+                    request_deserializer=media_dot_playback_dot_v1_dot_playback__pb2.GetPlaybackProgressRequest.FromString,
+                    response_serializer=media_dot_playback_dot_v1_dot_playback__pb2.GetPlaybackProgressResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -182,6 +217,60 @@ class PlaybackService:
             '/media.playback.v1.PlaybackService/ResolveSegment',
             media_dot_playback_dot_v1_dot_playback__pb2.ResolveSegmentRequest.SerializeToString,
             media_dot_playback_dot_v1_dot_playback__pb2.ResolveSegmentResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RecordPlaybackProgress(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/media.playback.v1.PlaybackService/RecordPlaybackProgress',
+            media_dot_playback_dot_v1_dot_playback__pb2.RecordPlaybackProgressRequest.SerializeToString,
+            media_dot_playback_dot_v1_dot_playback__pb2.RecordPlaybackProgressResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetPlaybackProgress(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/media.playback.v1.PlaybackService/GetPlaybackProgress',
+            media_dot_playback_dot_v1_dot_playback__pb2.GetPlaybackProgressRequest.SerializeToString,
+            media_dot_playback_dot_v1_dot_playback__pb2.GetPlaybackProgressResponse.FromString,
             options,
             channel_credentials,
             insecure,

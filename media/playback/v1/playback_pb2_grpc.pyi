@@ -51,6 +51,12 @@ class PlaybackServiceStub:
     URL the edge answers with a redirect, or the bytes themselves in proxy mode. The edge
     handles this response by hand; the literal index.m3u8 route above wins over this one.
     """
+    RecordPlaybackProgress: _grpc.UnaryUnaryMultiCallable[_playback_pb2.RecordPlaybackProgressRequest, _playback_pb2.RecordPlaybackProgressResponse]
+    """RecordPlaybackProgress stores where the caller is in a video (the player's heartbeat, every
+    few seconds while it plays, and on pause and close). Only ever the caller's own position.
+    """
+    GetPlaybackProgress: _grpc.UnaryUnaryMultiCallable[_playback_pb2.GetPlaybackProgressRequest, _playback_pb2.GetPlaybackProgressResponse]
+    """GetPlaybackProgress returns where the caller left a video, and where to resume it."""
 
 @_typing.type_check_only
 class PlaybackServiceAsyncStub(PlaybackServiceStub):
@@ -69,6 +75,12 @@ class PlaybackServiceAsyncStub(PlaybackServiceStub):
     URL the edge answers with a redirect, or the bytes themselves in proxy mode. The edge
     handles this response by hand; the literal index.m3u8 route above wins over this one.
     """
+    RecordPlaybackProgress: _aio.UnaryUnaryMultiCallable[_playback_pb2.RecordPlaybackProgressRequest, _playback_pb2.RecordPlaybackProgressResponse]  # type: ignore[assignment]
+    """RecordPlaybackProgress stores where the caller is in a video (the player's heartbeat, every
+    few seconds while it plays, and on pause and close). Only ever the caller's own position.
+    """
+    GetPlaybackProgress: _aio.UnaryUnaryMultiCallable[_playback_pb2.GetPlaybackProgressRequest, _playback_pb2.GetPlaybackProgressResponse]  # type: ignore[assignment]
+    """GetPlaybackProgress returns where the caller left a video, and where to resume it."""
 
 class PlaybackServiceServicer(metaclass=_abc_1.ABCMeta):
     """PlaybackService mints HLS access tokens and serves token-bound playlists."""
@@ -102,5 +114,23 @@ class PlaybackServiceServicer(metaclass=_abc_1.ABCMeta):
         URL the edge answers with a redirect, or the bytes themselves in proxy mode. The edge
         handles this response by hand; the literal index.m3u8 route above wins over this one.
         """
+
+    @_abc_1.abstractmethod
+    def RecordPlaybackProgress(
+        self,
+        request: _playback_pb2.RecordPlaybackProgressRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_playback_pb2.RecordPlaybackProgressResponse, _abc.Awaitable[_playback_pb2.RecordPlaybackProgressResponse]]:
+        """RecordPlaybackProgress stores where the caller is in a video (the player's heartbeat, every
+        few seconds while it plays, and on pause and close). Only ever the caller's own position.
+        """
+
+    @_abc_1.abstractmethod
+    def GetPlaybackProgress(
+        self,
+        request: _playback_pb2.GetPlaybackProgressRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_playback_pb2.GetPlaybackProgressResponse, _abc.Awaitable[_playback_pb2.GetPlaybackProgressResponse]]:
+        """GetPlaybackProgress returns where the caller left a video, and where to resume it."""
 
 def add_PlaybackServiceServicer_to_server(servicer: PlaybackServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
