@@ -18,17 +18,16 @@ import dataclasses
 import uuid
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from types import TracebackType
 
 from sqlalchemy import BigInteger, DateTime, Float, ForeignKey, Index, Integer, Table, Text, Uuid, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from attendance_svc import domain
 from attendance_svc.use_cases.ports import StoreFailed
-from service_kit.db import schema_metadata
+from service_kit.db import SessionUnitOfWork, schema_metadata
 from service_kit.db import utcnow as utcnow  # the one clock every store uses
 from service_kit.paging import Cursor
 
@@ -398,40 +397,23 @@ STORE_ERRORS = (SQLAlchemyError, OSError)
 """What the driver raises when the database refuses a statement or cannot be reached."""
 
 
-class SqlUnitOfWork:
-    """One AsyncSession, one transaction: the use cases' unit of work over PostgreSQL.
+class SqlUnitOfWork(SessionUnitOfWork):
+    """The live-session use cases' unit of work (:class:`service_kit.db.SessionUnitOfWork`).
 
-    Leaving without ``commit`` rolls back (closing the session does), so a use case that
-    fails half-way leaves nothing behind; driver errors leave as
-    :class:`attendance_svc.use_cases.ports.StoreFailed`.
+    Driver errors leave as :class:`attendance_svc.use_cases.ports.StoreFailed`.
     """
 
     sessions: _LiveSessions
     join_links: _JoinLinks
     events: _MeetingEvents
 
-    def __init__(self, factory: async_sessionmaker[AsyncSession]) -> None:
-        self._factory = factory
-        self._session: AsyncSession | None = None
+    def bind(self, session: AsyncSession) -> None:
+        self.sessions = _LiveSessions(session)
+        self.join_links = _JoinLinks(session)
+        self.events = _MeetingEvents(session)
 
-    async def __aenter__(self) -> SqlUnitOfWork:
-        self._session = self._factory()
-        self.sessions = _LiveSessions(self._session)
-        self.join_links = _JoinLinks(self._session)
-        self.events = _MeetingEvents(self._session)
-        return self
-
-    async def __aexit__(
-        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
-    ) -> None:
-        assert self._session is not None
-        await self._session.close()
-        if isinstance(error, STORE_ERRORS):
-            raise StoreFailed(f"the store failed: {error.__class__.__name__}") from error
-
-    async def commit(self) -> None:
-        assert self._session is not None
-        try:
-            await self._session.commit()
-        except STORE_ERRORS as error:
-            raise StoreFailed(f"the store did not take the write: {error.__class__.__name__}") from error
+    def translate(self, error: BaseException, *, committing: bool) -> Exception | None:
+        if not isinstance(error, STORE_ERRORS):
+            return None
+        what = "did not take the write" if committing else "failed"
+        return StoreFailed(f"the store {what}: {error.__class__.__name__}")

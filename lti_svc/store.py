@@ -15,7 +15,6 @@ import dataclasses
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
-from types import TracebackType
 from typing import Any
 
 from sqlalchemy import (
@@ -34,12 +33,12 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from lti_svc import domain
 from lti_svc.use_cases.ports import Conflict
-from service_kit.db import schema_metadata
+from service_kit.db import SessionUnitOfWork, schema_metadata
 from service_kit.db import utcnow as utcnow  # the one clock every store uses
 from service_kit.paging import Cursor
 
@@ -341,36 +340,19 @@ class _Registrations:
         await replace_deployments(self._session, registration_id, deployment_ids)
 
 
-class SqlUnitOfWork:
-    """One AsyncSession, one transaction: the registration use cases' unit of work over PostgreSQL.
+class SqlUnitOfWork(SessionUnitOfWork):
+    """The registration use cases' unit of work (:class:`service_kit.db.SessionUnitOfWork`).
 
-    Leaving without ``commit`` rolls back (closing the session does); a uniqueness
-    violation (the same issuer and client_id twice) leaves as
+    A uniqueness violation (the same issuer and client_id twice) leaves as
     :class:`lti_svc.use_cases.ports.Conflict`.
     """
 
     registrations: _Registrations
 
-    def __init__(self, factory: async_sessionmaker[AsyncSession]) -> None:
-        self._factory = factory
-        self._session: AsyncSession | None = None
+    def bind(self, session: AsyncSession) -> None:
+        self.registrations = _Registrations(session)
 
-    async def __aenter__(self) -> SqlUnitOfWork:
-        self._session = self._factory()
-        self.registrations = _Registrations(self._session)
-        return self
-
-    async def __aexit__(
-        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
-    ) -> None:
-        assert self._session is not None
-        await self._session.close()
-        if isinstance(error, IntegrityError):
-            raise Conflict(f"a uniqueness rule refused the write: {error.__class__.__name__}") from error
-
-    async def commit(self) -> None:
-        assert self._session is not None
-        try:
-            await self._session.commit()
-        except IntegrityError as error:
-            raise Conflict(f"a uniqueness rule refused the write: {error.__class__.__name__}") from error
+    def translate(self, error: BaseException, *, committing: bool) -> Exception | None:
+        if not isinstance(error, IntegrityError):
+            return None
+        return Conflict(f"a uniqueness rule refused the write: {error.__class__.__name__}")

@@ -6,7 +6,10 @@ schema and nothing else may read them (services talk through gRPC, not tables).
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from datetime import UTC, datetime
+from types import TracebackType
+from typing import Self
 
 from sqlalchemy import MetaData
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
@@ -39,3 +42,50 @@ def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
 def utcnow() -> datetime:
     """Aware UTC now: every stored timestamp is ``timestamptz`` and compared in UTC."""
     return datetime.now(UTC)
+
+
+class SessionUnitOfWork(ABC):
+    """One AsyncSession, one transaction: the base of each service's unit of work over PostgreSQL.
+
+    ``async with`` opens the session; leaving without :meth:`commit` rolls back (closing
+    the session does), so a use case that fails half-way leaves nothing behind. A
+    service's subclass binds its repositories to the session (:meth:`bind`) and says which
+    driver errors become which of its own (:meth:`translate`, asked when leaving on an
+    error and when a commit fails; None lets the error through unchanged).
+    """
+
+    def __init__(self, factory: async_sessionmaker[AsyncSession]) -> None:
+        self._factory = factory
+        self._session: AsyncSession | None = None
+
+    @abstractmethod
+    def bind(self, session: AsyncSession) -> None:
+        """Give the repositories this transaction's session."""
+
+    def translate(self, error: BaseException, *, committing: bool) -> Exception | None:
+        """The service's error for a driver error, or None to let it through."""
+        return None
+
+    async def __aenter__(self) -> Self:
+        self._session = self._factory()
+        self.bind(self._session)
+        return self
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        assert self._session is not None
+        await self._session.close()
+        translated = self.translate(error, committing=False) if error is not None else None
+        if translated is not None:
+            raise translated from error
+
+    async def commit(self) -> None:
+        assert self._session is not None
+        try:
+            await self._session.commit()
+        except Exception as error:
+            translated = self.translate(error, committing=True)
+            if translated is None:
+                raise
+            raise translated from error
