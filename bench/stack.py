@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from bench._support import free_port
+from service_kit.settings.rate_limits import VARIABLES as RATE_LIMIT_VARIABLES
 
 BENCH_DATABASE_URL = "postgresql+psycopg://root@127.0.0.1:5432/media_bench"
 BENCH_BUCKET = "media-bench"
@@ -53,16 +54,7 @@ def infrastructure(
             "SHUTDOWN_GRACE_SECONDS": "1",
             "EDGE_PORT": str(free_port()),
             # Load generators speak from one address by design: rate limits would measure themselves.
-            **{
-                f"RATE_LIMIT_{name}_PER_{scope}": "off"
-                for name, scope in (
-                    ("LOGIN", "ADDRESS"),
-                    ("LAUNCH", "ADDRESS"),
-                    ("ACCESS_TOKEN", "CALLER"),
-                    ("ACCESS_TOKEN", "ADDRESS"),
-                    ("WEBHOOK", "ADDRESS"),
-                )
-            },
+            **dict.fromkeys(RATE_LIMIT_VARIABLES, "off"),
         }
         if object_store:
             access_key, secret_key = "bench-" + secrets.token_hex(6), secrets.token_urlsafe(30)

@@ -21,16 +21,10 @@ from devstack.redis import ensure_redis
 from devstack.seaweed import start_seaweed
 from service_kit.migrate import upgrade
 from service_kit.settings import SERVICE_NAMES, WORKER_NAMES, Settings, load_settings
+from service_kit.settings.rate_limits import VARIABLES as RATE_LIMIT_VARIABLES
 from tests.support.processes import Infra, Stack, start_stack
 
 NO_DOTENV = Path("/nonexistent/.env")
-RATE_LIMIT_NAMES = (
-    "LOGIN_PER_ADDRESS",
-    "LAUNCH_PER_ADDRESS",
-    "ACCESS_TOKEN_PER_CALLER",
-    "ACCESS_TOKEN_PER_ADDRESS",
-    "WEBHOOK_PER_ADDRESS",
-)
 
 
 @pytest.fixture(scope="session")
@@ -61,7 +55,7 @@ def infra(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Infra]:
             "SHUTDOWN_GRACE_SECONDS": "3",
             "SSE_KEEPALIVE_SECONDS": "1",
             # Every test talks from 127.0.0.1; tests/edge/test_rate_limits.py turns the limits on.
-            **{f"RATE_LIMIT_{name}": "off" for name in RATE_LIMIT_NAMES},
+            **dict.fromkeys(RATE_LIMIT_VARIABLES, "off"),
             "EDGE_PORT": str(free_port()),
         }
         for name in SERVICE_NAMES:

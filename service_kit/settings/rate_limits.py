@@ -18,6 +18,15 @@ from limits import parse_many
 
 from service_kit.settings.reader import SettingsError, _environment_with_dotenv, _Reader
 
+VARIABLES = (
+    "RATE_LIMIT_LOGIN_PER_ADDRESS",
+    "RATE_LIMIT_LAUNCH_PER_ADDRESS",
+    "RATE_LIMIT_ACCESS_TOKEN_PER_CALLER",
+    "RATE_LIMIT_ACCESS_TOKEN_PER_ADDRESS",
+    "RATE_LIMIT_WEBHOOK_PER_ADDRESS",
+)
+"""Every variable of this block (tests and benches switch them all off: their load comes from one address)."""
+
 
 @dataclass(frozen=True)
 class RateLimitSettings:
