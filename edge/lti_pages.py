@@ -39,7 +39,7 @@ from aiohttp import web
 
 from edge.errors import EdgeError, from_service_error
 from edge.gateway import call_unary, handle_operation, operation_of, outgoing_metadata
-from edge.keys import BACKENDS, REQUEST_ID, SETTINGS
+from edge.keys import BACKENDS, PLAYBACK_SETTINGS, REQUEST_ID, SETTINGS
 from edge.operations import Handler
 from edge.player_origins import PLAYER_MEDIA_SRC, player_connect_origins
 from media.lti.v1 import lti_pb2
@@ -236,6 +236,9 @@ async def lti_launch(request: web.Request) -> web.StreamResponse:
     catalogue = pages_of(request).catalogues.for_locale(launch.locale)
     if not launch.roles:
         context["roles_text"] = catalogue.t("launch.no_role")
+    player_origins = player_connect_origins(request.app[SETTINGS], request.app[PLAYBACK_SETTINGS])
+    uploads = context["view"] == "library" and context["staff"]
+    connect_origins = tuple(dict.fromkeys((*_upload_origins(request), *player_origins))) if uploads else player_origins
     response = render(
         request,
         "lti/tool.html",
@@ -244,13 +247,7 @@ async def lti_launch(request: web.Request) -> web.StreamResponse:
         policy=Policy(
             form_action=form_action,
             frame_ancestors=reply.platform_origin or "*",
-            connect_origins=tuple(
-                dict.fromkeys(
-                    (*_upload_origins(request), *player_connect_origins(request.app[SETTINGS]))
-                    if context["view"] == "library" and context["staff"]
-                    else player_connect_origins(request.app[SETTINGS])
-                )
-            ),
+            connect_origins=connect_origins,
             media_src=PLAYER_MEDIA_SRC,
         ),
     )
