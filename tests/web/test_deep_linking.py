@@ -239,3 +239,35 @@ async def test_a_ready_video_shows_its_poster_in_the_library(context: BrowserCon
     await expect(image).to_be_visible()
     await expect(frame.locator(f"#video-{video_id} .poster span")).to_be_hidden()
     assert await image.evaluate("i => i.complete && i.naturalWidth > 0"), "the poster loaded"
+
+
+async def test_a_course_with_nothing_to_place_says_what_to_do_first(
+    context: BrowserContext, web_stack: WebStack
+) -> None:
+    platform = await TestPlatform(web_stack.tool_url).start()
+    try:
+        organization = f"org-{uuid.uuid4().hex[:8]}"
+        secret = web_stack.stack.infra.settings.jwt_secret_key
+        admin = issue_session_token(
+            secret, user_id="admin", organization_id=organization, course_id=None, roles=[ADMINISTRATOR],
+            ttl_seconds=600,
+        )  # fmt: skip
+        async with (
+            aiohttp.ClientSession() as http,
+            http.post(
+                f"{web_stack.stack.edge_url}/api/v1/lti/config",
+                json=platform.registration_body(organization_id=organization),
+                headers={"Authorization": f"Bearer {admin}"},
+            ) as reply,
+        ):
+            assert reply.status == 200, await reply.text()
+        page = await context.new_page()
+        url = platform.course_page_url(user="teacher-empty", roles=[INSTRUCTOR_ROLE], message_type=DEEP_LINKING)
+        frame = await tool_frame(page, url)
+        await expect(frame.locator("#pick-videos .empty-state")).to_contain_text("No ready videos in this course yet")
+        await expect(frame.locator("#pick-live .empty-state")).to_contain_text("schedule one")
+        await frame.get_by_role("button", name="Add to the course").click()
+        await expect(frame.locator("#picker-error")).to_have_text("Choose a video or a live session first.")
+        assert platform.received.deep_link_responses == []
+    finally:
+        await platform.stop()

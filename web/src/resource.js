@@ -3,7 +3,6 @@
 // the host's start link for course staff and, for a learner, their own join link
 // (POST /api/v1/live-sessions/{id}/join-links, the same URL on every call).
 import { formatDate } from "./lib/format.js";
-import { Player } from "./player.js";
 
 const STATUS_KEYS = {
   LIVE_SESSION_STATUS_SCHEDULED: "resource.status_scheduled",
@@ -36,9 +35,13 @@ export function mountResource(root, { api, t, locale }) {
 
 async function showVideo(root, { api, t, locale, fail, done }) {
   const id = root.dataset.videoId;
-  const player = new Player(root.querySelector("#player"), { api, t, locale });
   try {
-    const reply = await api.call("GET", `/api/v1/media/videos/${encodeURIComponent(id)}`);
+    // Imported when needed, so a page without a video does not load hls.js.
+    const [{ Player }, reply] = await Promise.all([
+      import("./player.js"),
+      api.call("GET", `/api/v1/media/videos/${encodeURIComponent(id)}`),
+    ]);
+    const player = new Player(root.querySelector("#player"), { api, t, locale });
     done();
     root.dataset.state = "ready";
     await player.open(reply.video, null);
