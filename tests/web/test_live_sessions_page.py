@@ -262,6 +262,10 @@ async def test_a_learner_sees_upcoming_and_running_sessions_with_their_own_join_
     assert order == ["Week 6: office hours", "Week 6: graphs"], "running first, then upcoming; not ended or cancelled"
     assert cancelled_meeting not in zoom.meetings
 
+    await page.set_viewport_size({"width": 375, "height": 800})  # a phone: nothing wider than the screen
+    await expect(frame.get_by_role("button", name="Join the session").first).to_be_in_viewport()
+    assert await frame.evaluate("document.documentElement.scrollWidth <= document.documentElement.clientWidth")
+
     await expect(frame.locator("#live-schedule")).to_have_count(0)
     for control in ("Schedule on Zoom", "Start the meeting (host)", "Attendance", "Cancel session"):
         await expect(frame.get_by_role("button", name=control)).to_have_count(0)

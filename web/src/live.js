@@ -113,7 +113,9 @@ export function mountLive(root, { api, t, locale, courseId, configId }) {
     return card;
   }
 
-  const soon = (session) => Date.parse(session.scheduled_start) - Date.now() < FOLLOW_AHEAD_MS;
+  // Between half an hour before its start and its planned end, a meeting may begin at any moment.
+  const soon = (session) =>
+    Date.parse(session.scheduled_start) - Date.now() < FOLLOW_AHEAD_MS && Date.now() < Date.parse(session.scheduled_end);
 
   function paint(card) {
     const { node, session } = card;
@@ -138,9 +140,11 @@ export function mountLive(root, { api, t, locale, courseId, configId }) {
     start.hidden = !(session.start_url && session.status !== ENDED);
     if (session.start_url) start.href = session.start_url;
     node.querySelector(".cancel-session").hidden = session.status !== SCHEDULED;
-    node.querySelector(".attendance-heading").textContent = t(
-      session.status === ENDED ? "live.report_heading" : "live.attendance_heading",
-    );
+    const heading = node.querySelector(".attendance-heading");
+    heading.id = `attendance-heading-${id}`;
+    heading.textContent = t(session.status === ENDED ? "live.report_heading" : "live.attendance_heading");
+    node.querySelector(".table-wrap").setAttribute("aria-labelledby", heading.id);
+    node.querySelector(".attendance-table").setAttribute("aria-labelledby", heading.id);
   }
 
   function showError(card, text) {
