@@ -228,6 +228,19 @@ async def test_zoom_webhooks_fill_the_live_attendance_table_and_the_report_downl
         assert from_csv["status"] == from_json["status"].removeprefix("ATTENDANCE_STATUS_").lower()
     await expect(frame.locator("#live-status")).to_contain_text(f"Saved {json_file.suggested_filename}.")
 
+    # Later, on a fresh page, the ended session's report opens on request.
+    later = await open_live_tab(
+        await viewer.new_page(), live_course, user=live_course.instructor_id, roles=[INSTRUCTOR_ROLE]
+    )
+    card = later.locator(f"#live-{session['session_id']}")
+    await expect(card.locator(".badge.live-state")).to_have_text("Ended")
+    await expect(card.locator(".attendance")).to_be_hidden()
+    toggle = card.get_by_role("button", name="Attendance")
+    await toggle.click()
+    await expect(toggle).to_have_attribute("aria-expanded", "true")
+    await expect(card.locator("tbody tr", has_text="Bob Babbage").locator(".attendance-state")).to_have_text("Late")
+    await expect(card.get_by_role("button", name="Download CSV")).to_be_visible()
+
 
 async def test_a_learner_sees_upcoming_and_running_sessions_with_their_own_join_link_and_no_instructor_control(
     viewer: BrowserContext, live_course: Course, web_stack: WebStack

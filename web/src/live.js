@@ -215,6 +215,8 @@ export function mountLive(root, { api, t, locale, courseId, configId }) {
     const toggle = card.node.querySelector(".attendance-toggle");
     toggle.setAttribute("aria-expanded", "false");
     toggle.textContent = t("live.attendance_show");
+    const queued = waiting.indexOf(card.session.session_id);
+    if (queued >= 0) waiting.splice(queued, 1);
     if (card.stream) card.stream.abort();
   }
 
@@ -276,7 +278,7 @@ export function mountLive(root, { api, t, locale, courseId, configId }) {
       const next = waiting.shift();
       if (next && cards.has(next)) watch(cards.get(next));
     }
-    if (!cards.has(id)) return;
+    if (!cards.has(id) || card.session.status === CANCELLED) return;
     if (ended || card.session.status === ENDED) {
       say(t("live.done_ended", { title: card.session.session_name }));
       loadReport(card);
