@@ -332,3 +332,19 @@ async def test_an_api_refusal_is_shown_in_words_next_to_the_form_field_or_button
     await expect(duration).not_to_have_attribute("aria-invalid", "true")
     await expect(frame.locator("#live-empty")).to_be_visible()
     assert len(web_stack.zoom.meetings) == meetings, "nothing was created on Zoom"
+
+
+async def test_a_launch_whose_locale_is_spanish_shows_the_live_sessions_in_spanish(
+    viewer: BrowserContext, live_course: Course
+) -> None:
+    await schedule(live_course, name="Semana 7: pilas", starts_in=timedelta(days=3))
+    page = await viewer.new_page()
+    frame = await open_tool(page, live_course, user=live_course.instructor_id, roles=[INSTRUCTOR_ROLE], locale="es-ES")
+    await frame.get_by_role("tab", name="Sesiones en directo").click()
+    await expect(frame.get_by_role("heading", name="Programar una sesión en directo")).to_be_visible()
+    await expect(frame.get_by_label("Tema")).to_be_visible()
+    await expect(frame.get_by_role("button", name="Programar en Zoom")).to_be_visible()
+    card = frame.locator(".live-session", has_text="Semana 7: pilas")
+    await expect(card.locator(".badge.live-state")).to_have_text("Próxima")
+    await expect(card.locator(".live-length")).to_have_text(re.compile(r"^Duración "))
+    await expect(card.get_by_role("button", name="Cancelar sesión")).to_be_visible()
