@@ -226,6 +226,7 @@ async def lti_launch(request: web.Request) -> web.StreamResponse:
         "expires_at": reply.expires_at.ToJsonString(),
         "user_id": launch.user.user_id,
         "organization_id": launch.organization_id,
+        "config_id": launch.config_id,
         "course_id": launch.course.course_id,
         "roles": list(launch.roles),
         "custom": dict(launch.custom),

@@ -9,6 +9,8 @@ import { Session } from "./lib/session.js";
 import { mountLibrary } from "./library.js";
 import { mountPicker } from "./picker.js";
 import { mountResource } from "./resource.js";
+import { mountTabs } from "./lib/tabs.js";
+import { mountLive } from "./live.js";
 import { mountUpload } from "./upload.js";
 
 const main = document.getElementById("tool");
@@ -43,6 +45,13 @@ async function start() {
       userId: data.user_id,
       courseId: data.course_id,
     });
+    // Live sessions: a tab beside the library, loaded when first shown.
+    const live = document.getElementById("live-sessions");
+    if (live) {
+      const context = { api, t, locale: usableLocale(data.locale), courseId: data.course_id, configId: data.config_id };
+      mountLive(live, context);
+      mountTabs(document.querySelector('[role="tablist"]'));
+    }
     const upload = document.getElementById("upload");
     if (upload) {
       mountUpload(upload, {
