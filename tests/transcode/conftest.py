@@ -38,6 +38,7 @@ TEST_TRANSCODE_ENV = {
     "TRANSCODE_HEARTBEAT_SECONDS": "1",
     "TRANSCODE_MAINTENANCE_SECONDS": "2",
     "TRANSCODE_PROGRESS_FLUSH_SECONDS": "1",
+    "TRANSCODE_RECONCILE_SECONDS": "2",
 }
 
 
@@ -52,7 +53,8 @@ class TranscodeRig:
     bucket: str
     organization_id: str
     token: str
-    start_worker: Callable[[], subprocess.Popen[bytes]]
+    start_worker: Callable[..., subprocess.Popen[bytes]]
+    """``start_worker(**env)``: one more worker, the given variables (S3_ENDPOINT_URL...) over the rig's."""
 
     def metadata(self) -> tuple[tuple[str, str], ...]:
         return (("authorization", f"Bearer {self.token}"),)
@@ -114,12 +116,12 @@ def rig(infra: Infra, transcode_service: tuple[Process, dict[str, str]]) -> Iter
     )
     workers: list[subprocess.Popen[bytes]] = []
 
-    def start_worker() -> subprocess.Popen[bytes]:
+    def start_worker(**overrides: str) -> subprocess.Popen[bytes]:
         log = (infra.state_dir / f"worker-{len(workers)}-{uuid.uuid4().hex[:6]}.log").open("wb")
         popen = subprocess.Popen(
             [sys.executable, "-m", "transcode_svc.worker"],
             cwd=REPO_ROOT,
-            env={**os.environ, **infra.env, **service_env, "PYTHONUNBUFFERED": "1"},
+            env={**os.environ, **infra.env, **service_env, **overrides, "PYTHONUNBUFFERED": "1"},
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
