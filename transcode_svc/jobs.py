@@ -134,12 +134,20 @@ class SegmentPublisher:
             self._playable = True
             self._on_playable()
 
+    @property
+    def failed(self) -> bool:
+        """Whether an upload failed: FFmpeg is stopped then rather than encoding for nothing."""
+        return self._error is not None
+
+    def raise_if_failed(self) -> None:
+        if self._error is not None:
+            raise self._error
+
     def finish(self) -> None:
         """Stop the thread, then publish whatever is left; raise what the thread hit."""
         self._stop.set()
         self._thread.join()
-        if self._error is not None:
-            raise self._error
+        self.raise_if_failed()
         self.publish_ready()
 
     def abandon(self) -> None:
@@ -197,6 +205,12 @@ class Reporter:
                 store.flush_progress_sync(session, self._job_id, self.progress)
 
 
+def _stop_check(board: adapters.ProgressBoard, job_id: str, publisher: SegmentPublisher) -> Callable[[], bool]:
+    """FFmpeg stops on a cancel, and when the publisher failed (encoding on could not be published)."""
+    cancelled = _cancel_check(board, job_id)
+    return lambda: publisher.failed or cancelled()
+
+
 def _cancel_check(board: adapters.ProgressBoard, job_id: str) -> Callable[[], bool]:
     last = [0.0]
 
@@ -210,7 +224,7 @@ def _cancel_check(board: adapters.ProgressBoard, job_id: str) -> Callable[[], bo
     return cancelled
 
 
-STORE_PROBE_SECONDS = (1.0, 2.0, 4.0, 8.0, 15.0)
+STORE_PROBE_SECONDS = (1.0, 2.0, 3.0, 5.0)
 """Pauses between probes of an unreachable store; the last repeats."""
 STORE_RERUNS_MAX = 10
 """Runs again after the store came back, per attempt, before the attempt is given up."""
@@ -334,7 +348,7 @@ def _transcode(
         ladder.run_command(
             command,
             on_progress=reporter.encoded,
-            should_stop=_cancel_check(board, job_id),
+            should_stop=_stop_check(board, job_id, publisher),
             timeout_seconds=timeouts.ffmpeg_seconds,
         )
         metrics.encoded(probe.duration_seconds, encode_started)
@@ -367,6 +381,8 @@ def _transcode(
         return JobStatus.SUCCEEDED.value
     except ladder.LadderCancelled:
         quiesce()
+        if publisher is not None:
+            publisher.raise_if_failed()  # the publisher stopped FFmpeg, not a cancel: its error decides
         outputs.delete_outputs(video_id)
         log.info("transcode cancelled", extra={"video_id": video_id})
         metrics.cancelled()
