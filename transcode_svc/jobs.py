@@ -230,13 +230,13 @@ STORE_RERUNS_MAX = 10
 """Runs again after the store came back, per attempt, before the attempt is given up."""
 
 
-def wait_for_store(outputs: adapters.OutputStore, until: float, sleep: Callable[[float], None] = time.sleep) -> bool:
+def wait_for_store(outputs: adapters.OutputStore, until: float) -> bool:
     """Probe the store with back-off until it answers (True) or ``until`` (monotonic) passes (False)."""
     for probe in itertools.count():
         pause = STORE_PROBE_SECONDS[min(probe, len(STORE_PROBE_SECONDS) - 1)]
         if time.monotonic() + pause > until:
             return False
-        sleep(pause)
+        time.sleep(pause)
         if outputs.reachable():
             return True
     return False  # unreachable: count() never ends
