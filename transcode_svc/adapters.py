@@ -310,8 +310,8 @@ def enqueue_job(
 
     Runs in a thread (rq is synchronous). Under the job's lock (SET NX, a few seconds)
     ``decide`` is asked, given the RQ job under this id if any, whether to enqueue; a job
-    it replaces is deleted first, registries included, so RQ's maintenance does not also
-    retry it. A caller that finds the lock taken does nothing: the holder is queueing the
+    it replaces is removed first, registries included (:func:`_forget`), so RQ's
+    maintenance does not also retry it. A caller that finds the lock taken does nothing: the holder is queueing the
     same job. Returns True when this call queued it.
 
     The timeout covers one run plus TRANSCODE_STORE_WAIT_SECONDS of waiting out an
@@ -328,7 +328,7 @@ def enqueue_job(
         if not decide(existing):
             return False
         if existing is not None:
-            existing.delete()
+            _forget(connection, existing)
         transcode = settings.transcode
         timeouts = job_timeouts(duration_seconds, transcode.timeout_factor)
         intervals = retry_intervals(transcode.max_attempts, transcode.retry_intervals)
@@ -346,6 +346,30 @@ def enqueue_job(
         return True
     finally:
         connection.delete(lock)
+
+
+def _forget(connection: redis.Redis[bytes], job: Job) -> None:
+    """Remove an RQ job from its queue and every registry, then its hash, before it is queued anew.
+
+    Not ``Job.delete``: for a started job RQ 3 reads each execution's hash first and
+    raises when a dead worker's has expired, which is exactly the job being replaced.
+    """
+    queue = Queue(TRANSCODE_QUEUE, connection=connection)
+    started = queue.started_job_registry.key
+    with connection.pipeline() as pipe:
+        pipe.lrem(queue.key, 0, job.id)
+        for registry in (
+            queue.scheduled_job_registry,
+            queue.failed_job_registry,
+            queue.finished_job_registry,
+            queue.canceled_job_registry,
+            queue.deferred_job_registry,
+        ):
+            pipe.zrem(registry.key, job.id)
+        for member, _ in connection.zscan_iter(started, match=f"{job.id}:*"):
+            pipe.zrem(started, member)
+        pipe.delete(job.key)
+        pipe.execute()
 
 
 def cancel_queued(connection: redis.Redis[bytes], job_id: str) -> bool:

@@ -152,18 +152,27 @@ def requeue_lost(
     """Re-enqueue those of ``jobs`` RQ has lost; returns their ids. Synchronous (RQ is)."""
     requeued: list[str] = []
     for job in jobs:
-        if not needs_enqueue(job, observe(connection, job.job_id, datetime.now(UTC)), datetime.now(UTC), quiet):
-            continue
-
-        def still_lost(_: Job | None, job: LiveJob = job) -> bool:
-            """Decided again under the job's lock: another sweeper may have queued it meanwhile."""
-            now = datetime.now(UTC)
-            return needs_enqueue(job, observe(connection, job.job_id, now), now, quiet)
-
-        if adapters.enqueue_job(connection, settings, job.job_id, job.duration_seconds, decide=still_lost):
-            log.warning("transcode job re-enqueued: RQ had lost it", extra={"job_id": job.job_id})
-            requeued.append(job.job_id)
+        try:
+            if _requeue_if_lost(connection, settings, job, quiet):
+                log.warning("transcode job re-enqueued: RQ had lost it", extra={"job_id": job.job_id})
+                requeued.append(job.job_id)
+        except redis.RedisError:
+            raise  # Redis is away: the whole sweep waits for the next round
+        except Exception:  # one odd job must not keep the others from being recovered
+            log.exception("transcode job not reconciled", extra={"job_id": job.job_id})
     return requeued
+
+
+def _requeue_if_lost(connection: redis.Redis[bytes], settings: Settings, job: LiveJob, quiet: float) -> bool:
+    if not needs_enqueue(job, observe(connection, job.job_id, datetime.now(UTC)), datetime.now(UTC), quiet):
+        return False
+
+    def still_lost(_: Job | None) -> bool:
+        """Decided again under the job's lock: another sweeper may have queued it meanwhile."""
+        now = datetime.now(UTC)
+        return needs_enqueue(job, observe(connection, job.job_id, now), now, quiet)
+
+    return adapters.enqueue_job(connection, settings, job.job_id, job.duration_seconds, decide=still_lost)
 
 
 async def sweep(
@@ -204,4 +213,6 @@ async def run_forever(
                     log.warning("reconciler re-enqueued lost transcode jobs", extra={"count": len(requeued)})
         except (redis.RedisError, SQLAlchemyError, OSError) as exc:
             log.warning("reconcile sweep skipped", extra={"error": str(exc)})
+        except Exception:  # a surprise must not end the sweeps for the life of the process
+            log.exception("reconcile sweep failed")
         await asyncio.sleep(interval)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -80,5 +81,31 @@ def test_a_job_running_when_redis_lost_its_data_is_picked_up_by_transcode_svcs_o
 
     rig.start_worker()
     # The quiet period (15 s: the row must stop changing) plus a sweep interval, then the run.
+    job = wait_until(stub, rig, job_id, lambda j: j.status in FINAL, timeout=120)
+    assert job.status == SUCCEEDED and job.attempts == 2
+
+
+def test_a_job_whose_worker_died_with_no_worker_left_to_notice_is_queued_again_and_completes(
+    stub: Any, rig: TranscodeRig, tmp_path: Path
+) -> None:
+    """RQ keeps a dead worker's job as started until some worker cleans the registries; with
+    none left, the sweep takes it (its execution's hash, which RQ's own delete needs, has expired)."""
+    settings = rig.infra.settings
+    doomed = rig.start_worker()
+    _, job_id = start(stub, rig, make_source(tmp_path / "in.mp4", size="640x360", seconds=30))
+    wait_until(stub, rig, job_id, lambda j: j.progress_percent >= 5)
+    kill_machine(doomed.pid)
+    doomed.wait()
+    deadline = time.monotonic() + 30
+    while sighting(settings, job_id) is not RqState.ABANDONED and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert sighting(settings, job_id) is RqState.ABANDONED
+
+    sweep_now(settings)  # transcode_svc's own sweep may have taken it first: either way, queued once
+    assert sighting(settings, job_id) is RqState.WAITING
+    queued = Queue(adapters.TRANSCODE_QUEUE, connection=Redis.from_url(settings.redis_url)).get_job_ids()
+    assert queued.count(adapters.rq_job_id(job_id)) == 1
+
+    rig.start_worker()
     job = wait_until(stub, rig, job_id, lambda j: j.status in FINAL, timeout=120)
     assert job.status == SUCCEEDED and job.attempts == 2
