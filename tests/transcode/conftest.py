@@ -6,6 +6,7 @@ with its work horse and FFmpeg at once, as a dying machine would.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -141,12 +142,33 @@ def rig(infra: Infra, transcode_service: tuple[Process, dict[str, str]]) -> Iter
     )
     for popen in workers:
         if popen.poll() is None:
+            horses = children_of(popen.pid)
             os.killpg(popen.pid, signal.SIGTERM)
             try:
                 popen.wait(15)
             except subprocess.TimeoutExpired:
                 os.killpg(popen.pid, signal.SIGKILL)
                 popen.wait()
+            # A work horse has its own session: a job still running (waiting for a store this
+            # session is about to stop, say) would outlive the test otherwise.
+            for horse in horses:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(horse, signal.SIGKILL)
+
+
+def children_of(pid: int) -> list[int]:
+    """The processes whose parent is ``pid`` (a worker's work horses), from /proc."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        if parent == pid:
+            found.append(int(entry.name))
+    return found
 
 
 @pytest.fixture
