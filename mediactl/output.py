@@ -29,19 +29,19 @@ from rich.table import Table
 Column = tuple[str, Callable[[dict[str, Any]], Any]]
 """A table column: its heading and how to read its cell from one item."""
 
-_console: Console | None = None
+_consoles: dict[bool, Console] = {}
 
 
-def console() -> Console:
-    """The stdout console (colour and animation only on a terminal)."""
-    global _console
-    if _console is None:
-        _console = Console(highlight=False, soft_wrap=False)
-    return _console
+def console(stderr: bool = False) -> Console:
+    """The stdout (or stderr) console: colour and animation only on a terminal, lines never wrapped."""
+    if stderr not in _consoles:
+        _consoles[stderr] = Console(highlight=False, soft_wrap=True, stderr=stderr)
+    return _consoles[stderr]
 
 
-def interactive() -> bool:
-    return console().is_terminal and not console().is_dumb_terminal
+def interactive(stderr: bool = False) -> bool:
+    shown = console(stderr)
+    return shown.is_terminal and not shown.is_dumb_terminal
 
 
 def error(line: str) -> None:
@@ -112,12 +112,13 @@ def short_status(value: Any) -> str:
 class Reporter:
     """Plain progress: one line per step, safe to call from the part threads."""
 
-    def __init__(self) -> None:
+    def __init__(self, stderr: bool = False) -> None:
         self._lock = threading.Lock()
+        self.console = console(stderr)
 
     def line(self, text: str) -> None:
         with self._lock:
-            say(text)
+            self.console.print(text, markup=False, highlight=False)
 
     def sending(self, name: str, total: int, already: int, parts: int, missing: int) -> None:
         if parts > 1:
@@ -150,8 +151,8 @@ class Reporter:
 class BarReporter(Reporter):
     """Rich bars: bytes with speed and time left, then the transcoding percentage."""
 
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, stderr: bool = False) -> None:
+        super().__init__(stderr)
         self.progress = Progress(
             TextColumn("{task.description}"),
             BarColumn(),
@@ -159,7 +160,7 @@ class BarReporter(Reporter):
             DownloadColumn(),
             TransferSpeedColumn(),
             TimeRemainingColumn(),
-            console=console(),
+            console=self.console,
             transient=False,
         )
         self.transcode_bars = Progress(
@@ -167,14 +168,14 @@ class BarReporter(Reporter):
             BarColumn(),
             TextColumn("{task.percentage:>3.0f}%"),
             TextColumn("{task.fields[status]}"),
-            console=console(),
+            console=self.console,
         )
         self._bytes: TaskID | None = None
         self._transcode: TaskID | None = None
         self._name = ""
 
     def line(self, text: str) -> None:
-        console().print(text, markup=False, highlight=False)
+        self.console.print(text, markup=False, highlight=False)
 
     def sending(self, name: str, total: int, already: int, parts: int, missing: int) -> None:
         self._name = name
@@ -192,10 +193,8 @@ class BarReporter(Reporter):
 
     def uploaded(self, name: str, video_id: str) -> None:
         if self._bytes is not None:
-            task = self.progress.tasks[0]
-            self.progress.update(self._bytes, completed=task.total)
-            self.progress.stop()
-            self._bytes = None
+            self.progress.update(self._bytes, completed=self.progress.tasks[0].total)
+        self._finish_bytes()
         self.line(f"{name}: uploaded as video {video_id}")
 
     def transcoding(self, name: str) -> None:
@@ -207,12 +206,23 @@ class BarReporter(Reporter):
             self.transcode_bars.update(self._transcode, completed=percent, status=status)
 
     def done(self) -> None:
-        self.progress.stop()
+        self._finish_bytes()
         self.transcode_bars.stop()
+        if self._transcode is not None:
+            self.transcode_bars.remove_task(self._transcode)
+            self._transcode = None
+
+    def _finish_bytes(self) -> None:
+        """Stop the byte bar (its last state stays on screen) and forget it, ready for the next file."""
+        self.progress.stop()
+        if self._bytes is not None:
+            self.progress.remove_task(self._bytes)
+            self._bytes = None
 
 
-def reporter() -> Reporter:
-    return BarReporter() if interactive() else Reporter()
+def reporter(stderr: bool = False) -> Reporter:
+    """Bars on a terminal, lines otherwise; on stderr when stdout carries ``--json``."""
+    return BarReporter(stderr) if interactive(stderr) else Reporter(stderr)
 
 
 def human_bytes(count: int) -> str:

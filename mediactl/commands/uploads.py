@@ -10,7 +10,7 @@ import typer
 from mediactl import config
 from mediactl.commands.common import CourseOption, JsonOption, example, signed_in
 from mediactl.commands.videos import update
-from mediactl.output import error, print_json, reporter, say, short_status
+from mediactl.output import error, print_json, reporter, short_status
 from mediactl.resume import ResumeRecords
 from mediactl.upload import Engine, Options, Stopped
 
@@ -32,7 +32,7 @@ def upload(
     """Upload video files; large ones go in parts, in parallel, and resume after Ctrl-C."""
     if title and len(files) > 1:
         raise typer.BadParameter("--title names one file; give one file or leave the titles to the file names")
-    report = reporter()
+    report = reporter(stderr=as_json)
     results: list[dict[str, Any]] = []
     failed = False
     with signed_in() as api:
@@ -44,15 +44,15 @@ def upload(
                 if not no_wait:
                     video = engine.follow(sent)
                     status = str(video.get("status"))
-                    say(f"{path.name}: {short_status(status)}")
+                    report.line(f"{path.name}: {short_status(status)}")
                     if status != "VIDEO_STATUS_READY":
                         failed = True
                     elif publish:
                         video = update(sent.video_id, {"published": True}, "published")
-                        say(f"{path.name}: published")
+                        report.line(f"{path.name}: published")
                 elif publish:
                     video = update(sent.video_id, {"published": True}, "published")
-                    say(f"{path.name}: published (learners see it once it is ready)")
+                    report.line(f"{path.name}: published (learners see it once it is ready)")
                 results.append({"file": str(path), **video})
         except (KeyboardInterrupt, Stopped):
             report.done()
