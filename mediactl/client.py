@@ -15,9 +15,7 @@ from typing import Any
 
 import httpx
 
-from mediactl import __name__ as _package
-
-USER_AGENT = f"{_package}/0.1"
+USER_AGENT = "mediactl/0.1"
 TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 STREAM_TIMEOUT = httpx.Timeout(30.0, connect=10.0, read=120.0)
 """Server-sent events: the edge writes a keep-alive comment every few seconds while quiet."""

@@ -9,7 +9,7 @@ import typer
 
 from mediactl import config
 from mediactl.commands.common import CourseOption, JsonOption, example, signed_in
-from mediactl.commands.videos import update
+from mediactl.commands.videos import patch_video
 from mediactl.output import error, print_json, reporter, short_status
 from mediactl.resume import ResumeRecords
 from mediactl.upload import Engine, Options, Stopped
@@ -47,11 +47,15 @@ def upload(
                     report.line(f"{path.name}: {short_status(status)}")
                     if status != "VIDEO_STATUS_READY":
                         failed = True
+                        error(
+                            f"{path.name}: transcoding ended {short_status(status)}; "
+                            f"`mediactl videos show {sent.video_id}` says more, and uploading the file again retries."
+                        )
                     elif publish:
-                        video = update(sent.video_id, {"published": True}, "published")
+                        video = patch_video(api, sent.video_id, {"published": True}, "published")
                         report.line(f"{path.name}: published")
                 elif publish:
-                    video = update(sent.video_id, {"published": True}, "published")
+                    video = patch_video(api, sent.video_id, {"published": True}, "published")
                     report.line(f"{path.name}: published (learners see it once it is ready)")
                 results.append({"file": str(path), **video})
         except (KeyboardInterrupt, Stopped):

@@ -71,11 +71,15 @@ def show(video: VideoArgument, as_json: JsonOption = False) -> None:
         fields(found, DETAIL)
 
 
+def patch_video(api: Api, video_id: str, body: dict[str, Any], mask: str) -> dict[str, Any]:
+    """UpdateVideo: the fields named in ``mask`` (``title``, ``published``) take ``body``'s values."""
+    updated: dict[str, Any] = api.call("PATCH", video_path(video_id), query={"update_mask": mask}, body=body)["video"]
+    return updated
+
+
 def update(video_id: str, body: dict[str, Any], mask: str) -> dict[str, Any]:
     with signed_in() as api:
-        reply = api.call("PATCH", video_path(video_id), query={"update_mask": mask}, body=body)
-    updated: dict[str, Any] = reply["video"]
-    return updated
+        return patch_video(api, video_id, body, mask)
 
 
 @videos.command("publish", epilog=example("mediactl videos publish 3f2a9c1e-..."))

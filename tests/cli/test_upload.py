@@ -59,7 +59,7 @@ def run_in_terminal(cli: Cli, *args: str, seconds: float = 240) -> tuple[int, st
 def test_in_a_terminal_a_person_sees_a_bar_for_the_bytes_then_one_for_transcoding(
     cli: Cli, small_file: Path, worker: Process
 ) -> None:
-    code, drawn = run_in_terminal(cli, "upload", str(small_file))
+    code, drawn = run_in_terminal(cli, "upload", str(small_file), "--publish")
 
     assert code == 0, drawn
     assert "Week 1 intro.mp4 upload" in drawn and "Week 1 intro.mp4 transcode" in drawn
@@ -67,7 +67,9 @@ def test_in_a_terminal_a_person_sees_a_bar_for_the_bytes_then_one_for_transcodin
     assert "\x1b[?25l" in drawn, "the cursor is hidden while bars move"
     assert drawn.count("Week 1 intro.mp4 transcode") > 1, "the transcoding bar is redrawn as it moves"
     assert re.search(r"transcode\s.*100%", drawn)
-    assert "Week 1 intro.mp4: ready" in drawn
+    assert "Week 1 intro.mp4: ready" in drawn and "Week 1 intro.mp4: published" in drawn
+    [video] = json.loads(cli.run("videos", "list", "--json").out)
+    assert (video["status"], video["published"]) == ("VIDEO_STATUS_READY", True)
 
 
 def test_piped_the_same_upload_is_plain_lines_without_bars_or_colours(cli: Cli, small_file: Path) -> None:
@@ -78,6 +80,17 @@ def test_piped_the_same_upload_is_plain_lines_without_bars_or_colours(cli: Cli, 
     lines = sent.out.splitlines()
     assert lines[0].startswith("Week 1 intro.mp4: sending ") and lines[0].endswith("KiB")
     assert re.fullmatch(r"Week 1 intro\.mp4: uploaded as video [0-9a-f-]{36}", lines[1]), lines
+
+
+def test_a_file_the_server_will_not_take_is_refused_in_its_words_with_exit_code_2(cli: Cli) -> None:
+    notes = cli.home / "notes.txt"
+    notes.write_text("not a lecture\n")
+
+    refused = cli.run("upload", str(notes), "--no-wait")
+
+    assert refused.code == 2
+    [line] = refused.err.splitlines()
+    assert line.startswith("mediactl: Refused by the server (HTTP 4"), line
 
 
 def stored_parts(url: str, token: str, upload_id: str) -> set[int]:
