@@ -47,7 +47,7 @@ from edge.metrics import EdgeMetrics
 from edge.middleware import echo_request_id, request_context_middleware, security_headers
 from edge.openapi import build_openapi
 from edge.operational import OPERATIONAL_ROUTES
-from edge.operations import Handler, Operation, RouteTarget, compile_operations
+from edge.operations import Documented, Handler, Operation, RouteTarget, compile_operations
 from edge.pages import PAGE_ROUTES
 from edge.rate_limits import Rule, limited, rate_limit_context, rules_by_route
 from edge.routes import Router, parse_template
@@ -129,7 +129,18 @@ def create_app(
     app[ATTENDANCE_SETTINGS] = attendance or load_attendance_settings()
     app[METRICS] = EdgeMetrics(with_process_metrics=with_process_metrics)
     app[HEALTH] = HealthChecker(settings, services)
-    app[OPENAPI_DOCUMENT] = dumps(build_openapi([op.binding for op in operations], title=API_TITLE, version=_version()))
+    hand_written = {
+        key: handler.openapi for key, handler in (overrides or {}).items() if isinstance(handler, Documented)
+    }
+    app[OPENAPI_DOCUMENT] = dumps(
+        build_openapi(
+            [op.binding for op in operations],
+            title=API_TITLE,
+            version=_version(),
+            offers=offers,
+            hand_written=hand_written,
+        )
+    )
     app.cleanup_ctx.append(_backends_context(services, settings.shutdown_grace_seconds))
     app.cleanup_ctx.append(_health_context)
     if rules:

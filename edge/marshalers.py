@@ -31,6 +31,7 @@ from typing import Any
 
 from multidict import MultiDict, MultiDictProxy, MultiMapping
 
+from edge.bindings import HttpBinding
 from edge.errors import InvalidRequest
 from edge.operations import Operation
 
@@ -107,9 +108,8 @@ class Offer:
         return Choice(media_type, self.produces[media_type], query)
 
 
-def offered_by(operation: Operation) -> tuple[str, ...]:
-    """The media types an RPC produces by itself, its default first."""
-    binding = operation.binding
+def offered_by(binding: HttpBinding) -> tuple[str, ...]:
+    """The media types a binding's RPC produces by itself, its default first."""
     if binding.returns_http_body:
         return (RAW,)
     if binding.server_streaming:
@@ -125,7 +125,7 @@ def compile_offers(
     offers: dict[RouteKey, Offer] = {}
     for operation in operations:
         key = (operation.binding.http_method, operation.binding.template.source)
-        own = offered_by(operation)
+        own = offered_by(operation.binding)
         produces = dict.fromkeys(own, operation)
         extra = encodings.get(key, RouteEncoding())
         for media_type, rpc in extra.alternates.items():

@@ -25,7 +25,7 @@ from attendance_svc.errors import AttendanceError
 from edge.errors import EdgeError
 from edge.gateway import call_unary, operation_of, outgoing_metadata
 from edge.keys import ATTENDANCE_SETTINGS, METRICS, SETTINGS
-from edge.operations import Handler
+from edge.operations import Documented, Handler
 from media.attendance.v1 import attendance_pb2
 
 WEBHOOK_ROUTE = ("POST", "/api/v1/webhooks/zoom")
@@ -107,6 +107,60 @@ async def zoom_webhook(request: web.Request) -> web.StreamResponse:
     return web.Response(status=204)
 
 
+WEBHOOK_OPENAPI = {
+    "security": [],
+    "parameters": [
+        {
+            "name": "x-zm-signature",
+            "in": "header",
+            "required": True,
+            "description": "`v0=` and the hex HMAC-SHA256 of `v0:{timestamp}:{raw body}` under the webhook secret.",
+            "schema": {"type": "string"},
+        },
+        {
+            "name": "x-zm-request-timestamp",
+            "in": "header",
+            "required": True,
+            "description": "Unix seconds; refused outside the replay window (ZOOM_WEBHOOK_MAX_SKEW_SECONDS).",
+            "schema": {"type": "string"},
+        },
+    ],
+    "requestBody": {
+        "required": True,
+        "description": "Zoom's notification exactly as sent (at most 1 MiB): the signature covers these bytes.",
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "required": ["event", "payload"],
+                    "properties": {
+                        "event": {"type": "string"},
+                        "event_ts": {"type": "integer"},
+                        "payload": {"type": "object"},
+                    },
+                }
+            }
+        },
+    },
+    "responses": {
+        "204": {"description": "Stored (a duplicate delivery changes nothing)."},
+        "200": {
+            "description": "An endpoint.url_validation challenge, answered.",
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["plainToken", "encryptedToken"],
+                        "properties": {"plainToken": {"type": "string"}, "encryptedToken": {"type": "string"}},
+                    }
+                }
+            },
+        },
+    },
+}
+"""What the webhook handler reads and answers, for /openapi.json (not RecordZoomEventRequest's JSON)."""
+
+
 def attendance_overrides() -> dict[tuple[str, str], Handler]:
     """The attendance handlers for ``create_app(overrides=...)``."""
-    return {WEBHOOK_ROUTE: zoom_webhook}
+    return {WEBHOOK_ROUTE: Documented(zoom_webhook, WEBHOOK_OPENAPI)}
