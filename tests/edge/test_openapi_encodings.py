@@ -7,18 +7,19 @@ from typing import Any
 import pytest
 
 from edge.app import default_backend_services
+from edge.hls import hls_overrides
 from edge.lti_pages import lti_overrides
 from edge.marshalers import ROUTE_ENCODINGS, compile_offers
 from edge.openapi import build_openapi
 from edge.operations import Documented, compile_operations
 from edge.zoom_webhook import attendance_overrides
-from service_kit.settings import Settings
+from service_kit.settings import PlaybackSettings, Settings
 
 
 @pytest.fixture(scope="module")
 def document(settings: Settings) -> dict[str, Any]:
     operations = compile_operations(default_backend_services(settings))
-    overrides = {**lti_overrides(), **attendance_overrides()}
+    overrides = {**lti_overrides(), **attendance_overrides(), **hls_overrides(PlaybackSettings())}
     hand_written = {key: h.openapi for key, h in overrides.items() if isinstance(h, Documented)}
     return build_openapi(
         [op.binding for op in operations],
@@ -85,3 +86,12 @@ def test_every_schema_a_hand_written_route_refers_to_is_defined(document: dict[s
     text = repr(document["paths"])
     names = {part.split("'")[0] for part in text.split("#/components/schemas/")[1:]}
     assert names <= set(document["components"]["schemas"]) | {"Error/properties/error"}
+
+
+def test_hls_routes_take_their_token_from_the_query_and_segments_redirect(document: dict[str, Any]) -> None:
+    master = document["paths"]["/api/v1/media/hls/{video_id}/master.m3u8"]["get"]
+    token = next(p for p in master["parameters"] if p["name"] == "token")
+    assert token["in"] == "query" and token["required"] is True
+    assert list(master["responses"]["200"]["content"]) == ["application/vnd.apple.mpegurl"]
+    segment = document["paths"]["/api/v1/media/hls/{video_id}/{rendition}/{segment}"]["get"]
+    assert {"302", "200", "206"} <= set(segment["responses"])
