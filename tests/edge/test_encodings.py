@@ -11,6 +11,10 @@ from aiohttp.test_utils import TestClient
 from edge.app import default_backend_services
 from edge.marshalers import ROUTE_ENCODINGS, accepted, compile_offers, forwarded_headers
 from edge.operations import compile_operations
+from edge.streams import sse_event, sse_frames
+from media.attendance.v1 import attendance_pb2
+from media.transcode.v1 import transcode_pb2
+from media.upload.v1 import upload_pb2
 from service_kit.settings import Settings
 
 Client = TestClient[web.Request, web.Application]
@@ -115,3 +119,33 @@ def test_an_encoding_for_a_route_no_rule_declares_is_refused_at_start(settings: 
             operations,
             {("GET", "/api/v1/nowhere"): ROUTE_ENCODINGS[("GET", "/api/v1/media/uploads/{upload_id}/events")]},
         )
+
+
+def test_a_message_with_a_oneof_is_one_event_named_by_the_member_set() -> None:
+    job = transcode_pb2.TranscodeJob(job_id="j1", progress_percent=40)
+    progress = upload_pb2.WatchUploadResponse(progress=transcode_pb2.WatchTranscodeJobResponse(job=job))
+    [(name, data)] = sse_frames(progress, 3)
+    assert name == "progress"
+    assert data["job"]["job_id"] == "j1" and data["job"]["progress_percent"] == 40  # type: ignore[index]
+    end = upload_pb2.WatchUploadResponse(end=upload_pb2.WatchUploadEnd(upload_id="u1"))
+    assert sse_frames(end, 4) == [("end", {"upload_id": "u1"})]
+
+
+def test_attendance_updates_are_a_joined_or_left_event_per_change_then_the_report() -> None:
+    update = attendance_pb2.WatchAttendanceResponse(
+        live_participants=1,
+        changes=[
+            attendance_pb2.PresenceChange(kind=attendance_pb2.PRESENCE_CHANGE_KIND_JOINED, participant_name="Ada"),
+            attendance_pb2.PresenceChange(kind=attendance_pb2.PRESENCE_CHANGE_KIND_LEFT, participant_name="Ada"),
+        ],
+    )
+    first = sse_frames(update, 0)
+    assert [name for name, _ in first] == ["joined", "left", "snapshot"]
+    assert first[0][1]["participant_name"] == "Ada"  # type: ignore[index]
+    assert "changes" not in first[-1][1] and first[-1][1]["live_participants"] == 1  # type: ignore[operator,index]
+    assert [name for name, _ in sse_frames(update, 1)][-1] == "attendance"
+
+
+def test_an_event_is_written_with_its_name_and_one_line_of_json() -> None:
+    assert sse_event("end", {"id": "x"}) == b'event: end\ndata: {"id":"x"}\n\n'
+    assert sse_event(None, {"seq": 1}) == b'data: {"seq":1}\n\n'
