@@ -42,7 +42,7 @@ from edge.errors import EdgeError, from_service_error
 from edge.gateway import call_unary, handle_operation, operation_of, outgoing_metadata
 from edge.keys import BACKENDS, PLAYBACK_SETTINGS, REQUEST_ID, SETTINGS
 from edge.operations import Documented, Handler
-from edge.page_specs import ERROR_PAGE, HTML_PAGE, form_body, page, query_strings
+from edge.page_specs import ERROR_PAGE, HTML_PAGE, form_body, page, query_strings, string_fields
 from edge.player_origins import PLAYER_MEDIA_SRC, player_connect_origins
 from media.attendance.v1 import attendance_pb2
 from media.lti.v1 import lti_pb2
@@ -494,6 +494,23 @@ LAUNCH_OPENAPI = {
         "default": ERROR_PAGE,
     },
 }
+_PICKER_FIELDS: dict[str, Any] = {
+    "type": "object",
+    "required": ["session_token", "pick"],
+    "properties": {
+        **string_fields(("session_token", "launch_id", "title", "live_session_id"))["properties"],
+        "pick": {
+            "type": "array",
+            "items": {"type": "string"},
+            "description": "Repeated: `video:<id>`, `live:<id>`, or `live` with live_session_id.",
+        },
+    },
+    "additionalProperties": {"type": "string", "description": "`title.<pick>`: that item's own title."},
+}
+_PICKER_FORM = {
+    "application/x-www-form-urlencoded": {"schema": _PICKER_FIELDS},
+    "multipart/form-data": {"schema": _PICKER_FIELDS},
+}
 DEEP_LINKING_OPENAPI = {
     "requestBody": {
         "required": True,
@@ -502,9 +519,7 @@ DEEP_LINKING_OPENAPI = {
             "application/json": {
                 "schema": {"$ref": "#/components/schemas/media.lti.v1.CreateDeepLinkingResponseRequest"}
             },
-            **form_body(("session_token", "launch_id", "pick", "title", "live_session_id"), ("session_token", "pick"))[
-                "content"
-            ],
+            **_PICKER_FORM,
         },
     },
     "responses": {
