@@ -276,10 +276,6 @@ class TranscodeServicer(transcode_pb2_grpc.TranscodeServiceServicer):
     async def WatchTranscodeJob(
         self, request: transcode_pb2.WatchTranscodeJobRequest, context: Context
     ) -> AsyncIterator[transcode_pb2.WatchTranscodeJobResponse]:
-        if not request.job_id and request.upload_id:
-            problems = ValidationErrors()
-            problems.add("job_id", "is required: upload_id is resolved by the edge's events route, not here")
-            problems.raise_if_any()
         row, live = await self._load(request.job_id)
         last = job_message(row, live)
         yield transcode_pb2.WatchTranscodeJobResponse(job=last)
