@@ -19,10 +19,11 @@ error="invalid_token"``).
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import grpc
@@ -44,6 +45,9 @@ EXPIRY_MARGIN_SECONDS = 30.0
 MAX_ENTRIES = 10_000
 REVOKE_ROUTE = re.compile(r"^/api/v1/api-tokens/([^/]+)$")
 
+Fetch = Callable[[], Awaitable[tuple[str, str, float]]]
+"""Asks lti_svc: (session JWT, token id, seconds the JWT stays valid)."""
+
 
 @dataclass(frozen=True)
 class Resolution:
@@ -61,6 +65,7 @@ class ResolutionCache:
         self._seconds = seconds
         self._clock = clock
         self._entries: dict[str, Resolution] = {}
+        self._pending: dict[str, asyncio.Future[str]] = {}
 
     def get(self, key: str) -> Resolution | None:
         found = self._entries.get(key)
@@ -83,6 +88,44 @@ class ResolutionCache:
                 self._entries.clear()
         self._entries[key] = Resolution(session_token, token_id, self._clock() + ttl)
 
+    async def session_for(self, key: str, fetch: Fetch) -> str:
+        """The cached session JWT for ``key``, else ``fetch()``'s, asked once however many requests wait.
+
+        A client that starts several requests at once with a fresh token (mediactl
+        presigning parts in parallel) costs lti_svc one resolution, not one per request;
+        a failed fetch fails every waiting request the same way and is not remembered; if
+        the request that asked is cancelled (its client left), a waiting one asks again.
+        """
+        cached = self.get(key)
+        if cached is not None:
+            return cached.session_token
+        pending = self._pending.get(key)
+        if pending is not None:
+            try:
+                return await asyncio.shield(pending)
+            except asyncio.CancelledError:
+                task = asyncio.current_task()
+                if not pending.cancelled() or (task is not None and task.cancelling()):
+                    raise  # this request itself was cancelled
+                return await self.session_for(key, fetch)  # the asking request went away: ask again
+        future: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        self._pending[key] = future
+        try:
+            session_token, token_id, valid_for = await fetch()
+        except Exception as error:
+            future.set_exception(error)
+            future.exception()  # retrieved: nobody else may be waiting
+            raise
+        except BaseException:
+            future.cancel()
+            raise
+        else:
+            self.put(key, session_token, token_id, valid_for)
+            future.set_result(session_token)
+            return session_token
+        finally:
+            del self._pending[key]
+
     def forget_token(self, token_id: str) -> None:
         """Drop every resolution of one token (it was just revoked through this process)."""
         self._entries = {k: v for k, v in self._entries.items() if v.token_id != token_id}
@@ -98,32 +141,29 @@ def cache_key(secret: str) -> str:
 async def resolve(request: web.Request, secret: str) -> str:
     """The session JWT the token stands for: from the cache, else from lti_svc (401 if refused)."""
     app = request.app
-    cache = app[API_TOKEN_CACHE]
-    key = cache_key(secret)
-    cached = cache.get(key)
-    if cached is not None:
-        return cached.session_token
-    timeout = app[SETTINGS].backend_timeout_seconds
-    try:
-        call = app[BACKENDS].unary(RESOLVE_PATH)
-    except KeyError:
-        raise EdgeError(
-            grpc.StatusCode.UNAUTHENTICATED,
-            "this server does not accept API tokens: use a session token",
-            headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
-        ) from None
-    try:
-        answer = await call(
-            lti_pb2.ResolveApiTokenRequest(secret=secret),
-            timeout=timeout,
-            metadata=((REQUEST_ID_HEADER, request[REQUEST_ID]),),
-        )
-    except grpc.aio.AioRpcError as exc:
-        raise from_rpc_error(exc, service="lti", timeout=timeout, token_sent=True) from None
-    assert isinstance(answer, lti_pb2.ResolveApiTokenResponse)
-    valid_for = answer.expires_at.seconds - time.time()
-    cache.put(key, answer.session_token, answer.token_id, valid_for)
-    return answer.session_token
+
+    async def ask_lti() -> tuple[str, str, float]:
+        timeout = app[SETTINGS].backend_timeout_seconds
+        try:
+            call = app[BACKENDS].unary(RESOLVE_PATH)
+        except KeyError:
+            raise EdgeError(
+                grpc.StatusCode.UNAUTHENTICATED,
+                "this server does not accept API tokens: use a session token",
+                headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+            ) from None
+        try:
+            answer = await call(
+                lti_pb2.ResolveApiTokenRequest(secret=secret),
+                timeout=timeout,
+                metadata=((REQUEST_ID_HEADER, request[REQUEST_ID]),),
+            )
+        except grpc.aio.AioRpcError as exc:
+            raise from_rpc_error(exc, service="lti", timeout=timeout, token_sent=True) from None
+        assert isinstance(answer, lti_pb2.ResolveApiTokenResponse)
+        return answer.session_token, answer.token_id, answer.expires_at.seconds - time.time()
+
+    return await app[API_TOKEN_CACHE].session_for(cache_key(secret), ask_lti)
 
 
 def api_token_middleware() -> Middleware:

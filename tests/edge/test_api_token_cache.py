@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from edge.api_tokens import CACHE_SECONDS, EXPIRY_MARGIN_SECONDS, ResolutionCache, cache_key
 
 
@@ -50,3 +52,61 @@ def test_revoking_a_token_drops_all_its_resolutions_and_only_those() -> None:
 def test_entries_are_keyed_by_the_secrets_hash_not_the_secret() -> None:
     key = cache_key("mdt_" + "x" * 43)
     assert len(key) == 64 and "mdt_" not in key
+
+
+async def test_requests_arriving_together_with_a_fresh_token_resolve_it_once() -> None:
+    cache = ResolutionCache(clock=Clock())
+    asked = 0
+    release = asyncio.Event()
+
+    async def fetch() -> tuple[str, str, float]:
+        nonlocal asked
+        asked += 1
+        await release.wait()
+        return "jwt", "token-1", 300.0
+
+    waiting = [asyncio.create_task(cache.session_for("k", fetch)) for _ in range(5)]
+    await asyncio.sleep(0)
+    release.set()
+    assert await asyncio.gather(*waiting) == ["jwt"] * 5
+    assert asked == 1
+    assert await cache.session_for("k", fetch) == "jwt" and asked == 1
+
+
+async def test_a_refused_resolution_fails_every_waiting_request_and_is_not_remembered() -> None:
+    cache = ResolutionCache(clock=Clock())
+    release = asyncio.Event()
+
+    async def refuse() -> tuple[str, str, float]:
+        await release.wait()
+        raise PermissionError("revoked")
+
+    waiting = [asyncio.create_task(cache.session_for("k", refuse)) for _ in range(3)]
+    await asyncio.sleep(0)
+    release.set()
+    results = await asyncio.gather(*waiting, return_exceptions=True)
+    assert all(isinstance(r, PermissionError) for r in results)
+    assert cache.get("k") is None
+
+
+async def test_when_the_asking_request_goes_away_a_waiting_one_asks_again() -> None:
+    cache = ResolutionCache(clock=Clock())
+    calls: list[asyncio.Event] = []
+
+    async def fetch() -> tuple[str, str, float]:
+        gate = asyncio.Event()
+        calls.append(gate)
+        await gate.wait()
+        return "jwt", "token-1", 300.0
+
+    first = asyncio.create_task(cache.session_for("k", fetch))
+    await asyncio.sleep(0)
+    second = asyncio.create_task(cache.session_for("k", fetch))
+    await asyncio.sleep(0)
+    first.cancel()
+    for _ in range(20):  # a few turns of the loop: the cancellation reaches the waiter, which asks again
+        await asyncio.sleep(0)
+    assert len(calls) == 2
+    calls[1].set()
+    assert await second == "jwt"
+    assert first.cancelled()
