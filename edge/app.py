@@ -27,6 +27,8 @@ from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from aiohttp import web
 from google.protobuf import descriptor_pool
 
+from edge.api_tokens import api_token_middleware
+from edge.api_tokens import install as install_api_tokens
 from edge.backends import Backends, BackendService
 from edge.errors import error_middleware
 from edge.gateway import handle_operation, make_dispatcher
@@ -121,7 +123,10 @@ def create_app(
     offers = compile_offers(operations, {k: v for k, v in ROUTE_ENCODINGS.items() if k in _keys(operations)})
     rules = rules_by_route(rate_limits) if rate_limits is not None else {}
     router = build_router(operations, overrides or {}, rules)
-    app = web.Application(middlewares=[request_context_middleware(), error_middleware, hls_preflight_middleware()])
+    app = web.Application(
+        middlewares=[request_context_middleware(), error_middleware, api_token_middleware(), hls_preflight_middleware()]
+    )
+    install_api_tokens(app)
     install(app, pages or Pages(Catalogues.load(), Assets.empty()))
     app[SETTINGS] = settings
     app[ENCODINGS] = offers

@@ -6,6 +6,7 @@ import { translator } from "./lib/i18n.js";
 import { verifyLaunch } from "./lib/launch-check.js";
 import { readJson } from "./lib/page-data.js";
 import { Session } from "./lib/session.js";
+import { mountApiTokens } from "./api-tokens.js";
 import { mountLibrary } from "./library.js";
 import { mountPicker } from "./picker.js";
 import { mountResource } from "./resource.js";
@@ -62,6 +63,8 @@ async function start() {
         onVideo: (video) => library.dispatchEvent(new CustomEvent("library:video", { detail: video })),
       });
     }
+    const tokens = document.getElementById("api-tokens");
+    if (tokens) mountApiTokens(tokens, { api, t, locale: usableLocale(data.locale) });
   }
 }
 
