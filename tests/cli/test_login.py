@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import stat
 
+import httpx
+
 from service_kit.auth import INSTRUCTOR, issue_session_token
 from tests.cli.conftest import Cli
 from tests.support.processes import Stack
@@ -104,3 +106,26 @@ def test_every_command_s_help_shows_an_example(cli: Cli) -> None:
         assert shown.code == 0, (command, shown.err)
         assert "Example:" in shown.out, command
         assert f"$ mediactl {' '.join(command)}" in shown.out, (command, shown.out)
+
+
+def test_a_personal_api_token_works_until_it_is_revoked_then_exit_2_says_to_log_in_again(cli: Cli) -> None:
+    """The token people are meant to use: made by the API (as the page does), then revoked there."""
+    headers = {"Authorization": f"Bearer {cli.token}"}
+    with httpx.Client(base_url=cli.url, headers=headers, timeout=30) as api:
+        made = api.post("/api/v1/api-tokens", json={"name": "lecture-capture pc", "expires_in_days": 30})
+        assert made.status_code == 200, made.text
+        secret, token_id = made.json()["secret"], made.json()["token"]["token_id"]
+
+        login = cli.run("login", "--url", cli.url, "--token", secret, credentials=False)
+        assert login.code == 0, login.err
+        assert cli.run("videos", "list", "--json", credentials=False).code == 0
+
+        assert api.delete(f"/api/v1/api-tokens/{token_id}").status_code == 200
+
+    refused = cli.run("videos", "list", credentials=False)
+
+    assert refused.code == 2, refused
+    [line] = refused.err.splitlines()
+    assert line.startswith("mediactl: Refused by the server (HTTP 401): ")
+    assert "revoked" in line and "mediactl login" in line
+    assert secret not in refused.err
