@@ -40,7 +40,7 @@ def _token(stack: SecurityStack) -> str:
 
 
 @pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
+async def client() -> AsyncIterator[aiohttp.ClientSession]:
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session:
         yield session
 
@@ -68,16 +68,16 @@ def _assert_json_error(status: int, body: bytes, want: int) -> str:
 
 
 async def test_a_json_body_over_the_edges_limit_is_refused_with_413_in_the_json_error_shape(
-    security_stack: SecurityStack, http: aiohttp.ClientSession
+    security_stack: SecurityStack, client: aiohttp.ClientSession
 ) -> None:
     body = json.dumps({"filename": "a.mp4", "file_size": "1", "title": "x" * (2 * MIB)}).encode()
     headers = {"Authorization": f"Bearer {_token(security_stack)}", "Content-Type": "application/json"}
-    async with http.post(security_stack.edge_url + JSON_ROUTE, data=body, headers=headers) as reply:
+    async with client.post(security_stack.edge_url + JSON_ROUTE, data=body, headers=headers) as reply:
         _assert_json_error(reply.status, await reply.read(), 413)
 
 
 async def test_a_chunked_body_without_a_length_is_cut_off_at_the_same_limit(
-    security_stack: SecurityStack, http: aiohttp.ClientSession
+    security_stack: SecurityStack, client: aiohttp.ClientSession
 ) -> None:
     async def chunks() -> AsyncIterator[bytes]:
         yield b'{"filename": "a.mp4", "title": "'
@@ -86,7 +86,7 @@ async def test_a_chunked_body_without_a_length_is_cut_off_at_the_same_limit(
         yield b'"}'
 
     headers = {"Authorization": f"Bearer {_token(security_stack)}", "Content-Type": "application/json"}
-    async with http.post(security_stack.edge_url + JSON_ROUTE, data=chunks(), headers=headers) as reply:
+    async with client.post(security_stack.edge_url + JSON_ROUTE, data=chunks(), headers=headers) as reply:
         _assert_json_error(reply.status, await reply.read(), 413)
 
 
@@ -154,7 +154,7 @@ async def _slowloris(port: int, stop: asyncio.Event) -> float:
 
 
 async def test_slow_clients_are_dropped_after_the_idle_timeout_while_others_are_served_fast(
-    short_timeout_edge: str, http: aiohttp.ClientSession
+    short_timeout_edge: str, client: aiohttp.ClientSession
 ) -> None:
     port = urlsplit(short_timeout_edge).port
     assert port is not None
@@ -164,7 +164,7 @@ async def test_slow_clients_are_dropped_after_the_idle_timeout_while_others_are_
     timings = []
     for _ in range(5):
         started = time.monotonic()
-        async with http.get(short_timeout_edge + "/openapi.json") as reply:
+        async with client.get(short_timeout_edge + "/openapi.json") as reply:
             assert reply.status == 200
             await reply.read()
         timings.append(time.monotonic() - started)
