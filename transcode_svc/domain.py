@@ -18,6 +18,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from fractions import Fraction
 
+from service_kit.auth import SessionClaims
+
 
 @dataclass(frozen=True)
 class Rung:

@@ -1,4 +1,5 @@
-"""Every route of the edge × learner, instructor, administrator × same course, other course, other organization.
+"""Every route of the edge, for a learner, an instructor and an administrator, in the same course, another
+course of the organization and another organization.
 
 The route list comes from the edge itself (the router ``create_app`` builds from the
 protos' http rules, the operational routes and the pages' routes), so a route added to
@@ -109,7 +110,12 @@ ROUTE_POLICIES: dict[RouteKey, Case] = {
     # Uploads and the video catalog (upload_svc).
     ("POST", "/api/v1/media/presigned-upload"): Case(
         P.NAMED_COURSE_STAFF,
-        body=lambda w: {"filename": "a.mp4", "content_type": "video/mp4", "file_size": "1000", "course_id": w["course_id"]},
+        body=lambda w: {
+            "filename": "a.mp4",
+            "content_type": "video/mp4",
+            "file_size": "1000",
+            "course_id": w["course_id"],
+        },
     ),
     ("POST", "/api/v1/media/uploads/{upload_id}/parts"): Case(P.COURSE_STAFF, body=lambda w: {"part_numbers": [1]}),
     ("GET", "/api/v1/media/uploads/{upload_id}/parts"): Case(P.COURSE_STAFF),
@@ -303,7 +309,9 @@ def _small_video(directory: Path) -> bytes:
 
 
 HLS_FILES = {
-    "master.m3u8": b"#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-STREAM-INF:BANDWIDTH=200000,RESOLUTION=160x120\n240p/index.m3u8\n",
+    "master.m3u8": (
+        b"#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-STREAM-INF:BANDWIDTH=200000,RESOLUTION=160x120\n240p/index.m3u8\n"
+    ),
     "240p/index.m3u8": (
         b"#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:1\n#EXT-X-MEDIA-SEQUENCE:0\n"
         b"#EXT-X-PLAYLIST-TYPE:VOD\n#EXTINF:1.0,\nseg_00000.ts\n#EXT-X-ENDLIST\n"
@@ -313,9 +321,7 @@ HLS_FILES = {
 
 
 @pytest.fixture(scope="session")
-async def owner(
-    security_stack: SecurityStack, tmp_path_factory: pytest.TempPathFactory
-) -> AsyncIterator[Owner]:
+async def owner(security_stack: SecurityStack, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Owner]:
     suffix = uuid.uuid4().hex[:8]
     async with aiohttp.ClientSession() as http:
         owner = Owner(
@@ -346,9 +352,7 @@ async def owner(
         form.add_field("file", source, filename="upload.bin", content_type="video/mp4")
         async with http.post(created["url"], data=form) as stored:
             assert stored.status == 204, await stored.text()
-        done = await owner.ok(
-            "POST", f"/api/v1/media/uploads/{created['upload_id']}/complete", owner.instructor, {}
-        )
+        done = await owner.ok("POST", f"/api/v1/media/uploads/{created['upload_id']}/complete", owner.instructor, {})
         video_id = str(created["video_id"])
         world.update(upload_id=str(created["upload_id"]), video_id=video_id, job_id=str(done["transcode_job_id"]))
         await owner.ok(
@@ -425,10 +429,7 @@ async def test_each_caller_gets_the_answer_the_routes_policy_gives(owner: Owner,
         status, text = await send(owner.token(role, place))
         want = expected(case.policy, role, place, other_course=case.other_course)
         got = classify(status)
-        if want is Outcome.SAME_AS_ANONYMOUS:
-            ok = status == anonymous
-        else:
-            ok = got is want
+        ok = status == anonymous if want is Outcome.SAME_AS_ANONYMOUS else got is want
         platform_down = case.platform and want is Outcome.ALLOWED and status in (502, 503)
         if not ok or (status >= 500 and not platform_down):
             wrong.append(f"{role.value} in {place.value}: want {want.value}, got {status} {text[:200]}")

@@ -35,7 +35,12 @@ FUZZ = settings(
 
 def _token(stack: SecurityStack) -> str:
     return issue_session_token(
-        stack.jwt_secret, user_id="u-1", organization_id="org-h", course_id="course-h", roles=[INSTRUCTOR], ttl_seconds=600
+        stack.jwt_secret,
+        user_id="u-1",
+        organization_id="org-h",
+        course_id="course-h",
+        roles=[INSTRUCTOR],
+        ttl_seconds=600,
     )
 
 
@@ -180,7 +185,7 @@ async def test_slow_clients_are_dropped_after_the_idle_timeout_while_others_are_
 @pytest.mark.parametrize(
     ("content_type", "body"),
     [
-        ("multipart/form-data; boundary=xyz", b"--xyz\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nunterminated"),
+        ("multipart/form-data; boundary=xyz", b'--xyz\r\nContent-Disposition: form-data; name="a"\r\n\r\nunterminated'),
         ("multipart/form-data", b"no boundary at all"),
         ("application/xml", b"<upload><filename>a.mp4</filename></upload>"),
         ("application/json", b'{"filename": "a.mp4", '),
@@ -202,7 +207,7 @@ def test_a_json_route_refuses_other_bodies_with_a_message(
 @pytest.mark.parametrize(
     ("content_type", "body"),
     [
-        ("multipart/form-data; boundary=xyz", b"--xyz\r\nContent-Disposition: form-data; name=\"id_token\"\r\n\r\nabc"),
+        ("multipart/form-data; boundary=xyz", b'--xyz\r\nContent-Disposition: form-data; name="id_token"\r\n\r\nabc'),
         ("multipart/form-data; boundary=xyz", b"--xyz\r\nNo-Disposition: x\r\n\r\nabc\r\n--xyz--\r\n"),
         ("multipart/form-data", b"--\r\n"),
         ("application/json", b'{"id_token": "x"}'),
@@ -241,7 +246,9 @@ _forms = st.dictionaries(st.sampled_from(LTI_FIELDS), _values, max_size=len(LTI_
 
 @FUZZ
 @given(form=_forms, cut=st.integers(min_value=0, max_value=64), raw_bytes=st.binary(max_size=64))
-def test_fuzzed_lti_form_posts_get_a_4xx(security_stack: SecurityStack, form: dict[str, str], cut: int, raw_bytes: bytes) -> None:
+def test_fuzzed_lti_form_posts_get_a_4xx(
+    security_stack: SecurityStack, form: dict[str, str], cut: int, raw_bytes: bytes
+) -> None:
     encoded = urlencode(form, encoding="utf-8", errors="surrogatepass").encode()
     for path in ("/lti/login", "/lti/launch"):
         for body in (encoded, encoded[: max(0, len(encoded) - cut)], encoded + b"&" + raw_bytes):
@@ -258,10 +265,12 @@ def test_fuzzed_lti_form_posts_get_a_4xx(security_stack: SecurityStack, form: di
 @given(
     body=st.one_of(
         st.binary(max_size=300),
-        st.dictionaries(st.text(max_size=10), st.recursive(st.none() | st.integers() | st.text(max_size=20), st.lists)).map(
-            lambda d: json.dumps(d).encode()
+        st.dictionaries(
+            st.text(max_size=10), st.recursive(st.none() | st.integers() | st.text(max_size=20), st.lists)
+        ).map(lambda d: json.dumps(d).encode()),
+        st.sampled_from(
+            [b"{", b"null", b"[]", b'{"event": 1}', b'{"event": "meeting.participant_joined", "payload": 7}']
         ),
-        st.sampled_from([b"{", b"null", b"[]", b'{"event": 1}', b'{"event": "meeting.participant_joined", "payload": 7}']),
     ),
     signature=st.sampled_from(["valid", "wrong", "missing", "stale"]),
 )
