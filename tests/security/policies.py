@@ -21,6 +21,13 @@ How a refusal answers (the services' rule, kept by this table):
   administrator of another organization reaches a course of the same name in their own
   organization and nothing of the owner's; that is "allowed" below, and proves no leak
   because the organization always comes from the session, never from the request.
+
+A 400 can come before authorization, and the table allows it only where it tells a
+caller nothing about anyone else's data: the edge refuses a body or query that does
+not fit the request message (an unknown field) for every caller alike, before any
+service sees it; a registration id of another organization named in a body
+(``lti_config_id``) is "no such LTI registration", the same 400 as an unknown id; a
+course of the caller's own organization that was never launched is "not launched yet".
 """
 
 from __future__ import annotations

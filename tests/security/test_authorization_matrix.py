@@ -422,6 +422,10 @@ async def test_each_caller_gets_the_answer_the_routes_policy_gives(owner: Owner,
         body = case.body(world) if case.body is not None else None
         return await owner.call(method, path, token, body, form=case.form)
 
+    if case.policy is Policy.HLS_TOKEN:
+        # The token is the credential: a session without it opens nothing.
+        status, text = await owner.call(method, _fill(template, owner.world), owner.instructor)
+        assert status == 401, f"{method} {template} without its token: {status} {text[:300]}"
     anonymous, anonymous_text = await send(None)
     assert anonymous < 500, f"{method} {template} without a session: {anonymous} {anonymous_text[:300]}"
     wrong: list[str] = []
