@@ -2,6 +2,13 @@
 
 aiohttp's runner stops accepting, lets in-flight requests finish for
 SHUTDOWN_GRACE_SECONDS, then runs the cleanup contexts (channels, clients).
+
+aiohttp has no separate header-read timeout: its ``keepalive_timeout`` is armed when a
+connection opens and closes it whenever the edge is still waiting for a complete
+request, so EDGE_IDLE_TIMEOUT_SECONDS bounds both a client that dribbles its headers
+(slowloris) and an idle keep-alive connection. Requests being handled and open streams
+are not affected. Header lines are capped by aiohttp's parser (8190 bytes, 128 headers:
+400) and bodies by ``client_max_size`` (1 MiB: 413).
 """
 
 from __future__ import annotations
@@ -46,6 +53,7 @@ def main() -> None:
         access_log=None,
         print=None,
         shutdown_timeout=settings.shutdown_grace_seconds,
+        keepalive_timeout=settings.edge_idle_timeout_seconds,
     )
 
 

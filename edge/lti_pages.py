@@ -110,7 +110,10 @@ async def _fields(request: web.Request) -> Mapping[str, str]:
             f"the request body must be a form post (application/x-www-form-urlencoded), not {request.content_type!r}",
             "NOT_A_FORM_POST",
         )
-    form = await request.post()
+    try:
+        form = await request.post()
+    except ValueError as exc:  # aiohttp's multipart reader on a truncated or unparseable body
+        raise _refusal(f"the form post could not be read: {exc}", "MALFORMED_FORM_POST") from None
     return {k: v for k, v in form.items() if isinstance(v, str)}
 
 

@@ -18,6 +18,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from fractions import Fraction
 
+from service_kit.auth import SessionClaims
+
 
 @dataclass(frozen=True)
 class Rung:
@@ -588,3 +590,33 @@ def failure_reason(stderr_tail: str) -> str:
     text = re.sub(r"(/[^\s:;'\"]+)+", "the source", text)
     text = re.sub(r"https?://\S+", "the source", text)
     return (text or "FFmpeg failed without saying why")[:500]
+
+
+# ---- who may read and cancel a job ------------------------------------------------------------
+
+
+class JobAccess(enum.Enum):
+    """What a caller may do with a job, and how a refusal answers."""
+
+    MANAGE = "manage"
+    HIDDEN = "hidden"
+    """Another organization's, or another course's, job: answered as if it did not exist."""
+    NOT_STAFF = "not staff"
+    """A member of the job's course without a staff role: 403, the job is the staff's tool."""
+
+
+def job_access(caller: SessionClaims, organization_id: str, course_id: str) -> JobAccess:
+    """Staff of the video's course and the organization's administrators manage its job.
+
+    The rule mirrors the catalog's (upload_svc.domain): another organization's job, or
+    another course's, is reported as missing, so ids never leak across courses. Jobs
+    started before the course was recorded (``course_id`` empty) keep the older rule:
+    any staff of the organization.
+    """
+    if organization_id != caller.organization_id:
+        return JobAccess.HIDDEN
+    if caller.is_administrator:
+        return JobAccess.MANAGE
+    if course_id and course_id != caller.course_id:
+        return JobAccess.HIDDEN
+    return JobAccess.MANAGE if caller.manages_course else JobAccess.NOT_STAFF

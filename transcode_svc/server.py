@@ -10,8 +10,10 @@ Redis restarted without its data forgot.
 
 Who may call: StartTranscode and GetVideoTranscode are internal (upload_svc, and
 playback_svc) and accept calls without a caller, as upload_svc's periodic hand-off
-makes them; when a caller is sent, its organization must be the video's. Job reads
-and watches need a caller of the job's organization; cancelling needs course staff.
+makes them; when a caller is sent, its organization must be the video's. Job reads,
+watches and cancels need staff of the video's course or an administrator of its
+organization (:func:`transcode_svc.domain.job_access`); another course's or
+organization's job answers NOT_FOUND, like an unknown id.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from google.protobuf import timestamp_pb2
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from media.transcode.v1 import transcode_pb2, transcode_pb2_grpc
+from service_kit.auth import SessionClaims
 from service_kit.caller import current_caller, require_caller
 from service_kit.db import create_engine, session_factory
 from service_kit.errors import ValidationErrors
@@ -160,6 +163,15 @@ def _job_uuid(raw: str, field: str = "job_id") -> uuid.UUID:
         raise  # unreachable: raise_if_any raised
 
 
+def _check_access(caller: SessionClaims, row: store.JobRow | None, job_id: str) -> None:
+    """Raise unless ``caller`` manages the job (see :func:`domain.job_access`)."""
+    access = domain.JobAccess.HIDDEN if row is None else domain.job_access(caller, row.organization_id, row.course_id)
+    if access is domain.JobAccess.HIDDEN:
+        raise errors.JobNotFound(f"no transcode job {job_id}")
+    if access is domain.JobAccess.NOT_STAFF:
+        raise errors.NotAllowed("only the course's instructors follow and cancel its transcoding")
+
+
 def _check_organization(organization_id: str) -> None:
     """Internal calls may come without a caller; a caller must belong to the organization."""
     caller = current_caller()
@@ -201,6 +213,7 @@ class TranscodeServicer(transcode_pb2_grpc.TranscodeServiceServicer):
                     session,
                     video_id=request.video_id,
                     organization_id=request.organization_id,
+                    course_id=request.course_id,
                     source_key=request.source_key,
                     probe=probe,
                 )
@@ -236,8 +249,8 @@ class TranscodeServicer(transcode_pb2_grpc.TranscodeServiceServicer):
         caller = require_caller()
         async with self._deps.sessions() as session:
             row = await store.get_job(session, job_uuid)
-        if row is None or row.organization_id != caller.organization_id:
-            raise errors.JobNotFound(f"no transcode job {job_id}")
+        _check_access(caller, row, job_id)
+        assert row is not None
         live = await self._deps.board.current(job_id) if not row.job_status.is_final else {}
         return row, live
 
@@ -252,12 +265,10 @@ class TranscodeServicer(transcode_pb2_grpc.TranscodeServiceServicer):
     ) -> transcode_pb2.CancelTranscodeJobResponse:
         job_uuid = _job_uuid(request.job_id)
         caller = require_caller()
-        if not caller.manages_course:
-            raise errors.NotAllowed("only course staff may cancel transcoding")
         async with self._deps.sessions() as session, session.begin():
             row = await store.get_job(session, job_uuid, for_update=True)
-            if row is None or row.organization_id != caller.organization_id:
-                raise errors.JobNotFound(f"no transcode job {request.job_id}")
+            _check_access(caller, row, request.job_id)
+            assert row is not None
             if row.job_status.is_final:
                 return transcode_pb2.CancelTranscodeJobResponse(job=job_message(row))
             # The flag first: a worker that finishes meanwhile sees it, or loses the status race.

@@ -56,6 +56,8 @@ class JobRow(Base):
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
     video_id: Mapped[str] = mapped_column(Text)
     organization_id: Mapped[str] = mapped_column(Text)
+    course_id: Mapped[str] = mapped_column(Text, default="")
+    """The video's course: whose staff may read and cancel the job ("" for jobs older than 0002)."""
     source_key: Mapped[str] = mapped_column(Text)
     probe: Mapped[dict[str, Any]] = mapped_column(JSONB)
     status: Mapped[str] = mapped_column(Text)
@@ -131,13 +133,20 @@ async def get_job(session: AsyncSession, job_id: uuid.UUID, *, for_update: bool 
 
 
 async def insert_job(
-    session: AsyncSession, *, video_id: str, organization_id: str, source_key: str, probe: ProbeFacts
+    session: AsyncSession,
+    *,
+    video_id: str,
+    organization_id: str,
+    source_key: str,
+    probe: ProbeFacts,
+    course_id: str = "",
 ) -> JobRow | None:
     """A new queued job; None when another call made the video's active job first."""
     row = JobRow(
         id=uuid.uuid4(),
         video_id=video_id,
         organization_id=organization_id,
+        course_id=course_id,
         source_key=source_key,
         probe=asdict(probe),
         status=JobStatus.QUEUED.value,

@@ -434,7 +434,14 @@ class Transcoder:
         self._timeout = timeout_seconds
 
     async def hand_off(
-        self, *, video_id: str, organization_id: str, source_key: str, facts: domain.ProbeFacts, metadata: Metadata
+        self,
+        *,
+        video_id: str,
+        organization_id: str,
+        course_id: str,
+        source_key: str,
+        facts: domain.ProbeFacts,
+        metadata: Metadata,
     ) -> domain.TranscodeState | None:
         """Ask transcode_svc to transcode a verified source; None while it cannot accept jobs.
 
@@ -442,7 +449,11 @@ class Transcoder:
         same video twice (a retried complete, the periodic job) starts one job.
         """
         request = transcode_pb2.StartTranscodeRequest(
-            video_id=video_id, organization_id=organization_id, source_key=source_key, probe=probe_message(facts)
+            video_id=video_id,
+            organization_id=organization_id,
+            course_id=course_id,
+            source_key=source_key,
+            probe=probe_message(facts),
         )
         try:
             reply = await self._stub.StartTranscode(request, timeout=self._timeout, metadata=metadata)

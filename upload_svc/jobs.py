@@ -108,6 +108,7 @@ async def _hand_off_waiting(sessions: async_sessionmaker[AsyncSession], transcod
             state = await transcoder.hand_off(
                 video_id=str(video.id),
                 organization_id=video.organization_id,
+                course_id=video.course_id,
                 source_key=video.source_key,
                 facts=facts,
                 metadata=(),

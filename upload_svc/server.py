@@ -360,6 +360,7 @@ class UploadServicer(upload_pb2_grpc.UploadServiceServicer):
         return await self._deps.transcoder.hand_off(
             video_id=str(video.id),
             organization_id=video.organization_id,
+            course_id=video.course_id,
             source_key=video.source_key,
             facts=facts,
             metadata=metadata,

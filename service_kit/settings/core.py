@@ -89,6 +89,10 @@ class Settings:
     worker_metrics_ports: Mapping[str, int] = field(default_factory=lambda: dict(DEFAULT_WORKER_METRICS_PORTS))
     """<NAME>_WORKER_METRICS_PORT: where each RQ worker serves /metrics; 0 lets the OS pick a free port
     (the worker logs it), for several workers on one machine without a port each."""
+    edge_idle_timeout_seconds: float = 30.0
+    """EDGE_IDLE_TIMEOUT_SECONDS: how long the edge keeps a connection that has no complete request
+    (headers still arriving, or idle between keep-alive requests) before closing it; slow clients
+    (slowloris) are dropped after it."""
     transcode: TranscodeSettings = field(default_factory=lambda: TranscodeSettings())
     """Transcoding: see :class:`TranscodeSettings` (its own module, :mod:`service_kit.settings.transcode`)."""
     notices: tuple[str, ...] = ()
@@ -148,6 +152,7 @@ def load_settings(env: Mapping[str, str] | None = None, dotenv_path: Path | None
         backend_timeout_seconds=read.parsed("BACKEND_TIMEOUT_SECONDS", "10", _positive_float, "a positive number"),
         sse_keepalive_seconds=read.parsed("SSE_KEEPALIVE_SECONDS", "15", _positive_float, "a positive number"),
         shutdown_grace_seconds=read.parsed("SHUTDOWN_GRACE_SECONDS", "10", _positive_float, "a positive number"),
+        edge_idle_timeout_seconds=read.parsed("EDGE_IDLE_TIMEOUT_SECONDS", "30", _positive_float, "a positive number"),
         session_token_ttl_seconds=read.parsed(
             "SESSION_TOKEN_TTL_SECONDS", "3600", _positive_int, "a positive whole number of seconds"
         ),

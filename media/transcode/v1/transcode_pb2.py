@@ -27,7 +27,7 @@ from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior_
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"media/transcode/v1/transcode.proto\x12\x12media.transcode.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb6\x02\n\nProbeFacts\x12\x18\n\x10\x64uration_seconds\x18\x01 \x01(\x01\x12\r\n\x05width\x18\x02 \x01(\x05\x12\x0e\n\x06height\x18\x03 \x01(\x05\x12\x10\n\x08rotation\x18\x04 \x01(\x05\x12\x12\n\nframe_rate\x18\x05 \x01(\x01\x12\x13\n\x0bvideo_codec\x18\x06 \x01(\t\x12\x13\n\x0b\x61udio_codec\x18\x07 \x01(\t\x12\x11\n\thas_audio\x18\x08 \x01(\x08\x12\x1b\n\x13sample_aspect_ratio\x18\t \x01(\t\x12\x13\n\x0b\x66ield_order\x18\n \x01(\t\x12\x14\n\x0cpixel_format\x18\x0b \x01(\t\x12\x16\n\x0e\x63olor_transfer\x18\x0c \x01(\t\x12\x17\n\x0f\x63olor_primaries\x18\r \x01(\t\x12\x13\n\x0b\x63olor_space\x18\x0e \x01(\t\"\x8a\x01\n\tRendition\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06height\x18\x02 \x01(\x05\x12\r\n\x05width\x18\x03 \x01(\x05\x12\x11\n\tbandwidth\x18\x04 \x01(\x05\x12\x19\n\x11\x61verage_bandwidth\x18\x05 \x01(\x05\x12\x0e\n\x06\x63odecs\x18\x06 \x01(\t\x12\x12\n\nframe_rate\x18\x07 \x01(\x01\"\xc6\x03\n\x0cTranscodeJob\x12\x14\n\x06job_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x03\x12\x10\n\x08video_id\x18\x02 \x01(\t\x12\x17\n\x0forganization_id\x18\x03 \x01(\t\x12\x36\n\x06status\x18\x04 \x01(\x0e\x32&.media.transcode.v1.TranscodeJobStatus\x12\x18\n\x10progress_percent\x18\x05 \x01(\x05\x12\x13\n\x0b\x65ta_seconds\x18\x06 \x01(\x05\x12\x14\n\x0c\x65rror_reason\x18\x07 \x01(\t\x12\x10\n\x08\x61ttempts\x18\x08 \x01(\x05\x12\x31\n\nrenditions\x18\t \x03(\x0b\x32\x1d.media.transcode.v1.Rendition\x12\x10\n\x08playable\x18\n \x01(\x08\x12\x34\n\ncreated_at\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x34\n\nstarted_at\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x35\n\x0b\x66inished_at\x18\r \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\"\x9d\x01\n\x15StartTranscodeRequest\x12\x16\n\x08video_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x1d\n\x0forganization_id\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\x12\x18\n\nsource_key\x18\x03 \x01(\tB\x04\xe2\x41\x01\x02\x12\x33\n\x05probe\x18\x04 \x01(\x0b\x32\x1e.media.transcode.v1.ProbeFactsB\x04\xe2\x41\x01\x02\"G\n\x16StartTranscodeResponse\x12-\n\x03job\x18\x01 \x01(\x0b\x32 .media.transcode.v1.TranscodeJob\".\n\x16GetTranscodeJobRequest\x12\x14\n\x06job_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\"H\n\x17GetTranscodeJobResponse\x12-\n\x03job\x18\x01 \x01(\x0b\x32 .media.transcode.v1.TranscodeJob\"1\n\x19\x43\x61ncelTranscodeJobRequest\x12\x14\n\x06job_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\"K\n\x1a\x43\x61ncelTranscodeJobResponse\x12-\n\x03job\x18\x01 \x01(\x0b\x32 .media.transcode.v1.TranscodeJob\"A\n\x18WatchTranscodeJobRequest\x12\x14\n\x06job_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02J\x04\x08\x02\x10\x03R\tupload_id\"J\n\x19WatchTranscodeJobResponse\x12-\n\x03job\x18\x01 \x01(\x0b\x32 .media.transcode.v1.TranscodeJob\"2\n\x18GetVideoTranscodeRequest\x12\x16\n\x08video_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\"}\n\x19GetVideoTranscodeResponse\x12-\n\x03job\x18\x01 \x01(\x0b\x32 .media.transcode.v1.TranscodeJob\x12\x31\n\nrenditions\x18\x02 \x03(\x0b\x32\x1d.media.transcode.v1.Rendition*\xe6\x01\n\x12TranscodeJobStatus\x12$\n TRANSCODE_JOB_STATUS_UNSPECIFIED\x10\x00\x12\x1f\n\x1bTRANSCODE_JOB_STATUS_QUEUED\x10\x01\x12 \n\x1cTRANSCODE_JOB_STATUS_RUNNING\x10\x02\x12\"\n\x1eTRANSCODE_JOB_STATUS_SUCCEEDED\x10\x03\x12\x1f\n\x1bTRANSCODE_JOB_STATUS_FAILED\x10\x04\x12\"\n\x1eTRANSCODE_JOB_STATUS_CANCELLED\x10\x05\x32\xe2\x05\n\x10TranscodeService\x12g\n\x0eStartTranscode\x12).media.transcode.v1.StartTranscodeRequest\x1a*.media.transcode.v1.StartTranscodeResponse\x12\x99\x01\n\x0fGetTranscodeJob\x12*.media.transcode.v1.GetTranscodeJobRequest\x1a+.media.transcode.v1.GetTranscodeJobResponse\"-\x82\xd3\xe4\x93\x02\'\x12%/api/v1/media/transcode-jobs/{job_id}\x12\xac\x01\n\x12\x43\x61ncelTranscodeJob\x12-.media.transcode.v1.CancelTranscodeJobRequest\x1a..media.transcode.v1.CancelTranscodeJobResponse\"7\x82\xd3\xe4\x93\x02\x31\",/api/v1/media/transcode-jobs/{job_id}:cancel:\x01*\x12\xa7\x01\n\x11WatchTranscodeJob\x12,.media.transcode.v1.WatchTranscodeJobRequest\x1a-.media.transcode.v1.WatchTranscodeJobResponse\"3\x82\xd3\xe4\x93\x02-\x12+/api/v1/media/transcode-jobs/{job_id}:watch0\x01\x12p\n\x11GetVideoTranscode\x12,.media.transcode.v1.GetVideoTranscodeRequest\x1a-.media.transcode.v1.GetVideoTranscodeResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"media/transcode/v1/transcode.proto\x12\x12media.transcode.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb6\x02\n\nProbeFacts\x12\x18\n\x10\x64uration_seconds\x18\x01 \x01(\x01\x12\r\n\x05width\x18\x02 \x01(\x05\x12\x0e\n\x06height\x18\x03 \x01(\x05\x12\x10\n\x08rotation\x18\x04 \x01(\x05\x12\x12\n\nframe_rate\x18\x05 \x01(\x01\x12\x13\n\x0bvideo_codec\x18\x06 \x01(\t\x12\x13\n\x0b\x61udio_codec\x18\x07 \x01(\t\x12\x11\n\thas_audio\x18\x08 \x01(\x08\x12\x1b\n\x13sample_aspect_ratio\x18\t \x01(\t\x12\x13\n\x0b\x66ield_order\x18\n \x01(\t\x12\x14\n\x0cpixel_format\x18\x0b \x01(\t\x12\x16\n\x0e\x63olor_transfer\x18\x0c \x01(\t\x12\x17\n\x0f\x63olor_primaries\x18\r \x01(\t\x12\x13\n\x0b\x63olor_space\x18\x0e \x01(\t\"\x8a\x01\n\tRendition\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06height\x18\x02 \x01(\x05\x12\r\n\x05width\x18\x03 \x01(\x05\x12\x11\n\tbandwidth\x18\x04 \x01(\x05\x12\x19\n\x11\x61verage_bandwidth\x18\x05 \x01(\x05\x12\x0e\n\x06\x63odecs\x18\x06 \x01(\t\x12\x12\n\nframe_rate\x18\x07 \x01(\x01\"\xc6\x03\n\x0cTranscodeJob\x12\x14\n\x06job_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x03\x12\x10\n\x08video_id\x18\x02 \x01(\t\x12\x17\n\x0forganization_id\x18\x03 \x01(\t\x12\x36\n\x06status\x18\x04 \x01(\x0e\x32&.media.transcode.v1.TranscodeJobStatus\x12\x18\n\x10progress_percent\x18\x05 \x01(\x05\x12\x13\n\x0b\x65ta_seconds\x18\x06 \x01(\x05\x12\x14\n\x0c\x65rror_reason\x18\x07 \x01(\t\x12\x10\n\x08\x61ttempts\x18\x08 \x01(\x05\x12\x31\n\nrenditions\x18\t \x03(\x0b\x32\x1d.media.transcode.v1.Rendition\x12\x10\n\x08playable\x18\n \x01(\x08\x12\x34\n\ncreated_at\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x34\n\nstarted_at\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x35\n\x0b\x66inished_at\x18\r \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\"\xb0\x01\n\x15StartTranscodeRequest\x12\x16\n\x08video_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x1d\n\x0forganization_id\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\x12\x18\n\nsource_key\x18\x03 \x01(\tB\x04\xe2\x41\x01\x02\x12\x33\n\x05probe\x18\x04 \x01(\x0b\x32\x1e.media.transcode.v1.ProbeFactsB\x04\xe2\x41\x01\x02\x12\x11\n\tcourse_id\x18\x05 \x01(\t\"G\n\x16StartTranscodeResponse\x12-\n\x03job\x18\x01 \x01(\x0b\x32 .media.transcode.v1.TranscodeJob\".\n\x16GetTranscodeJobRequest\x12\x14\n\x06job_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\"H\n\x17GetTranscodeJobResponse\x12-\n\x03job\x18\x01 \x01(\x0b\x32 .media.transcode.v1.TranscodeJob\"1\n\x19\x43\x61ncelTranscodeJobRequest\x12\x14\n\x06job_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\"K\n\x1a\x43\x61ncelTranscodeJobResponse\x12-\n\x03job\x18\x01 \x01(\x0b\x32 .media.transcode.v1.TranscodeJob\"A\n\x18WatchTranscodeJobRequest\x12\x14\n\x06job_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02J\x04\x08\x02\x10\x03R\tupload_id\"J\n\x19WatchTranscodeJobResponse\x12-\n\x03job\x18\x01 \x01(\x0b\x32 .media.transcode.v1.TranscodeJob\"2\n\x18GetVideoTranscodeRequest\x12\x16\n\x08video_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\"}\n\x19GetVideoTranscodeResponse\x12-\n\x03job\x18\x01 \x01(\x0b\x32 .media.transcode.v1.TranscodeJob\x12\x31\n\nrenditions\x18\x02 \x03(\x0b\x32\x1d.media.transcode.v1.Rendition*\xe6\x01\n\x12TranscodeJobStatus\x12$\n TRANSCODE_JOB_STATUS_UNSPECIFIED\x10\x00\x12\x1f\n\x1bTRANSCODE_JOB_STATUS_QUEUED\x10\x01\x12 \n\x1cTRANSCODE_JOB_STATUS_RUNNING\x10\x02\x12\"\n\x1eTRANSCODE_JOB_STATUS_SUCCEEDED\x10\x03\x12\x1f\n\x1bTRANSCODE_JOB_STATUS_FAILED\x10\x04\x12\"\n\x1eTRANSCODE_JOB_STATUS_CANCELLED\x10\x05\x32\xe2\x05\n\x10TranscodeService\x12g\n\x0eStartTranscode\x12).media.transcode.v1.StartTranscodeRequest\x1a*.media.transcode.v1.StartTranscodeResponse\x12\x99\x01\n\x0fGetTranscodeJob\x12*.media.transcode.v1.GetTranscodeJobRequest\x1a+.media.transcode.v1.GetTranscodeJobResponse\"-\x82\xd3\xe4\x93\x02\'\x12%/api/v1/media/transcode-jobs/{job_id}\x12\xac\x01\n\x12\x43\x61ncelTranscodeJob\x12-.media.transcode.v1.CancelTranscodeJobRequest\x1a..media.transcode.v1.CancelTranscodeJobResponse\"7\x82\xd3\xe4\x93\x02\x31\",/api/v1/media/transcode-jobs/{job_id}:cancel:\x01*\x12\xa7\x01\n\x11WatchTranscodeJob\x12,.media.transcode.v1.WatchTranscodeJobRequest\x1a-.media.transcode.v1.WatchTranscodeJobResponse\"3\x82\xd3\xe4\x93\x02-\x12+/api/v1/media/transcode-jobs/{job_id}:watch0\x01\x12p\n\x11GetVideoTranscode\x12,.media.transcode.v1.GetVideoTranscodeRequest\x1a-.media.transcode.v1.GetVideoTranscodeResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -64,8 +64,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_TRANSCODESERVICE'].methods_by_name['CancelTranscodeJob']._serialized_options = b'\202\323\344\223\0021\",/api/v1/media/transcode-jobs/{job_id}:cancel:\001*'
   _globals['_TRANSCODESERVICE'].methods_by_name['WatchTranscodeJob']._loaded_options = None
   _globals['_TRANSCODESERVICE'].methods_by_name['WatchTranscodeJob']._serialized_options = b'\202\323\344\223\002-\022+/api/v1/media/transcode-jobs/{job_id}:watch'
-  _globals['_TRANSCODEJOBSTATUS']._serialized_start=1871
-  _globals['_TRANSCODEJOBSTATUS']._serialized_end=2101
+  _globals['_TRANSCODEJOBSTATUS']._serialized_start=1890
+  _globals['_TRANSCODEJOBSTATUS']._serialized_end=2120
   _globals['_PROBEFACTS']._serialized_start=155
   _globals['_PROBEFACTS']._serialized_end=465
   _globals['_RENDITION']._serialized_start=468
@@ -73,25 +73,25 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_TRANSCODEJOB']._serialized_start=609
   _globals['_TRANSCODEJOB']._serialized_end=1063
   _globals['_STARTTRANSCODEREQUEST']._serialized_start=1066
-  _globals['_STARTTRANSCODEREQUEST']._serialized_end=1223
-  _globals['_STARTTRANSCODERESPONSE']._serialized_start=1225
-  _globals['_STARTTRANSCODERESPONSE']._serialized_end=1296
-  _globals['_GETTRANSCODEJOBREQUEST']._serialized_start=1298
-  _globals['_GETTRANSCODEJOBREQUEST']._serialized_end=1344
-  _globals['_GETTRANSCODEJOBRESPONSE']._serialized_start=1346
-  _globals['_GETTRANSCODEJOBRESPONSE']._serialized_end=1418
-  _globals['_CANCELTRANSCODEJOBREQUEST']._serialized_start=1420
-  _globals['_CANCELTRANSCODEJOBREQUEST']._serialized_end=1469
-  _globals['_CANCELTRANSCODEJOBRESPONSE']._serialized_start=1471
-  _globals['_CANCELTRANSCODEJOBRESPONSE']._serialized_end=1546
-  _globals['_WATCHTRANSCODEJOBREQUEST']._serialized_start=1548
-  _globals['_WATCHTRANSCODEJOBREQUEST']._serialized_end=1613
-  _globals['_WATCHTRANSCODEJOBRESPONSE']._serialized_start=1615
-  _globals['_WATCHTRANSCODEJOBRESPONSE']._serialized_end=1689
-  _globals['_GETVIDEOTRANSCODEREQUEST']._serialized_start=1691
-  _globals['_GETVIDEOTRANSCODEREQUEST']._serialized_end=1741
-  _globals['_GETVIDEOTRANSCODERESPONSE']._serialized_start=1743
-  _globals['_GETVIDEOTRANSCODERESPONSE']._serialized_end=1868
-  _globals['_TRANSCODESERVICE']._serialized_start=2104
-  _globals['_TRANSCODESERVICE']._serialized_end=2842
+  _globals['_STARTTRANSCODEREQUEST']._serialized_end=1242
+  _globals['_STARTTRANSCODERESPONSE']._serialized_start=1244
+  _globals['_STARTTRANSCODERESPONSE']._serialized_end=1315
+  _globals['_GETTRANSCODEJOBREQUEST']._serialized_start=1317
+  _globals['_GETTRANSCODEJOBREQUEST']._serialized_end=1363
+  _globals['_GETTRANSCODEJOBRESPONSE']._serialized_start=1365
+  _globals['_GETTRANSCODEJOBRESPONSE']._serialized_end=1437
+  _globals['_CANCELTRANSCODEJOBREQUEST']._serialized_start=1439
+  _globals['_CANCELTRANSCODEJOBREQUEST']._serialized_end=1488
+  _globals['_CANCELTRANSCODEJOBRESPONSE']._serialized_start=1490
+  _globals['_CANCELTRANSCODEJOBRESPONSE']._serialized_end=1565
+  _globals['_WATCHTRANSCODEJOBREQUEST']._serialized_start=1567
+  _globals['_WATCHTRANSCODEJOBREQUEST']._serialized_end=1632
+  _globals['_WATCHTRANSCODEJOBRESPONSE']._serialized_start=1634
+  _globals['_WATCHTRANSCODEJOBRESPONSE']._serialized_end=1708
+  _globals['_GETVIDEOTRANSCODEREQUEST']._serialized_start=1710
+  _globals['_GETVIDEOTRANSCODEREQUEST']._serialized_end=1760
+  _globals['_GETVIDEOTRANSCODERESPONSE']._serialized_start=1762
+  _globals['_GETVIDEOTRANSCODERESPONSE']._serialized_end=1887
+  _globals['_TRANSCODESERVICE']._serialized_start=2123
+  _globals['_TRANSCODESERVICE']._serialized_end=2861
 # @@protoc_insertion_point(module_scope)

@@ -277,12 +277,17 @@ class StartTranscodeRequest(_message.Message):
     ORGANIZATION_ID_FIELD_NUMBER: _builtins.int
     SOURCE_KEY_FIELD_NUMBER: _builtins.int
     PROBE_FIELD_NUMBER: _builtins.int
+    COURSE_ID_FIELD_NUMBER: _builtins.int
     video_id: _builtins.str
     """Video whose source is transcoded."""
     organization_id: _builtins.str
     """Organization that owns the video."""
     source_key: _builtins.str
     """Object key of the source, e.g. "uploads/{org}/{video_id}/source"."""
+    course_id: _builtins.str
+    """Course the video belongs to: only its staff (and the organization's administrators)
+    read or cancel the job. Empty for a job started before courses were recorded.
+    """
     @_builtins.property
     def probe(self) -> Global___ProbeFacts:
         """Facts from probing the source, which choose the ladder."""
@@ -294,10 +299,11 @@ class StartTranscodeRequest(_message.Message):
         organization_id: _builtins.str = ...,
         source_key: _builtins.str = ...,
         probe: Global___ProbeFacts | None = ...,
+        course_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["probe", b"probe"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["organization_id", b"organization_id", "probe", b"probe", "source_key", b"source_key", "video_id", b"video_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["course_id", b"course_id", "organization_id", b"organization_id", "probe", b"probe", "source_key", b"source_key", "video_id", b"video_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
