@@ -75,6 +75,10 @@ class Policy(enum.Enum):
     """Acts on the caller's own session or course only."""
     LAUNCH_OWNER = "the user of the launch"
     """A deep-linking launch answers only to the user, organization and course it was made for."""
+    TOKEN_OWNER = "the owner of the API token"
+    """A personal API token is its owner's alone: anyone else, administrators included, is told it does not exist."""
+    STAFF_OWN_SESSION = "course staff or administrator, for themselves"
+    """Creates something of the caller's own (a personal API token): learners get 403, wherever they are."""
     HLS_TOKEN = "public with HLS token"
     """The signed token in the URL is the credential: whoever holds it plays, a session adds nothing."""
     PUBLIC_LTI = "public LTI/OIDC"
@@ -103,8 +107,10 @@ def expected(policy: Policy, role: Role, place: Place, *, other_course: Outcome 
         return Outcome.SAME_AS_ANONYMOUS
     if policy is Policy.WEBHOOK_SIGNATURE:
         return Outcome.UNAUTHENTICATED
-    if policy is Policy.LAUNCH_OWNER:
+    if policy is Policy.LAUNCH_OWNER or policy is Policy.TOKEN_OWNER:
         return Outcome.HIDDEN
+    if policy is Policy.STAFF_OWN_SESSION:
+        return Outcome.FORBIDDEN if role is Role.LEARNER else Outcome.ALLOWED
     if policy is Policy.OWN_ORGANIZATION_ADMINISTRATOR:
         return Outcome.ALLOWED if admin else Outcome.FORBIDDEN
     if policy is Policy.NAMED_COURSE_MEMBER:

@@ -195,6 +195,10 @@ ROUTE_POLICIES: dict[RouteKey, Case] = {
     ("POST", "/api/v1/live-sessions/{session_id}/join-links"): Case(
         P.COURSE_MEMBER_READS, body=lambda w: {}, other_course=FORBIDDEN
     ),
+    # Personal API tokens (lti_svc): made by staff for themselves, listed and revoked by their owner only.
+    ("POST", "/api/v1/api-tokens"): Case(P.STAFF_OWN_SESSION, body=lambda w: {"name": "cli", "expires_in_days": 1}),
+    ("GET", "/api/v1/api-tokens"): Case(P.SIGNED_IN),
+    ("DELETE", "/api/v1/api-tokens/{token_id}"): Case(P.TOKEN_OWNER),
 }
 
 
@@ -371,6 +375,10 @@ async def owner(security_stack: SecurityStack, tmp_path_factory: pytest.TempPath
         )
         world["session_id"] = await owner.new_session()
         world["line_item_id"] = _line_item(settings.database_url, owner, world)
+        made = await owner.ok(
+            "POST", "/api/v1/api-tokens", owner.instructor, {"name": "owner's cli", "expires_in_days": 1}
+        )
+        world["token_id"] = str(made["token"]["token_id"])
         yield owner
 
 
