@@ -7,7 +7,6 @@ import { verifyLaunch } from "./lib/launch-check.js";
 import { readJson } from "./lib/page-data.js";
 import { Session } from "./lib/session.js";
 import { mountLibrary } from "./library.js";
-import { mountUpload } from "./upload.js";
 
 const main = document.getElementById("tool");
 const data = readJson("lti-session");
@@ -39,6 +38,14 @@ async function start() {
     });
     const upload = document.getElementById("upload");
     if (upload) {
+      // Only course staff get the upload area: Uppy is a chunk of its own, fetched for them alone.
+      let mountUpload;
+      try {
+        ({ mountUpload } = await import("./upload.js"));
+      } catch {
+        upload.querySelector("#upload-zone p").textContent = t("error.network");
+        return;
+      }
       mountUpload(upload, {
         api,
         t,
