@@ -11,7 +11,10 @@ import { fileURLToPath } from "node:url";
 import * as esbuild from "esbuild";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const outdir = path.join(here, "dist");
+// WEB_OUTDIR and WEB_SPLITTING=0 exist for bench/pages.py, which builds the single-bundle
+// layout of before code splitting into a scratch folder to report both side by side.
+const outdir = process.env.WEB_OUTDIR || path.join(here, "dist");
+const splitting = process.env.WEB_SPLITTING !== "0";
 const entries = ["tool.js", "login.js", "autopost.js", "registered.js", "styles.css"];
 
 await rm(outdir, { recursive: true, force: true });
@@ -20,7 +23,7 @@ const result = await esbuild.build({
   entryPoints: entries.map((entry) => path.join(here, "src", entry)),
   outdir,
   bundle: true,
-  splitting: true,
+  splitting,
   minify: true,
   format: "esm",
   target: ["es2020", "chrome100", "firefox100", "safari15"],

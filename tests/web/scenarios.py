@@ -152,7 +152,9 @@ async def _registered(visit: Visit) -> Frame:
 
 
 SCENARIOS: tuple[Scenario, ...] = (
-    Scenario("library-instructor", "an instructor's library after a launch, with the upload area", _library_as_instructor),
+    Scenario(
+        "library-instructor", "an instructor's library after a launch, with the upload area", _library_as_instructor
+    ),
     Scenario("upload-finished", "a clip uploaded from the page, its progress at 100", _upload_finished),
     Scenario("player", "the player open on a ready video", _player_open),
     Scenario("library-learner", "a learner's library: published videos only", _library_as_learner),
