@@ -153,14 +153,18 @@ def plain_site(course: Course, web_stack: WebStack, tmp_path: Path) -> Iterator[
         server.wait(timeout=10)
 
 
-async def test_measure_the_pages(browser: Browser, course: Course, plain_site: str) -> None:
-    out = Path(os.environ.get("PAGE_BENCH_OUT", "page_bench.json"))
+@pytest.fixture
+def out() -> Path:
+    return Path(os.environ.get("PAGE_BENCH_OUT", "page_bench.json"))
+
+
+async def test_measure_the_pages(browser: Browser, course: Course, plain_site: str, out: Path) -> None:
     video_id = course.ready_video["video_id"]
     await course.api.call(
         "PATCH", f"/api/v1/media/videos/{video_id}?update_mask=published", course.instructor, {"published": True}
     )
     result: dict[str, Any] = {"runs": RUNS, "instructor": [], "learner": [], "plain": []}
-    for run in range(RUNS):
+    for _ in range(RUNS):
         for role, key in ((INSTRUCTOR_ROLE, "instructor"), (LEARNER_ROLE, "learner")):
             context = await _new_context(browser)
             try:
@@ -190,4 +194,4 @@ async def test_measure_the_pages(browser: Browser, course: Course, plain_site: s
             )
         finally:
             await context.close()
-    out.write_text(json.dumps(result, indent=2) + "\n")
+    await asyncio.to_thread(out.write_text, json.dumps(result, indent=2) + "\n")

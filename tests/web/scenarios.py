@@ -19,13 +19,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlencode
 
-from playwright.async_api import Frame, Page, expect
+from playwright.async_api import Frame, Page, ViewportSize, expect
 
 from service_kit.auth import ADMINISTRATOR, issue_session_token
 from tests.lti.platform import INSTRUCTOR_ROLE, LEARNER_ROLE, TestPlatform
 from tests.web.conftest import Course, WebStack, open_tool
 
 READY_TIMEOUT_MS = 120_000
+PLAYED_HALF_A_SECOND = """v => new Promise((done) => {
+  const check = () => (v.currentTime > 0.5 ? done() : setTimeout(check, 50));
+  check();
+})"""
 
 
 @dataclass(frozen=True)
@@ -52,10 +56,13 @@ class Scenario:
 @dataclass(frozen=True)
 class Width:
     name: str
-    viewport: dict[str, int]
+    viewport: ViewportSize
 
 
-WIDTHS = (Width("desktop", {"width": 1280, "height": 900}), Width("phone", {"width": 375, "height": 812}))
+WIDTHS = (
+    Width("desktop", ViewportSize(width=1280, height=900)),
+    Width("phone", ViewportSize(width=375, height=812)),
+)
 """A laptop, and the narrowest common phone (the issue's 375 px)."""
 
 
@@ -92,9 +99,7 @@ async def _player_open(visit: Visit) -> Frame:
     await frame.locator(f"#video-{visit.course.ready_video['video_id']}").get_by_role("button", name="Play").click()
     player = frame.locator("#player")
     await expect(player).to_have_attribute("data-state", "ready")
-    await player.locator("video").evaluate(
-        "v => new Promise((done) => { const check = () => v.currentTime > 0.5 ? done() : setTimeout(check, 50); check(); })"
-    )
+    await player.locator("video").evaluate(PLAYED_HALF_A_SECOND)
     await player.locator("video").evaluate("v => v.pause()")
     return frame
 

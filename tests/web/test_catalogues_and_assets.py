@@ -100,7 +100,7 @@ def test_only_files_the_build_lists_as_its_outputs_are_served(tmp_path: Path) ->
     )
 
     (tmp_path / "player-BBBB2222.js").unlink()
-    with pytest.raises(AssetsNotBuilt, match="player-BBBB2222.js"):
+    with pytest.raises(AssetsNotBuilt, match=r"player-BBBB2222\.js"):
         Assets.load(tmp_path)
     (tmp_path / "manifest.json").write_text(json.dumps({"tool.js": "tool-AAAA1111.js"}))
     with pytest.raises(AssetsNotBuilt, match="older build"):
