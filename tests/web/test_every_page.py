@@ -39,7 +39,28 @@ def screenshots_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     chosen = os.environ.get("SCREENSHOTS_DIR")
     folder = Path(chosen) if chosen else tmp_path_factory.mktemp("screenshots")
     folder.mkdir(parents=True, exist_ok=True)
+    (folder / "README.md").write_text(index(SCENARIOS), encoding="utf-8")
     return folder
+
+
+def index(scenarios: tuple[Scenario, ...]) -> str:
+    """The folder's README: each page's two pictures, in the scenarios' order (written, not hand-kept)."""
+    lines = [
+        "# Screenshots",
+        "",
+        "Every page of the tool at desktop (1280 px) and phone (375 px) width, taken by `make screenshots`",
+        "from the scenarios in tests/web/scenarios.py (the same pages axe-core checks in `make test`).",
+        "Do not edit: this file is written with the pictures.",
+        "",
+    ]
+    for scenario in scenarios:
+        lines += [
+            f"## {scenario.name}: {scenario.shows}",
+            "",
+            *(f"![{scenario.shows}, {w.name}]({scenario.name}-{w.name}.png)" for w in WIDTHS),
+            "",
+        ]
+    return "\n".join(lines)
 
 
 @pytest.fixture
