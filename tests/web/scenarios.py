@@ -91,6 +91,7 @@ async def _upload_finished(visit: Visit) -> Frame:
     await frame.locator("#upload-input").set_input_files(str(clip))
     row = frame.locator(".upload-item", has_text=clip.name)
     await expect(row.locator(".upload-state")).to_contain_text("Uploaded", timeout=READY_TIMEOUT_MS)
+    await expect(frame.locator(".video-title", has_text="week 2 derivatives").first).to_be_visible()
     return frame
 
 

@@ -12,6 +12,7 @@ with ``SCREENSHOTS_DIR`` set.
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
@@ -86,9 +87,15 @@ async def picture(page: Page, frame: Frame, path: Path) -> None:
     if frame is page.main_frame:
         await page.screenshot(path=path, full_page=True)
         return
-    height = int(await frame.evaluate("document.documentElement.scrollHeight"))
     element = await frame.frame_element()
-    await element.evaluate("(iframe, height) => { iframe.style.height = `${height}px`; }", height)
+    height = 0
+    for _ in range(5):  # until the content's height holds (late cards, wrapped lines at the new size)
+        now = int(await frame.evaluate("document.documentElement.scrollHeight"))
+        if now == height:
+            break
+        height = now
+        await element.evaluate("(iframe, height) => { iframe.style.height = `${height}px`; }", height)
+        await asyncio.sleep(0.2)
     await element.screenshot(path=path)
 
 
