@@ -73,12 +73,23 @@ async def _library_as_instructor(visit: Visit) -> Frame:
     return frame
 
 
+async def _publish_while_visiting(visit: Visit) -> str:
+    """Publish the course's ready video, and unpublish it when the visit ends (other specs expect it unpublished)."""
+    course = visit.course
+    video_id = str(course.ready_video["video_id"])
+    path = f"/api/v1/media/videos/{video_id}?update_mask=published"
+    await course.api.call("PATCH", path, course.instructor, {"published": True})
+
+    async def unpublish() -> None:
+        await course.api.call("PATCH", path, course.instructor, {"published": False})
+
+    visit.cleanup.push_async_callback(unpublish)
+    return video_id
+
+
 async def _library_as_learner(visit: Visit) -> Frame:
     course = visit.course
-    video_id = course.ready_video["video_id"]
-    await course.api.call(
-        "PATCH", f"/api/v1/media/videos/{video_id}?update_mask=published", course.instructor, {"published": True}
-    )
+    video_id = await _publish_while_visiting(visit)
     frame = await open_tool(visit.page, course, user=f"learner-{uuid.uuid4().hex[:6]}", roles=[LEARNER_ROLE])
     await expect(frame.locator(f"#video-{video_id}")).to_be_visible()
     return frame
