@@ -54,7 +54,8 @@ test: system-deps venv proto-check web ## the test suite against real PostgreSQL
 	$(VENV)/bin/pytest --cov --cov-report=term-missing:skip-covered --cov-fail-under=80
 
 screenshots: system-deps venv web ## PNGs of every page at desktop and phone width into docs/screenshots/ (axe-core checks them too)
-	SCREENSHOTS_DIR=$(CURDIR)/docs/screenshots $(VENV)/bin/pytest -q -p no:cacheprovider tests/web/test_every_page.py
+	SCREENSHOTS_DIR=$(CURDIR)/docs/screenshots TEST_START_TIMEOUT_SECONDS=$${TEST_START_TIMEOUT_SECONDS:-180} \
+	  $(VENV)/bin/pytest -q -p no:cacheprovider tests/web/test_every_page.py
 
 resilience: system-deps venv ## a whole stack under supervisord, faults injected with traffic flowing; a table, non-zero on any loss
 	$(PY) -m resilience

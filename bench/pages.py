@@ -82,6 +82,7 @@ def run_browser(scratch: Path, runs: int) -> dict[str, Any]:
         "PAGE_BENCH_RUNS": str(runs),
         "TEST_DATABASE_URL": BENCH_DATABASE_URL,
         "TEST_REDIS_URL": BENCH_REDIS_URL,
+        "TEST_START_TIMEOUT_SECONDS": os.environ.get("TEST_START_TIMEOUT_SECONDS", "180"),
     }
     command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/web/page_bench.py"]
     subprocess.run(command, cwd=ROOT, env=env, check=True, timeout=TIMEOUT_SECONDS)

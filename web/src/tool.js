@@ -38,21 +38,21 @@ async function start() {
     });
     const upload = document.getElementById("upload");
     if (upload) {
-      // Only course staff get the upload area: Uppy is a chunk of its own, fetched for them alone.
-      let mountUpload;
-      try {
-        ({ mountUpload } = await import("./upload.js"));
-      } catch {
-        upload.querySelector("#upload-zone p").textContent = t("error.network");
-        return;
-      }
-      mountUpload(upload, {
-        api,
-        t,
-        userId: data.user_id,
-        courseId: data.course_id,
-        onVideo: (video) => library.dispatchEvent(new CustomEvent("library:video", { detail: video })),
-      });
+      // Only course staff get the upload area: Uppy is a chunk of its own, fetched for them
+      // alone and without holding up the rest of the page.
+      import("./upload.js").then(
+        ({ mountUpload }) =>
+          mountUpload(upload, {
+            api,
+            t,
+            userId: data.user_id,
+            courseId: data.course_id,
+            onVideo: (video) => library.dispatchEvent(new CustomEvent("library:video", { detail: video })),
+          }),
+        () => {
+          upload.querySelector("#upload-zone p").textContent = t("error.network");
+        },
+      );
     }
   }
 }
