@@ -13,6 +13,7 @@ with ``SCREENSHOTS_DIR`` set.
 from __future__ import annotations
 
 import asyncio
+import math
 import os
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
@@ -96,6 +97,10 @@ async def picture(page: Page, frame: Frame, path: Path) -> None:
         height = now
         await element.evaluate("(iframe, height) => { iframe.style.height = `${height}px`; }", height)
         await asyncio.sleep(0.2)
+    box = await element.bounding_box()
+    assert box is not None and page.viewport_size is not None
+    # The whole frame within the viewport: Chromium paints a frame's content only where it can be seen.
+    await page.set_viewport_size({"width": page.viewport_size["width"], "height": math.ceil(box["y"] + box["height"])})
     await element.screenshot(path=path)
 
 
