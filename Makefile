@@ -60,10 +60,11 @@ screenshots: system-deps venv web ## PNGs of every page at desktop and phone wid
 resilience: system-deps venv ## a whole stack under supervisord, faults injected with traffic flowing; a table, non-zero on any loss
 	$(PY) -m resilience
 
-lint: venv ## ruff, mypy, buf lint and buf breaking
+lint: venv ## ruff, mypy, the import contracts (import-linter), buf lint and buf breaking
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports --no-cache
 	bash scripts/proto.sh lint
 	bash scripts/proto.sh breaking
 

@@ -30,7 +30,7 @@ from edge.errors import error_middleware
 from edge.gateway import handle_operation, make_dispatcher
 from edge.health import HealthChecker
 from edge.hls import hls_preflight_middleware
-from edge.keys import BACKENDS, HEALTH, METRICS, OPENAPI_DOCUMENT, SETTINGS
+from edge.keys import ATTENDANCE_SETTINGS, BACKENDS, HEALTH, METRICS, OPENAPI_DOCUMENT, PLAYBACK_SETTINGS, SETTINGS
 from edge.metrics import EdgeMetrics
 from edge.middleware import echo_request_id, request_context_middleware, security_headers
 from edge.openapi import build_openapi
@@ -40,7 +40,13 @@ from edge.pages import PAGE_ROUTES
 from edge.rate_limits import Rule, limited, rate_limit_context, rules_by_route
 from edge.routes import Router, parse_template
 from edge.transcode import dumps
-from service_kit.settings import Settings
+from service_kit.settings import (
+    AttendanceSettings,
+    PlaybackSettings,
+    Settings,
+    load_attendance_settings,
+    load_playback_settings,
+)
 from service_kit.settings.rate_limits import RateLimitSettings
 from web.assets import Assets
 from web.i18n import Catalogues
@@ -89,13 +95,16 @@ def create_app(
     with_process_metrics: bool = False,
     pages: Pages | None = None,
     rate_limits: RateLimitSettings | None = None,
+    playback: PlaybackSettings | None = None,
+    attendance: AttendanceSettings | None = None,
 ) -> web.Application:
     """Build the edge for ``services``; raises ValueError on a bad http rule or override.
 
     ``pages`` are the templates' catalogues and built assets (``python -m edge`` loads
     them and refuses to start without them); without, pages render but name no asset.
     ``rate_limits`` puts the login, launch, access-token and webhook routes behind
-    Redis-counted limits (:mod:`edge.rate_limits`).
+    Redis-counted limits (:mod:`edge.rate_limits`). ``playback`` and ``attendance`` are the
+    tuning settings hand-written handlers read from the app; by default this process's.
     """
     operations = compile_operations(services)
     rules = rules_by_route(rate_limits) if rate_limits is not None else {}
@@ -103,6 +112,8 @@ def create_app(
     app = web.Application(middlewares=[request_context_middleware(), error_middleware, hls_preflight_middleware()])
     install(app, pages or Pages(Catalogues.load(), Assets.empty()))
     app[SETTINGS] = settings
+    app[PLAYBACK_SETTINGS] = playback or load_playback_settings()
+    app[ATTENDANCE_SETTINGS] = attendance or load_attendance_settings()
     app[METRICS] = EdgeMetrics(with_process_metrics=with_process_metrics)
     app[HEALTH] = HealthChecker(settings, services)
     app[OPENAPI_DOCUMENT] = dumps(build_openapi([op.binding for op in operations], title=API_TITLE, version=_version()))

@@ -23,6 +23,7 @@ from google.rpc import error_details_pb2, status_pb2  # type: ignore[import-unty
 
 from service_kit import errors as kit_errors
 from service_kit.context import request_id_var
+from service_kit.grpc_errors import to_rpc_status
 
 log = logging.getLogger("edge.errors")
 
@@ -65,21 +66,6 @@ _CODE_BY_HTTP_STATUS: Mapping[int, grpc.StatusCode] = {
     504: grpc.StatusCode.DEADLINE_EXCEEDED,
 }
 """For errors born in HTTP (aiohttp's exceptions): the gRPC name the body reports."""
-
-_CODE_BY_CATEGORY: Sequence[tuple[type[kit_errors.ServiceError], grpc.StatusCode]] = (
-    (kit_errors.InvalidArgument, grpc.StatusCode.INVALID_ARGUMENT),
-    (kit_errors.FailedPrecondition, grpc.StatusCode.FAILED_PRECONDITION),
-    (kit_errors.OutOfRange, grpc.StatusCode.OUT_OF_RANGE),
-    (kit_errors.Unauthenticated, grpc.StatusCode.UNAUTHENTICATED),
-    (kit_errors.PermissionDenied, grpc.StatusCode.PERMISSION_DENIED),
-    (kit_errors.NotFound, grpc.StatusCode.NOT_FOUND),
-    (kit_errors.AlreadyExists, grpc.StatusCode.ALREADY_EXISTS),
-    (kit_errors.Aborted, grpc.StatusCode.ABORTED),
-    (kit_errors.ResourceExhausted, grpc.StatusCode.RESOURCE_EXHAUSTED),
-    (kit_errors.Unavailable, grpc.StatusCode.UNAVAILABLE),
-    (kit_errors.DeadlineExceeded, grpc.StatusCode.DEADLINE_EXCEEDED),
-)
-"""The shared error categories, for service_kit errors raised inside the edge (JWT checks)."""
 
 _GENERIC_5XX = "the request failed inside the media service; quote the request id when reporting it"
 
@@ -176,12 +162,14 @@ def from_rpc_error(exc: grpc.aio.AioRpcError, *, service: str, timeout: float, t
 
 
 def from_service_error(exc: kit_errors.ServiceError, *, token_sent: bool) -> EdgeError:
-    """A shared-kit error raised in the edge itself (today: a refused session token)."""
-    code = next((c for cls, c in _CODE_BY_CATEGORY if isinstance(exc, cls)), grpc.StatusCode.INTERNAL)
-    info = error_details_pb2.ErrorInfo(reason=exc.reason, domain="edge", metadata=exc.metadata)
-    packed = any_pb2.Any()
-    packed.Pack(info)
-    return EdgeError(code, exc.message, details=[render_detail(packed)], headers=_auth_headers(code, token_sent))
+    """A shared-kit error raised in the edge itself (today: a refused session token).
+
+    Its code and details come from the kit's one table (:mod:`service_kit.grpc_errors`),
+    exactly as if a service had raised it.
+    """
+    code, status = to_rpc_status(exc, domain="edge")
+    details = [render_detail(detail) for detail in status.details]
+    return EdgeError(code, exc.message, details=details, headers=_auth_headers(code, token_sent))
 
 
 def from_http_exception(exc: web.HTTPException) -> EdgeError:

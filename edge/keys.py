@@ -12,9 +12,13 @@ from edge.backends import Backends
 from edge.health import HealthChecker
 from edge.metrics import EdgeMetrics
 from edge.operations import RouteMatch
-from service_kit.settings import Settings
+from service_kit.settings import AttendanceSettings, PlaybackSettings, Settings
 
 SETTINGS = web.AppKey("settings", Settings)
+PLAYBACK_SETTINGS = web.AppKey("playback_settings", PlaybackSettings)
+"""Segment delivery and token lifetimes: what the pages' Content-Security-Policy lets the player reach."""
+ATTENDANCE_SETTINGS = web.AppKey("attendance_settings", AttendanceSettings)
+"""The webhook's replay window, checked before any backend call."""
 BACKENDS = web.AppKey("backends", Backends)
 """Open channels; present from startup (cleanup_ctx) to shutdown."""
 METRICS = web.AppKey("metrics", EdgeMetrics)

@@ -8,9 +8,10 @@
   everything; the answer is the tool's page for that user and course, with the session
   token embedded for the page's scripts (never in a URL, never a cookie, so it works in
   an iframe where third-party cookies are blocked). Deep-linking launches get the picker.
-- ``POST /api/v1/lti/deep-linking/responses`` as a form (from the picker): the signed
-  LtiDeepLinkingResponse, auto-posted as the field ``JWT`` to the platform's return URL.
-  As JSON it stays the generic API call.
+- ``POST /api/v1/lti/deep-linking/responses`` as a form (from the picker without script):
+  the signed LtiDeepLinkingResponse, auto-posted as the field ``JWT`` to the platform's
+  return URL. As JSON it stays the generic API call, which the picker's script uses so
+  that a refusal is shown beside the picker rather than as a page of its own.
 - ``GET /lti/register``: LTI Dynamic Registration; the page reports the outcome and
   posts ``{subject: "org.imsglobal.lti.close"}`` to the LMS window that opened it.
 
@@ -39,9 +40,10 @@ from aiohttp import web
 
 from edge.errors import EdgeError, from_service_error
 from edge.gateway import call_unary, handle_operation, operation_of, outgoing_metadata
-from edge.keys import BACKENDS, REQUEST_ID, SETTINGS
+from edge.keys import BACKENDS, PLAYBACK_SETTINGS, REQUEST_ID, SETTINGS
 from edge.operations import Handler
 from edge.player_origins import PLAYER_MEDIA_SRC, player_connect_origins
+from media.attendance.v1 import attendance_pb2
 from media.lti.v1 import lti_pb2
 from media.upload.v1 import upload_pb2
 from service_kit import errors as kit_errors
@@ -59,6 +61,8 @@ REGISTER_ROUTE = "/lti/register"
 STATE_COOKIE_PREFIX = "lti_state_"
 STORAGE_TIMEOUT_MS = 2000
 LIST_VIDEOS = "/media.upload.v1.UploadService/ListVideos"
+LIST_LIVE_SESSIONS = "/media.attendance.v1.AttendanceService/ListLiveSessions"
+PICKABLE_SESSIONS = frozenset({attendance_pb2.LIVE_SESSION_STATUS_SCHEDULED, attendance_pb2.LIVE_SESSION_STATUS_LIVE})
 LOGIN_FIELDS = ("iss", "login_hint", "target_link_uri", "lti_message_hint", "client_id", "lti_deployment_id")
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
@@ -199,19 +203,22 @@ async def lti_launch(request: web.Request) -> web.StreamResponse:
     launch = reply.launch
     context = _tool_context(launch)
     if launch.message_type == lti_pb2.LTI_MESSAGE_TYPE_DEEP_LINKING:
+        settings = launch.deep_linking_settings
         context.update(
             view="picker",
             action=DEEP_LINKING_ROUTE,
             launch_id=launch.launch_id,
             session_token=reply.session_token,
             videos=await _ready_videos(request, reply.session_token, launch.course.course_id),
-            default_title=launch.deep_linking_settings.title,
+            live_sessions=await _open_live_sessions(request, reply.session_token, launch.course.course_id),
+            default_title=settings.title,
+            accept_multiple=settings.accept_multiple,
+            return_url=settings.deep_link_return_url,
         )
-        form_action = "'self'"
+        # The picker's script posts the signed response to the platform itself.
+        form_action = " ".join(("'self'", *_origins(settings.deep_link_return_url)))
     else:
-        context["view"] = (
-            "video" if launch.custom.get("video_id") else "live" if launch.custom.get("live_session_id") else "library"
-        )
+        context["view"] = _resource_view(launch.custom)
         form_action = "'none'"
     context["verified"] = "yes" if cookie_bound or not reply.lti_storage_target else "pending"
     context["session"] = {
@@ -236,6 +243,9 @@ async def lti_launch(request: web.Request) -> web.StreamResponse:
     catalogue = pages_of(request).catalogues.for_locale(launch.locale)
     if not launch.roles:
         context["roles_text"] = catalogue.t("launch.no_role")
+    player_origins = player_connect_origins(request.app[SETTINGS], request.app[PLAYBACK_SETTINGS])
+    uploads = context["view"] == "library" and context["staff"]
+    connect_origins = tuple(dict.fromkeys((*_upload_origins(request), *player_origins))) if uploads else player_origins
     response = render(
         request,
         "lti/tool.html",
@@ -244,14 +254,9 @@ async def lti_launch(request: web.Request) -> web.StreamResponse:
         policy=Policy(
             form_action=form_action,
             frame_ancestors=reply.platform_origin or "*",
-            connect_origins=tuple(
-                dict.fromkeys(
-                    (*_upload_origins(request), *player_connect_origins(request.app[SETTINGS]))
-                    if context["view"] == "library" and context["staff"]
-                    else player_connect_origins(request.app[SETTINGS])
-                )
-            ),
+            connect_origins=connect_origins,
             media_src=PLAYER_MEDIA_SRC,
+            img_origins=_upload_origins(request),
         ),
     )
     response.del_cookie(STATE_COOKIE_PREFIX + state, path=LAUNCH_ROUTE)
@@ -268,13 +273,15 @@ def _resource_view(custom: Mapping[str, str]) -> str:
 
 
 def _upload_origins(request: web.Request) -> tuple[str, ...]:
-    """The object store's public origin: course staff's library page uploads to it directly."""
+    """The object store's public origin: course staff's library page uploads to it directly, posters load from it."""
     settings = request.app[SETTINGS]
-    public = settings.s3_public_endpoint_url or settings.s3_endpoint_url
-    if not public:
-        return ()
-    parts = urlsplit(public)
-    return (f"{parts.scheme}://{parts.netloc}",)
+    return _origins(settings.s3_public_endpoint_url or settings.s3_endpoint_url or "")
+
+
+def _origins(url: str) -> tuple[str, ...]:
+    """``(scheme://host[:port],)`` of ``url``, or nothing for an empty or relative one."""
+    parts = urlsplit(url)
+    return (f"{parts.scheme}://{parts.netloc}",) if parts.scheme and parts.netloc else ()
 
 
 def _tool_context(launch: lti_pb2.LtiLaunch) -> dict[str, Any]:
@@ -296,22 +303,66 @@ def _tool_context(launch: lti_pb2.LtiLaunch) -> dict[str, Any]:
     }
 
 
-async def _ready_videos(request: web.Request, token: str, course_id: str) -> list[dict[str, str]]:
-    """The course's ready videos for the picker; an unavailable catalog shows none rather than failing the launch."""
+async def _picker_call(request: web.Request, token: str, path: str, message: Any) -> Any | None:
+    """One listing for the picker, as the instructor; None when that service cannot answer now."""
     metadata = ((REQUEST_ID_HEADER, request[REQUEST_ID]), (AUTHORIZATION_METADATA_KEY, f"Bearer {token}"))
     try:
-        call = request.app[BACKENDS].unary(LIST_VIDEOS)
-        reply = await call(
-            upload_pb2.ListVideosRequest(course_id=course_id, page_size=100),
-            timeout=request.app[SETTINGS].backend_timeout_seconds,
-            metadata=metadata,
-        )
+        call = request.app[BACKENDS].unary(path)
+        return await call(message, timeout=request.app[SETTINGS].backend_timeout_seconds, metadata=metadata)
     except (grpc.aio.AioRpcError, KeyError):
-        log.warning("video catalog unavailable for the picker")
-        return []
+        log.warning("listing unavailable for the picker", extra={"rpc": path})
+        return None
+
+
+async def _ready_videos(request: web.Request, token: str, course_id: str) -> list[dict[str, Any]] | None:
+    """The course's ready videos for the picker, newest first; None when the catalog cannot answer.
+
+    Each is ``{video_id, title, poster_url, duration_seconds, created_at}`` (an RFC 3339 time);
+    the page's script writes the duration and date in the viewer's locale and time zone.
+    """
+    reply = await _picker_call(
+        request, token, LIST_VIDEOS, upload_pb2.ListVideosRequest(course_id=course_id, page_size=100)
+    )
+    if reply is None:
+        return None
     assert isinstance(reply, upload_pb2.ListVideosResponse)
     return [
-        {"video_id": v.video_id, "title": v.title} for v in reply.videos if v.status == upload_pb2.VIDEO_STATUS_READY
+        {
+            "video_id": v.video_id,
+            "title": v.title,
+            "poster_url": v.poster_url,
+            "duration_seconds": round(v.probe.duration_seconds),
+            "created_at": v.created_at.ToJsonString() if v.HasField("created_at") else "",
+        }
+        for v in reply.videos
+        if v.status == upload_pb2.VIDEO_STATUS_READY
+    ]
+
+
+async def _open_live_sessions(request: web.Request, token: str, course_id: str) -> list[dict[str, Any]] | None:
+    """The course's scheduled and running live sessions, by start; None when attendance cannot answer.
+
+    Each is ``{session_id, session_name, scheduled_start, live}``; a session already over
+    or cancelled is no use to place in a course.
+    """
+    reply = await _picker_call(
+        request,
+        token,
+        LIST_LIVE_SESSIONS,
+        attendance_pb2.ListLiveSessionsRequest(course_id=course_id, page_size=100),
+    )
+    if reply is None:
+        return None
+    assert isinstance(reply, attendance_pb2.ListLiveSessionsResponse)
+    return [
+        {
+            "session_id": s.session_id,
+            "session_name": s.session_name,
+            "scheduled_start": s.scheduled_start.ToJsonString() if s.HasField("scheduled_start") else "",
+            "live": s.status == attendance_pb2.LIVE_SESSION_STATUS_LIVE,
+        }
+        for s in reply.sessions
+        if s.status in PICKABLE_SESSIONS
     ]
 
 
@@ -328,21 +379,12 @@ async def deep_linking_response(request: web.Request) -> web.StreamResponse:
         if not token:
             raise _refusal("the picker form has no session: open the picker again from the course", "NO_SESSION")
         verify_session_token(token, request.app[SETTINGS].jwt_secret_key)
-        pick = fields.get("pick", "")
-        item = lti_pb2.DeepLinkingItem(
-            type=lti_pb2.DEEP_LINKING_ITEM_TYPE_LTI_RESOURCE_LINK, title=fields.get("title", "")
-        )
-        if pick.startswith("video:"):
-            item.video_id = pick.removeprefix("video:")
-        elif pick == "live" and fields.get("live_session_id", "").strip():
-            item.live_session_id = fields["live_session_id"].strip()
-        else:
-            raise _refusal("pick a ready video, or a live session with its id", "NOTHING_PICKED")
+        items = picked_items(fields, (await request.post()).getall("pick", []))
         metadata = ((REQUEST_ID_HEADER, request[REQUEST_ID]), (AUTHORIZATION_METADATA_KEY, f"Bearer {token}"))
         reply = await call_unary(
             request,
             operation_of(request),
-            lti_pb2.CreateDeepLinkingResponseRequest(launch_id=fields.get("launch_id", ""), items=[item]),
+            lti_pb2.CreateDeepLinkingResponseRequest(launch_id=fields.get("launch_id", ""), items=items),
             metadata,
         )
     except EdgeError as error:
@@ -351,6 +393,33 @@ async def deep_linking_response(request: web.Request) -> web.StreamResponse:
         return error_page(from_service_error(error, token_sent=True), request)
     assert isinstance(reply, lti_pb2.CreateDeepLinkingResponseResponse)
     return auto_post_page(request, reply.return_url, reply.jwt)
+
+
+def picked_items(fields: Mapping[str, str], picks: list[Any]) -> list[lti_pb2.DeepLinkingItem]:
+    """The picker form's choices as deep-linking items, in the order the form lists them.
+
+    ``pick`` is repeated when the platform accepts several items: ``video:<id>`` or
+    ``live:<id>`` (or ``live`` with the field ``live_session_id``, a session named by
+    hand). Each item's title is its own field ``title.<pick>``, else the form's ``title``.
+    lti_svc decides whether the platform accepts that many items of that type.
+    """
+    items = []
+    for pick in dict.fromkeys(str(p) for p in picks if isinstance(p, str) and p):
+        title = fields.get(f"title.{pick}", "").strip() or fields.get("title", "").strip()
+        item = lti_pb2.DeepLinkingItem(type=lti_pb2.DEEP_LINKING_ITEM_TYPE_LTI_RESOURCE_LINK, title=title)
+        kind, _, ident = pick.partition(":")
+        if kind == "live" and not ident:
+            ident = fields.get("live_session_id", "").strip()
+        if kind == "video" and ident:
+            item.video_id = ident
+        elif kind == "live" and ident:
+            item.live_session_id = ident
+        else:
+            continue
+        items.append(item)
+    if not items:
+        raise _refusal("pick a ready video or a live session to add to the course", "NOTHING_PICKED")
+    return items
 
 
 def auto_post_page(request: web.Request, return_url: str, signed: str) -> web.Response:

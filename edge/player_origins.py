@@ -8,10 +8,9 @@ plays a MediaSource, so its ``src`` is a ``blob:`` URL.
 
 from __future__ import annotations
 
-import functools
 from urllib.parse import urlsplit
 
-from service_kit.settings import PlaybackSettings, Settings, load_playback_settings
+from service_kit.settings import PlaybackSettings, Settings
 
 PLAYER_MEDIA_SRC = ("'self'", "blob:")
 
@@ -34,11 +33,6 @@ def segment_origins(settings: Settings, playback: PlaybackSettings) -> tuple[str
     return (f"https://s3.{settings.aws_region}.amazonaws.com",)
 
 
-@functools.cache
-def _playback_settings() -> PlaybackSettings:
-    return load_playback_settings()
-
-
-def player_connect_origins(settings: Settings) -> tuple[str, ...]:
-    """What the page's ``connect-src`` adds to ``'self'`` for the player, from this process's settings."""
-    return segment_origins(settings, _playback_settings())
+def player_connect_origins(settings: Settings, playback: PlaybackSettings) -> tuple[str, ...]:
+    """What the page's ``connect-src`` adds to ``'self'`` for the player."""
+    return segment_origins(settings, playback)

@@ -26,7 +26,6 @@ import hmac
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
@@ -37,7 +36,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from media.upload.v1 import upload_pb2, upload_pb2_grpc
 from playback_svc import errors
-from playback_svc.domain import CatalogStatus
+from playback_svc.domain import CatalogStatus, CatalogVideo
 from service_kit.auth import InvalidSessionToken
 from service_kit.object_store import s3_client
 from service_kit.settings import Settings
@@ -204,16 +203,6 @@ def s3_presigner(settings: Settings, endpoint_url: str | None) -> SigV4Presigner
 
 
 # ---- upload_svc: the catalog ------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class CatalogVideo:
-    """What playback needs of a catalog entry the caller may see."""
-
-    video_id: str
-    organization_id: str
-    course_id: str
-    status: CatalogStatus
 
 
 _PLAYABLE_SOON = frozenset(

@@ -30,6 +30,7 @@ import math
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 
 from playback_svc import errors
@@ -306,6 +307,16 @@ class CatalogStatus(StrEnum):
     """Pending upload, failed or cancelled: there is nothing to play, and will not be."""
 
 
+@dataclass(frozen=True)
+class CatalogVideo:
+    """What playback needs of a catalog entry the caller may see (upload_svc's GetVideo)."""
+
+    video_id: str
+    organization_id: str
+    course_id: str
+    status: CatalogStatus
+
+
 def token_subject(caller: SessionClaims, requested_user_id: str) -> str:
     """Whose token to mint: the caller's, unless course staff or an administrator names someone.
 
@@ -332,6 +343,15 @@ MAX_POSITION_SECONDS = 7 * 24 * 3600.0
 """No lecture is a week long: a larger position is a broken client, refused."""
 FINISHED_MARGIN_SECONDS = 5.0
 """A viewer who stopped this close to the end has finished: the next viewing starts at 0."""
+
+
+@dataclass(frozen=True)
+class ViewingPosition:
+    """A viewer's last reported place in a video (seconds), and when it was reported."""
+
+    position_seconds: float
+    duration_seconds: float
+    updated_at: datetime
 
 
 def progress_position(position_seconds: float, duration_seconds: float) -> tuple[float, float]:

@@ -1,4 +1,4 @@
-"""playback_svc's tables (schema ``playback``) and the queries on them.
+"""playback_svc's tables (schema ``playback``) and the unit of work over them.
 
 ``viewing_positions`` keeps, per (organization, user, video), the last position a player
 reported: one row each, overwritten by every heartbeat (``INSERT ... ON CONFLICT DO
@@ -7,18 +7,23 @@ UPDATE``), read when the player opens the video again.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import DateTime, Float, Text, select
 from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from service_kit.db import schema_metadata
+from playback_svc import errors
+from playback_svc.domain import ViewingPosition
+from service_kit.db import SessionUnitOfWork, schema_metadata
 from service_kit.db import utcnow as utcnow  # the one clock every store uses
 
 metadata = schema_metadata("playback")
+
+STORE_ERRORS = (SQLAlchemyError, OSError)
+"""What the driver raises when the database refuses a statement or cannot be reached."""
 
 
 class Base(DeclarativeBase):
@@ -38,35 +43,50 @@ class PositionRow(Base):
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
-@dataclass(frozen=True)
-class Position:
-    position_seconds: float
-    duration_seconds: float
-    updated_at: datetime
+class Positions:
+    """The viewing positions, read and written inside one transaction."""
 
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
 
-async def record_position(
-    session: AsyncSession, organization_id: str, user_id: str, video_id: str, position: float, duration: float
-) -> Position:
-    """Store the viewer's position (the latest report wins) and return it."""
-    now = utcnow()
-    values = {"position_seconds": position, "duration_seconds": duration, "updated_at": now}
-    statement = insert(PositionRow).values(
-        organization_id=organization_id, user_id=user_id, video_id=video_id, **values
-    )
-    await session.execute(
-        statement.on_conflict_do_update(index_elements=["organization_id", "user_id", "video_id"], set_=values)
-    )
-    return Position(position, duration, now)
-
-
-async def position_of(session: AsyncSession, organization_id: str, user_id: str, video_id: str) -> Position | None:
-    """The viewer's stored position in the video, if any."""
-    row = await session.scalar(
-        select(PositionRow).where(
-            PositionRow.organization_id == organization_id,
-            PositionRow.user_id == user_id,
-            PositionRow.video_id == video_id,
+    async def record(
+        self, organization_id: str, user_id: str, video_id: str, position: float, duration: float
+    ) -> ViewingPosition:
+        """Store the viewer's position (the latest report wins) and return it."""
+        now = utcnow()
+        values = {"position_seconds": position, "duration_seconds": duration, "updated_at": now}
+        statement = insert(PositionRow).values(
+            organization_id=organization_id, user_id=user_id, video_id=video_id, **values
         )
-    )
-    return None if row is None else Position(row.position_seconds, row.duration_seconds, row.updated_at)
+        await self._session.execute(
+            statement.on_conflict_do_update(index_elements=["organization_id", "user_id", "video_id"], set_=values)
+        )
+        return ViewingPosition(position, duration, now)
+
+    async def of(self, organization_id: str, user_id: str, video_id: str) -> ViewingPosition | None:
+        """The viewer's stored position in the video, if any."""
+        row = await self._session.scalar(
+            select(PositionRow).where(
+                PositionRow.organization_id == organization_id,
+                PositionRow.user_id == user_id,
+                PositionRow.video_id == video_id,
+            )
+        )
+        return None if row is None else ViewingPosition(row.position_seconds, row.duration_seconds, row.updated_at)
+
+
+class SqlUnitOfWork(SessionUnitOfWork):
+    """One transaction over the viewing positions; driver errors leave as StorageUnavailable (503)."""
+
+    positions: Positions
+
+    def bind(self, session: AsyncSession) -> None:
+        self.positions = Positions(session)
+
+    def translate(self, error: BaseException, *, committing: bool) -> Exception | None:
+        if not isinstance(error, STORE_ERRORS):
+            return None
+        return errors.StorageUnavailable(
+            f"viewing progress could not be {'saved' if committing else 'read'}: the database is unavailable; "
+            "try again shortly"
+        )

@@ -47,8 +47,8 @@ if ((${#missing[@]})); then
     echo "bootstrap: missing ${missing[*]}; run as root or with passwordless sudo to install them" >&2
   else
     echo "bootstrap: installing ${missing[*]}"
-    "${as_root[@]}" apt-get update -qq
-    "${as_root[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    "${as_root[@]}" apt-get -o DPkg::Lock::Timeout=600 update -qq
+    "${as_root[@]}" apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
     # The package also enables a Prometheus server (:9090) where systemd runs; only promtool is wanted.
     if [[ " ${missing[*]} " == *" prometheus "* ]] && have systemctl && systemctl is-enabled --quiet prometheus 2>/dev/null; then
       "${as_root[@]}" systemctl disable --now prometheus >/dev/null 2>&1 || true

@@ -120,6 +120,12 @@ class ObjectStore:
             ExpiresIn=expires_in,
         )
 
+    def presign_public_get(self, key: str, expires_in: int) -> str:
+        """A GET URL a browser can load (an ``<img>``'s src), on the public endpoint."""
+        return self._public.generate_presigned_url(
+            "get_object", Params={"Bucket": self.bucket, "Key": key}, ExpiresIn=expires_in
+        )
+
     def presign_internal_get(self, key: str, expires_in: int) -> str:
         """A GET URL for this service's own reader (ffprobe), on the internal endpoint."""
         return self._client.generate_presigned_url(

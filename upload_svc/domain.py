@@ -650,6 +650,15 @@ def source_key(organization_id: str, video_id: str) -> str:
     return f"uploads/{organization_id}/{video_id}/source"
 
 
+POSTER_URL_SECONDS = 3600
+"""How long a poster URL in a catalog reply stays valid: longer than a page stays open unreloaded, mostly."""
+
+
+def poster_key(video_id: str) -> str:
+    """Where transcoding writes the video's poster (DESIGN.md's object layout: ``hls/{video_id}/poster.jpg``)."""
+    return f"hls/{video_id}/poster.jpg"
+
+
 def video_prefixes(organization_id: str, video_id: str) -> tuple[str, ...]:
     """Every prefix holding objects of one video: its source and its HLS output."""
     return (f"uploads/{organization_id}/{video_id}/", f"hls/{video_id}/")

@@ -86,7 +86,7 @@ def _probe(video: store.VideoRow) -> Any:
     return adapters.probe_message(facts) if facts is not None else None
 
 
-def video_message(video: store.VideoRow, upload_id: uuid.UUID | None = None) -> upload_pb2.Video:
+def video_message(video: store.VideoRow, upload_id: uuid.UUID | None = None, poster_url: str = "") -> upload_pb2.Video:
     """The catalog entry; ``upload_id`` only for callers who manage the video (they may follow its upload)."""
     return upload_pb2.Video(
         video_id=str(video.id),
@@ -100,6 +100,7 @@ def video_message(video: store.VideoRow, upload_id: uuid.UUID | None = None) -> 
         created_at=_timestamp(video.created_at),
         updated_at=_timestamp(video.updated_at),
         upload_id=str(upload_id) if upload_id is not None else "",
+        poster_url=poster_url,
     )
 
 
@@ -127,6 +128,12 @@ class UploadServicer(upload_pb2_grpc.UploadServiceServicer):
 
     def __init__(self, deps: Dependencies) -> None:
         self._deps = deps
+
+    def _poster_url(self, video: store.VideoRow) -> str:
+        """A signed URL of the poster once the video is ready (signing is local: no call to storage)."""
+        if video.video_status != VideoStatus.READY:
+            return ""
+        return self._deps.objects.presign_public_get(domain.poster_key(str(video.id)), domain.POSTER_URL_SECONDS)
 
     # ---- uploads ----------------------------------------------------------------------------
 
@@ -429,7 +436,9 @@ class UploadServicer(upload_pb2_grpc.UploadServiceServicer):
             token = domain.encode_video_cursor(domain.VideoCursor(listing.course_id, last.created_at, str(last.id)))
         staff = not listing.published_only
         return upload_pb2.ListVideosResponse(
-            videos=[video_message(video, upload_id if staff else None) for video, upload_id in page],
+            videos=[
+                video_message(video, upload_id if staff else None, self._poster_url(video)) for video, upload_id in page
+            ],
             next_page_token=token,
         )
 
@@ -437,7 +446,9 @@ class UploadServicer(upload_pb2_grpc.UploadServiceServicer):
         async with self._deps.sessions() as session, session.begin():
             video, upload = await self._visible_video(session, request.video_id)
             await self._catch_up([video], context)
-        return upload_pb2.GetVideoResponse(video=video_message(video, _managed_upload_id(video, upload)))
+        return upload_pb2.GetVideoResponse(
+            video=video_message(video, _managed_upload_id(video, upload), self._poster_url(video))
+        )
 
     async def _catch_up(self, videos: list[store.VideoRow], context: Context) -> None:
         """Bring queued and transcoding rows up to date with transcode_svc (in the caller's transaction).
@@ -465,7 +476,9 @@ class UploadServicer(upload_pb2_grpc.UploadServiceServicer):
             for name, value in changes.items():
                 setattr(video, name, value)
             video.updated_at = store.utcnow()
-        return upload_pb2.UpdateVideoResponse(video=video_message(video, _managed_upload_id(video, upload)))
+        return upload_pb2.UpdateVideoResponse(
+            video=video_message(video, _managed_upload_id(video, upload), self._poster_url(video))
+        )
 
     async def DeleteVideo(
         self, request: upload_pb2.DeleteVideoRequest, context: Context

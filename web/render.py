@@ -43,19 +43,22 @@ class Policy:
     frame it (the LMS that launched it); ``connect_origins`` other origins its scripts may
     call (object storage, for uploads; the edge's HLS routes and the segments' origin, for
     the player); ``media_src`` where its <video> may load from (``blob:`` for the player's
-    MediaSource), none when empty.
+    MediaSource), none when empty; ``img_origins`` other origins its images may load from
+    (object storage, for posters).
     """
 
     form_action: str = "'self'"
     frame_ancestors: str = "*"
     connect_origins: Sequence[str] = field(default_factory=tuple)
     media_src: Sequence[str] = field(default_factory=tuple)
+    img_origins: Sequence[str] = field(default_factory=tuple)
 
     def header(self, nonce: str) -> str:
         connect = " ".join(("'self'", *self.connect_origins))
         media = f" media-src {' '.join(self.media_src)};" if self.media_src else ""
+        img = " ".join(("'self'", "data:", *self.img_origins))
         return (
-            f"default-src 'none'; script-src 'nonce-{nonce}'; style-src 'self'; img-src 'self' data:;"
+            f"default-src 'none'; script-src 'nonce-{nonce}'; style-src 'self'; img-src {img};"
             f" connect-src {connect};{media} form-action {self.form_action}; base-uri 'none';"
             f" frame-ancestors {self.frame_ancestors}"
         )

@@ -110,6 +110,8 @@ class TestPlatform:
         self.members: list[dict[str, Any]] = []
         self.roster_page_size = 2
         self.registration_token = secrets.token_urlsafe(16)
+        self.accept_multiple = False
+        """Whether deep-linking requests let the tool return several items."""
         self.claim_edits: Callable[[dict[str, Any]], dict[str, Any]] | None = None
         self.token_edits: Callable[[PlatformKey, dict[str, Any]], str] | None = None
         self._runner: web.AppRunner | None = None
@@ -157,9 +159,26 @@ class TestPlatform:
             **changes,
         }
 
-    def course_page_url(self, *, user: str, roles: list[str], locale: str = "") -> str:
-        """The LMS page that frames the tool for ``user`` (see :meth:`_course_page`)."""
-        return f"{self.base}/course?" + urlencode({"user": user, "roles": ",".join(roles), "locale": locale})
+    def course_page_url(
+        self,
+        *,
+        user: str,
+        roles: list[str],
+        locale: str = "",
+        message_type: str = "",
+        custom: dict[str, str] | None = None,
+    ) -> str:
+        """The LMS page that frames the tool for ``user`` (see :meth:`_course_page`).
+
+        ``message_type`` "LtiDeepLinkingRequest" opens the tool's picker; ``custom`` is what a
+        resource link carries, such as the custom parameters of a content item it was made from.
+        """
+        query = {"user": user, "roles": ",".join(roles), "locale": locale}
+        if message_type:
+            query["message_type"] = message_type
+        if custom:
+            query["custom"] = json.dumps(custom)
+        return f"{self.base}/course?" + urlencode(query)
 
     def url(self, endpoint: str) -> str:
         """Where this platform serves ``endpoint`` ("key_set", "login" or "token")."""
@@ -216,7 +235,7 @@ class TestPlatform:
                 "deep_link_return_url": f"{self.base}/deep-link-return",
                 "accept_types": ["ltiResourceLink"],
                 "accept_presentation_document_targets": ["iframe", "window"],
-                "accept_multiple": False,
+                "accept_multiple": self.accept_multiple,
                 "title": "Lecture media",
                 "data": "opaque-platform-data-42",
             }
@@ -258,6 +277,8 @@ class TestPlatform:
             user=hint["user"],
             locale=hint.get("locale", ""),
         )
+        if hint.get("custom"):
+            claims[C + "custom"] = hint["custom"]
         if q.get("lti_message_hint") != "message-hint-7":
             return web.Response(status=400, text="lti_message_hint not passed back")
         if self.claim_edits is not None:
@@ -278,7 +299,11 @@ class TestPlatform:
         iframe's document lives on the tool's origin, so for the browser it is third-party.
         """
         q = request.query
-        hint = {"user": q["user"], "roles": q["roles"].split(","), "locale": q.get("locale", "")}
+        hint: dict[str, Any] = {"user": q["user"], "roles": q["roles"].split(","), "locale": q.get("locale", "")}
+        if q.get("message_type"):
+            hint["message_type"] = q["message_type"]
+        if q.get("custom"):
+            hint["custom"] = json.loads(q["custom"])
         login = f"{self.tool_base_url}/lti/login?" + urlencode(
             {
                 "iss": self.issuer,

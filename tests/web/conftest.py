@@ -7,6 +7,10 @@ third-party for the browser, and its cookies are the third-party cookies that LM
 lose. The browser context also refuses the frame any storage (``localStorage``,
 ``sessionStorage``, ``indexedDB`` throw), as a privacy-strict browser would.
 
+Zoom is ``devstack.zoom_standin`` (as in tests/seed): attendance_svc reaches it through its
+base URL settings, with ``ZOOM_ACCOUNT_ID`` set as the dev stack sets it, and it delivers
+correctly signed webhooks to the edge when a spec simulates a meeting.
+
 Playwright never downloads a browser here: it starts ``/usr/bin/chromium``
 (scripts/bootstrap.sh installs Debian's package).
 """
@@ -28,6 +32,7 @@ import pytest
 from playwright.async_api import Browser, BrowserContext, Frame, Page, async_playwright
 
 from devstack import free_port
+from devstack.zoom_standin import ZoomStandIn
 from service_kit.auth import ADMINISTRATOR, INSTRUCTOR, LEARNER, issue_session_token
 from service_kit.settings import SERVICE_NAMES, load_settings
 from tests.conftest import NO_DOTENV
@@ -66,6 +71,7 @@ for (const name of ["localStorage", "sessionStorage", "indexedDB"]) {
 STEP_SECONDS = 15.0
 HLS_TOKEN_TTL_SECONDS = 12
 """Short, so the player's specs see its access token expire and be replaced while it plays."""
+ZOOM_ACCOUNT = "web-zoom-account"
 
 
 @dataclass
@@ -103,10 +109,12 @@ class Course:
 class WebStack:
     stack: Stack
     tool_url: str
+    zoom: ZoomStandIn
 
 
 @pytest.fixture(scope="package")
 async def web_stack(infra: Infra) -> AsyncIterator[WebStack]:
+    zoom = await ZoomStandIn(webhook_secret=infra.settings.zoom_webhook_secret).start()
     edge_port = free_port()
     tool_url = f"http://localhost:{edge_port}"
     env = {
@@ -119,20 +127,28 @@ async def web_stack(infra: Infra) -> AsyncIterator[WebStack]:
         "MULTIPART_THRESHOLD": str(SMALL_THRESHOLD),
         "MULTIPART_PART_SIZE": str(SMALL_PART),
         "HLS_TOKEN_TTL": str(HLS_TOKEN_TTL_SECONDS),
+        "ZOOM_API_BASE_URL": f"{zoom.base}/v2",
+        "ZOOM_OAUTH_BASE_URL": zoom.base,
+        "ZOOM_ACCOUNT_ID": ZOOM_ACCOUNT,
+        "ATTENDANCE_WATCH_INTERVAL_SECONDS": "0.2",
     }
     for name in SERVICE_NAMES:
         env[f"{name.upper()}_SVC_PORT"] = str(free_port())
         env[f"{name.upper()}_SVC_METRICS_PORT"] = str(free_port())
         env.pop(f"{name.upper()}_SVC_ADDR", None)
+    zoom.webhook_url = f"http://127.0.0.1:{edge_port}/api/v1/webhooks/zoom"
     state = infra.state_dir / "web"
     state.mkdir(exist_ok=True)
     web_infra = replace(infra, env=env, settings=load_settings(env, dotenv_path=NO_DOTENV), state_dir=state)
-    with start_stack(web_infra) as stack:
-        worker = spawn("transcode-worker-web", "transcode_svc.worker", web_infra)
-        try:
-            yield WebStack(stack, tool_url)
-        finally:
-            worker.stop()
+    try:
+        with start_stack(web_infra) as stack:
+            worker = spawn("transcode-worker-web", "transcode_svc.worker", web_infra)
+            try:
+                yield WebStack(stack, tool_url, zoom)
+            finally:
+                worker.stop()
+    finally:
+        await zoom.stop()
 
 
 @pytest.fixture(scope="package")

@@ -11,7 +11,6 @@ the page's main frame for pages opened at the top level (registration, errors).
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
@@ -116,24 +115,40 @@ async def _player_open(visit: Visit) -> Frame:
     return frame
 
 
+async def _framed(visit: Visit, url: str) -> Frame:
+    """The LMS page at ``url`` and the tool's frame in it, once its launch has landed."""
+    await visit.page.goto(url)
+    element = await visit.page.wait_for_selector("iframe#tool")
+    assert element is not None
+    frame = await element.content_frame()
+    assert frame is not None
+    await frame.wait_for_url("**/lti/launch")
+    return frame
+
+
 async def _deep_linking_picker(visit: Visit) -> Frame:
-    """The LMS's "add content" launch (LtiDeepLinkingRequest), opened at the top level as a new window would."""
-    platform = visit.course.platform
-    hint = {"user": visit.course.instructor_id, "roles": [INSTRUCTOR_ROLE], "message_type": "LtiDeepLinkingRequest"}
-    login = f"{visit.stack.tool_url}/lti/login?" + urlencode(
-        {
-            "iss": platform.issuer,
-            "login_hint": json.dumps(hint),
-            "target_link_uri": f"{visit.stack.tool_url}/lti/launch",
-            "lti_message_hint": "message-hint-7",
-            "client_id": platform.client_id,
-            "lti_deployment_id": platform.deployment_id,
-        }
+    """The LMS's "add content" launch (LtiDeepLinkingRequest): the picker of videos and live sessions."""
+    course = visit.course
+    url = course.platform.course_page_url(
+        user=course.instructor_id, roles=[INSTRUCTOR_ROLE], message_type="LtiDeepLinkingRequest"
     )
-    await visit.page.goto(login)
-    await visit.page.wait_for_url("**/lti/launch")
-    await expect(visit.page.locator("#picker")).to_be_visible()
-    return visit.page.main_frame
+    frame = await _framed(visit, url)
+    await expect(frame.locator("#picker")).to_be_visible()
+    await expect(frame.locator(".pick-card").first).to_be_visible()
+    return frame
+
+
+async def _placed_video(visit: Visit) -> Frame:
+    """A learner opening a link the picker placed in the course: that video's player, on its own."""
+    course = visit.course
+    video_id = await _publish_while_visiting(visit)
+    url = course.platform.course_page_url(
+        user=f"learner-{uuid.uuid4().hex[:6]}", roles=[LEARNER_ROLE], custom={"video_id": video_id}
+    )
+    frame = await _framed(visit, url)
+    await expect(frame.locator("#player")).to_have_attribute("data-state", "ready")
+    await frame.locator("#player video").evaluate("v => v.pause()")
+    return frame
 
 
 async def _error_page(visit: Visit) -> Frame:
@@ -176,6 +191,7 @@ SCENARIOS: tuple[Scenario, ...] = (
     Scenario("player", "the player open on a ready video", _player_open),
     Scenario("library-learner", "a learner's library: published videos only", _library_as_learner),
     Scenario("deep-linking-picker", "the picker an LMS opens to place a video or live session", _deep_linking_picker),
+    Scenario("placed-video", "a video placed in the course by deep linking, opened by a learner", _placed_video),
     Scenario("registered", "the page LTI Dynamic Registration ends on", _registered),
     Scenario("error", "the error page, saying what went wrong and what to do", _error_page),
 )

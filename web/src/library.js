@@ -102,6 +102,7 @@ export function mountLibrary(root, { api, t, locale, userId, courseId }) {
     const created = node.querySelector(".created");
     created.dateTime = video.created_at;
     created.textContent = t("video.added", { date: formatDate(video.created_at, locale) });
+    showPoster(node.querySelector(".poster"), video.poster_url);
     node.querySelector(".progress").hidden = !IN_FLIGHT.has(video.status);
     const play = node.querySelector(".play");
     play.hidden = !PLAYABLE.has(video.status);
@@ -113,6 +114,24 @@ export function mountLibrary(root, { api, t, locale, userId, courseId }) {
     const publish = node.querySelector(".publish");
     publish.textContent = t(video.published ? "action.unpublish" : "action.publish");
     for (const button of node.querySelectorAll(".actions button")) button.setAttribute("aria-describedby", title.id);
+  }
+
+  // The poster once the video is ready (a signed URL from the API; each reply signs it anew, so a
+  // shown poster is kept rather than fetched again). One that fails to load leaves the placeholder.
+  function showPoster(frame, url) {
+    if (!url || frame.querySelector("img")) return;
+    const image = document.createElement("img");
+    image.alt = "";
+    image.loading = "lazy";
+    image.addEventListener("error", () => {
+      image.remove();
+      frame.querySelector("span").hidden = false;
+    });
+    image.addEventListener("load", () => {
+      frame.querySelector("span").hidden = true;
+    });
+    image.src = url;
+    frame.append(image);
   }
 
   function showError(card, text) {

@@ -1,5 +1,5 @@
 // The page an LTI launch lands on: check the launch, keep the session fresh, then show the
-// course's library (or the deep-linking picker, which is a plain form).
+// course's library, the deep-linking picker, or what a deep-linked resource link opens.
 import { Api } from "./lib/api.js";
 import { usableLocale } from "./lib/format.js";
 import { translator } from "./lib/i18n.js";
@@ -7,6 +7,8 @@ import { verifyLaunch } from "./lib/launch-check.js";
 import { readJson } from "./lib/page-data.js";
 import { Session } from "./lib/session.js";
 import { mountLibrary } from "./library.js";
+import { mountPicker } from "./picker.js";
+import { mountResource } from "./resource.js";
 
 const main = document.getElementById("tool");
 const data = readJson("lti-session");
@@ -26,6 +28,10 @@ async function start() {
   session.addEventListener("refreshed", () => {
     main.dataset.sessionExpires = new Date(session.expiresAt).toISOString();
   });
+  const picker = document.getElementById("picker");
+  if (picker) mountPicker(picker, { api: new Api(session), session, t, locale: usableLocale(data.locale) });
+  const resource = document.getElementById("resource");
+  if (resource) mountResource(resource, { api: new Api(session), t, locale: usableLocale(data.locale) });
   const library = document.getElementById("library");
   if (library) {
     const api = new Api(session);

@@ -141,6 +141,7 @@ class Video(_message.Message):
     CREATED_AT_FIELD_NUMBER: _builtins.int
     UPDATED_AT_FIELD_NUMBER: _builtins.int
     UPLOAD_ID_FIELD_NUMBER: _builtins.int
+    POSTER_URL_FIELD_NUMBER: _builtins.int
     video_id: _builtins.str
     """Identifier of the video."""
     organization_id: _builtins.str
@@ -159,6 +160,11 @@ class Video(_message.Message):
     """Upload that brought the video's source, for following its transcoding as server-sent
     events at /api/v1/media/uploads/{upload_id}/events; empty for learners, who may not
     manage uploads.
+    """
+    poster_url: _builtins.str
+    """The poster (a JPEG frame, at most 720 pixels high) as a signed GET URL on object
+    storage, valid for an hour from the reply; empty until the video is ready. A video
+    whose poster could not be made still gets a URL, which then answers 404.
     """
     @_builtins.property
     def probe(self) -> _transcode_pb2.ProbeFacts:
@@ -191,10 +197,11 @@ class Video(_message.Message):
         created_at: _timestamp_pb2.Timestamp | None = ...,
         updated_at: _timestamp_pb2.Timestamp | None = ...,
         upload_id: _builtins.str = ...,
+        poster_url: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "probe", b"probe", "updated_at", b"updated_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["course_id", b"course_id", "created_at", b"created_at", "organization_id", b"organization_id", "owner_id", b"owner_id", "probe", b"probe", "published", b"published", "renditions", b"renditions", "status", b"status", "title", b"title", "updated_at", b"updated_at", "upload_id", b"upload_id", "video_id", b"video_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["course_id", b"course_id", "created_at", b"created_at", "organization_id", b"organization_id", "owner_id", b"owner_id", "poster_url", b"poster_url", "probe", b"probe", "published", b"published", "renditions", b"renditions", "status", b"status", "title", b"title", "updated_at", b"updated_at", "upload_id", b"upload_id", "video_id", b"video_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
