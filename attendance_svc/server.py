@@ -274,6 +274,8 @@ class AttendanceServicer(attendance_pb2_grpc.AttendanceServiceServicer):
     ) -> AsyncIterator[attendance_pb2.ExportAttendanceResponse]:
         export = await self._attendance.export(require_caller(), request.session_id, request.format)
         content_type = CONTENT_TYPES[export.format]
+        # Over HTTP the edge forwards this header (its outgoing header matcher): the download's name.
+        await context.send_initial_metadata((("content-disposition", f'attachment; filename="{export.filename}"'),))
         if export.format == "json":
             data = json_format.MessageToJson(
                 attendance_message(export.report),
@@ -284,7 +286,7 @@ class AttendanceServicer(attendance_pb2_grpc.AttendanceServiceServicer):
         else:
             chunks = domain.csv_chunks(export.report.report.rows)
         for index, data in enumerate(chunks):
-            # The file name travels with the first chunk only: the edge names the download from it.
+            # The file name also travels with the first chunk, for gRPC clients.
             yield attendance_pb2.ExportAttendanceResponse(
                 chunk=httpbody_pb2.HttpBody(content_type=content_type, data=data),
                 filename=export.filename if index == 0 else "",

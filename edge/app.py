@@ -6,7 +6,9 @@ change here. Channels, the Redis client and the S3 client are opened in
 ``cleanup_ctx`` and closed on shutdown.
 
 Overrides: HTTP sometimes needs what a JSON body cannot carry (LTI form posts and
-redirects, the Zoom webhook's raw-body signature, HLS playlists, server-sent events).
+redirects, the Zoom webhook's raw-body signature, the cached HLS playlists). Encodings
+are not a reason: CSV, downloads and server-sent events are marshalers
+(:mod:`edge.marshalers`), chosen per route from ``Accept``.
 Pass ``overrides={("POST", "/api/v1/webhooks/zoom"): handler}``: the key is the HTTP
 method and the path template exactly as written in the proto's http rule, and the
 handler replaces the generic one for that route only. The route keeps its place in
@@ -25,17 +27,29 @@ from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from aiohttp import web
 from google.protobuf import descriptor_pool
 
+from edge.api_tokens import api_token_middleware
+from edge.api_tokens import install as install_api_tokens
 from edge.backends import Backends, BackendService
 from edge.errors import error_middleware
 from edge.gateway import handle_operation, make_dispatcher
 from edge.health import HealthChecker
 from edge.hls import hls_preflight_middleware
-from edge.keys import ATTENDANCE_SETTINGS, BACKENDS, HEALTH, METRICS, OPENAPI_DOCUMENT, PLAYBACK_SETTINGS, SETTINGS
+from edge.keys import (
+    ATTENDANCE_SETTINGS,
+    BACKENDS,
+    ENCODINGS,
+    HEALTH,
+    METRICS,
+    OPENAPI_DOCUMENT,
+    PLAYBACK_SETTINGS,
+    SETTINGS,
+)
+from edge.marshalers import ROUTE_ENCODINGS, compile_offers
 from edge.metrics import EdgeMetrics
 from edge.middleware import echo_request_id, request_context_middleware, security_headers
 from edge.openapi import build_openapi
 from edge.operational import OPERATIONAL_ROUTES
-from edge.operations import Handler, Operation, RouteTarget, compile_operations
+from edge.operations import Documented, Handler, Operation, RouteTarget, compile_operations
 from edge.pages import PAGE_ROUTES
 from edge.rate_limits import Rule, limited, rate_limit_context, rules_by_route
 from edge.routes import Router, parse_template
@@ -81,10 +95,9 @@ def default_overrides() -> dict[RouteKey, Handler]:
     """The hand-written handlers of the five media services' routes (``python -m edge``)."""
     from edge.hls import hls_overrides
     from edge.lti_pages import lti_overrides
-    from edge.sse import EVENTS_ROUTE, upload_events
     from edge.zoom_webhook import attendance_overrides
 
-    return {EVENTS_ROUTE: upload_events, **lti_overrides(), **hls_overrides(), **attendance_overrides()}
+    return {**lti_overrides(), **hls_overrides(), **attendance_overrides()}
 
 
 def create_app(
@@ -107,16 +120,32 @@ def create_app(
     tuning settings hand-written handlers read from the app; by default this process's.
     """
     operations = compile_operations(services)
+    offers = compile_offers(operations, {k: v for k, v in ROUTE_ENCODINGS.items() if k in _keys(operations)})
     rules = rules_by_route(rate_limits) if rate_limits is not None else {}
     router = build_router(operations, overrides or {}, rules)
-    app = web.Application(middlewares=[request_context_middleware(), error_middleware, hls_preflight_middleware()])
+    app = web.Application(
+        middlewares=[request_context_middleware(), error_middleware, api_token_middleware(), hls_preflight_middleware()]
+    )
+    install_api_tokens(app)
     install(app, pages or Pages(Catalogues.load(), Assets.empty()))
     app[SETTINGS] = settings
+    app[ENCODINGS] = offers
     app[PLAYBACK_SETTINGS] = playback or load_playback_settings()
     app[ATTENDANCE_SETTINGS] = attendance or load_attendance_settings()
     app[METRICS] = EdgeMetrics(with_process_metrics=with_process_metrics)
     app[HEALTH] = HealthChecker(settings, services)
-    app[OPENAPI_DOCUMENT] = dumps(build_openapi([op.binding for op in operations], title=API_TITLE, version=_version()))
+    hand_written = {
+        key: handler.openapi for key, handler in (overrides or {}).items() if isinstance(handler, Documented)
+    }
+    app[OPENAPI_DOCUMENT] = dumps(
+        build_openapi(
+            [op.binding for op in operations],
+            title=API_TITLE,
+            version=_version(),
+            offers=offers,
+            hand_written=hand_written,
+        )
+    )
     app.cleanup_ctx.append(_backends_context(services, settings.shutdown_grace_seconds))
     app.cleanup_ctx.append(_health_context)
     if rules:
@@ -148,6 +177,10 @@ def build_router(
     if unknown:
         raise ValueError(f"overrides for routes no http rule declares: {unknown}")
     return router
+
+
+def _keys(operations: Sequence[Operation]) -> set[RouteKey]:
+    return {(op.binding.http_method, op.binding.template.source) for op in operations}
 
 
 def _backends_context(

@@ -17,10 +17,11 @@ from aiohttp import web
 from google.protobuf.message import Message
 
 from edge.errors import EdgeError, error_response, from_rpc_error
-from edge.keys import BACKENDS, MATCH, METRICS, REQUEST_ID, SETTINGS
+from edge.keys import BACKENDS, ENCODINGS, MATCH, METRICS, REQUEST_ID, SETTINGS
+from edge.marshalers import EVENT_STREAM, Choice, forwarded_headers
 from edge.operations import Handler, Operation, RouteMatch, RouteTarget
 from edge.routes import Match, MethodNotAllowed, Router
-from edge.transcode import dumps, http_body_chunk
+from edge.streams import EventStream, NdjsonStream, RawStream, StreamEncoder, next_or_keep_alive
 from service_kit.auth import AUTHORIZATION_METADATA_KEY, bearer_token, verify_session_token
 from service_kit.context import REQUEST_ID_HEADER, user_id_var
 
@@ -72,28 +73,54 @@ async def call_unary(request: web.Request, operation: Operation, message: Messag
 
 
 async def handle_operation(request: web.Request) -> web.StreamResponse:
-    """The generic handler every annotated route gets unless an override replaces it."""
-    operation = operation_of(request)
+    """The generic handler every annotated route gets unless an override replaces it.
+
+    The route's offer (:mod:`edge.marshalers`) picks the encoding, and with it the RPC
+    that produces it (the route's own, or an alternate such as a CSV export).
+    """
+    match = request[MATCH]
+    own = operation_of(request).binding
+    choice = request.app[ENCODINGS][(own.http_method, own.template.source)].choose(
+        request.query, request.headers.get("Accept", "")
+    )
+    operation = choice.operation
     metadata = outgoing_metadata(request)
     body = await request.read() if operation.binding.body else b""
-    message = operation.decoder.decode(request[MATCH].params, request.query, body)
+    message = operation.decoder.decode(match.params, choice.query, body)
     if operation.binding.server_streaming:
-        return await _stream(request, operation, message, metadata)
-    response = await call_unary(request, operation, message, metadata)
+        return await relay_stream(request, operation, message, metadata, stream_encoder(request, choice))
+    call = request.app[BACKENDS].unary(operation.binding.rpc_path)
+    timeout = request.app[SETTINGS].backend_timeout_seconds
+    try:
+        unary = call(message, timeout=timeout, metadata=metadata)
+        response = await unary
+        headers = forwarded_headers(await unary.initial_metadata())
+    except grpc.aio.AioRpcError as exc:
+        _count(request, operation, exc.code())
+        raise _edge_error(request, operation, exc, timeout) from None
+    _count(request, operation, grpc.StatusCode.OK)
     payload, content_type = operation.encoder.encode(response)
-    return web.Response(body=payload, headers={"Content-Type": content_type})
+    return web.Response(body=payload, headers={**headers, "Content-Type": content_type})
 
 
-async def _stream(
-    request: web.Request, operation: Operation, message: Message, metadata: Metadata
+def stream_encoder(request: web.Request, choice: Choice) -> StreamEncoder:
+    """The writer of the chosen encoding: raw chunks for HttpBody, else NDJSON or SSE."""
+    if choice.operation.binding.returns_http_body:
+        return RawStream(choice.operation)
+    if choice.media_type == EVENT_STREAM:
+        return EventStream(request[MATCH].params, request.app[SETTINGS].sse_keepalive_seconds)
+    return NdjsonStream(choice.operation)
+
+
+async def relay_stream(
+    request: web.Request, operation: Operation, message: Message, metadata: Metadata, encoder: StreamEncoder
 ) -> web.StreamResponse:
-    """Relay a server stream: raw chunks for HttpBody, else newline-delimited JSON.
+    """Relay a server stream through ``encoder``, counting it once it ends.
 
     The status line waits for the first message, so a stream that fails at once gets
-    a normal error response. A failure after that can only end the stream: NDJSON
-    writes a last ``{"error": ...}`` line (as grpc-gateway does); a raw stream has no
-    room for one, so the connection is cut before the final chunk and the client sees
-    a truncated transfer instead of a short file that looks complete.
+    a normal error response, with the service's forwarded headers. A failure after
+    that can only end the stream, as the encoder says (an error line or event, or a
+    cut connection).
     """
     call = request.app[BACKENDS].streaming(operation.binding.rpc_path)(
         message, timeout=STREAM_DEADLINE_SECONDS, metadata=metadata
@@ -101,42 +128,36 @@ async def _stream(
     items: AsyncIterator[Message] = call.__aiter__()
     try:
         first = await anext(items, None)
+        headers = forwarded_headers(await call.initial_metadata())
     except grpc.aio.AioRpcError as exc:
         _count(request, operation, exc.code())
         raise _edge_error(request, operation, exc, STREAM_DEADLINE_SECONDS) from None
-    raw = operation.binding.returns_http_body
-    response = web.StreamResponse(status=200)
-    if raw:
-        content_type = (
-            http_body_chunk(operation.encoder.http_body(first))[1] if first is not None else ""
-        ) or "application/octet-stream"
-    else:
-        content_type = "application/x-ndjson; charset=utf-8"
-    response.headers["Content-Type"] = content_type
+    response = web.StreamResponse(status=200, headers={**headers, **encoder.headers(first)})
     response.enable_chunked_encoding()
     await response.prepare(request)
     code = grpc.StatusCode.OK
     try:
         item = first
         while item is not None:
-            chunk = http_body_chunk(operation.encoder.http_body(item))[0] if raw else None
-            await response.write(chunk if chunk is not None else operation.encoder.encode_stream_item(item))
-            item = await anext(items, None)
+            await response.write(encoder.item(item))
+            item = await next_or_keep_alive(items, response, encoder.keep_alive_seconds)
     except grpc.aio.AioRpcError as exc:
         code = exc.code()
         log.warning("stream ended by the backend", extra={"grpc_code": code.name, "route": operation.route})
-        if raw:
+        last = encoder.failed(_edge_error(request, operation, exc, STREAM_DEADLINE_SECONDS))
+        if last is None:
             if request.transport is not None:
                 request.transport.close()
             return response
-        error = _edge_error(request, operation, exc, STREAM_DEADLINE_SECONDS)
-        await response.write(dumps(error.body()) + b"\n")
+        await response.write(last)
     except (ConnectionResetError, asyncio.CancelledError):
         code = grpc.StatusCode.CANCELLED
         call.cancel()
         raise
     finally:
         _count(request, operation, code)
+    if code is grpc.StatusCode.OK:
+        await response.write(encoder.ended())
     await response.write_eof()
     return response
 

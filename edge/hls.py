@@ -48,7 +48,7 @@ from aiohttp.typedefs import Middleware
 from edge.errors import EdgeError, error_response, from_service_error
 from edge.gateway import call_unary, operation_of
 from edge.keys import MATCH, REQUEST_ID, SETTINGS
-from edge.operations import Handler
+from edge.operations import Documented, Handler
 from media.playback.v1 import playback_pb2
 from playback_svc import domain
 from playback_svc.cache import ExpiringCache
@@ -66,6 +66,47 @@ CACHE_MAX_ENTRIES = 4096
 CACHE_MAX_BYTES = 128 * 1024 * 1024
 PREFLIGHT_MAX_AGE = "600"
 STREAM_CHUNK_BYTES = 256 * 1024
+_TOKEN = {
+    "name": "token",
+    "in": "query",
+    "required": True,
+    "description": "The HLS access token (the credential here: no Authorization header is read).",
+    "schema": {"type": "string"},
+}
+PLAYLIST_OPENAPI: dict[str, Any] = {
+    "security": [],
+    "parameters": [_TOKEN],
+    "responses": {
+        "200": {
+            "description": "The playlist rewritten for this token (gzipped when accepted), with CORS headers.",
+            "content": {domain.PLAYLIST_CONTENT_TYPE: {"schema": {"type": "string"}}},
+        }
+    },
+}
+"""What the cached playlist handler reads and answers, for /openapi.json."""
+SEGMENT_OPENAPI: dict[str, Any] = {
+    "security": [],
+    "parameters": [
+        _TOKEN,
+        {"name": "Range", "in": "header", "required": False, "schema": {"type": "string"}},
+    ],
+    "responses": {
+        "302": {
+            "description": "To the segment's signed URL (object storage or the CDN).",
+            "headers": {"Location": {"schema": {"type": "string", "format": "uri"}}},
+        },
+        "200": {
+            "description": "Proxy mode: the segment's bytes, streamed from object storage.",
+            "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}},
+        },
+        "206": {
+            "description": "Proxy mode: the requested range of the segment.",
+            "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}},
+        },
+    },
+}
+"""What the segment handler reads and answers, for /openapi.json."""
+
 PROXY_PASSED_HEADERS = ("Content-Type", "Content-Length", "Content-Range", "Accept-Ranges", "ETag", "Last-Modified")
 """Headers of object storage's answer a player may use; nothing else (no x-amz-*) is relayed."""
 
@@ -129,7 +170,11 @@ class HlsEdge:
         )
 
     def overrides(self) -> dict[tuple[str, str], Handler]:
-        return {MASTER_ROUTE: self.playlist, VARIANT_ROUTE: self.playlist, SEGMENT_ROUTE: self.segment}
+        return {
+            MASTER_ROUTE: Documented(self.playlist, PLAYLIST_OPENAPI),
+            VARIANT_ROUTE: Documented(self.playlist, PLAYLIST_OPENAPI),
+            SEGMENT_ROUTE: Documented(self.segment, SEGMENT_OPENAPI),
+        }
 
     def _cors(self, request: web.Request) -> dict[str, str]:
         return cors_headers(self._playback.cors_origins, request.headers.get("Origin"))

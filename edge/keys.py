@@ -10,6 +10,7 @@ from aiohttp import web
 
 from edge.backends import Backends
 from edge.health import HealthChecker
+from edge.marshalers import Offer, RouteKey
 from edge.metrics import EdgeMetrics
 from edge.operations import RouteMatch
 from service_kit.settings import AttendanceSettings, PlaybackSettings, Settings
@@ -23,6 +24,8 @@ BACKENDS = web.AppKey("backends", Backends)
 """Open channels; present from startup (cleanup_ctx) to shutdown."""
 METRICS = web.AppKey("metrics", EdgeMetrics)
 HEALTH = web.AppKey("health", HealthChecker)
+ENCODINGS = web.AppKey("encodings", dict[RouteKey, Offer])
+"""Each RPC route's encodings (:mod:`edge.marshalers`), compiled at startup."""
 OPENAPI_DOCUMENT = web.AppKey("openapi_document", bytes)
 """/openapi.json, serialized once at startup."""
 

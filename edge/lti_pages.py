@@ -41,7 +41,8 @@ from aiohttp import web
 from edge.errors import EdgeError, from_service_error
 from edge.gateway import call_unary, handle_operation, operation_of, outgoing_metadata
 from edge.keys import BACKENDS, PLAYBACK_SETTINGS, REQUEST_ID, SETTINGS
-from edge.operations import Handler
+from edge.operations import Documented, Handler
+from edge.page_specs import ERROR_PAGE, HTML_PAGE, form_body, page, query_strings, string_fields
 from edge.player_origins import PLAYER_MEDIA_SRC, player_connect_origins
 from media.attendance.v1 import attendance_pb2
 from media.lti.v1 import lti_pb2
@@ -226,6 +227,7 @@ async def lti_launch(request: web.Request) -> web.StreamResponse:
         "expires_at": reply.expires_at.ToJsonString(),
         "user_id": launch.user.user_id,
         "organization_id": launch.organization_id,
+        "config_id": launch.config_id,
         "course_id": launch.course.course_id,
         "roles": list(launch.roles),
         "custom": dict(launch.custom),
@@ -466,12 +468,91 @@ async def dynamic_registration(request: web.Request) -> web.StreamResponse:
     return render(request, "lti/registered.html", context, catalogue=_browser_catalogue(request))
 
 
+_LOGIN_INPUT = (*LOGIN_FIELDS, "lti_storage_target")
+_LOGIN_ANSWERS = {
+    "302": {
+        "description": "To the platform's authorization endpoint (OIDC), with the state cookie set.",
+        "headers": {"Location": {"schema": {"type": "string", "format": "uri"}}},
+    },
+    "200": page("With lti_storage_target: a page that keeps the state in the platform's storage, then goes on."),
+    "default": ERROR_PAGE,
+}
+LOGIN_GET_OPENAPI = {
+    "security": [],
+    "parameters": query_strings(_LOGIN_INPUT, ("iss", "login_hint", "target_link_uri")),
+    "responses": _LOGIN_ANSWERS,
+}
+LOGIN_POST_OPENAPI = {
+    "security": [],
+    "requestBody": form_body(_LOGIN_INPUT, ("iss", "login_hint", "target_link_uri")),
+    "responses": _LOGIN_ANSWERS,
+}
+LAUNCH_OPENAPI = {
+    "security": [],
+    "requestBody": form_body(("id_token", "state", "error", "error_description"), ("state",)),
+    "responses": {
+        "200": page("The tool's page for this user and course (or the deep-linking picker)."),
+        "default": ERROR_PAGE,
+    },
+}
+_PICKER_FIELDS: dict[str, Any] = {
+    "type": "object",
+    "required": ["session_token", "pick"],
+    "properties": {
+        **string_fields(("session_token", "launch_id", "title", "live_session_id"))["properties"],
+        "pick": {
+            "type": "array",
+            "items": {"type": "string"},
+            "description": "Repeated: `video:<id>`, `live:<id>`, or `live` with live_session_id.",
+        },
+    },
+    "additionalProperties": {"type": "string", "description": "`title.<pick>`: that item's own title."},
+}
+_PICKER_FORM = {
+    "application/x-www-form-urlencoded": {"schema": _PICKER_FIELDS},
+    "multipart/form-data": {"schema": _PICKER_FIELDS},
+}
+DEEP_LINKING_OPENAPI = {
+    "requestBody": {
+        "required": True,
+        "description": "JSON (the API, answered with JSON), or the picker's form post (answered with a page).",
+        "content": {
+            "application/json": {
+                "schema": {"$ref": "#/components/schemas/media.lti.v1.CreateDeepLinkingResponseRequest"}
+            },
+            **_PICKER_FORM,
+        },
+    },
+    "responses": {
+        "200": {
+            "description": "JSON: the signed response; form post: a page that posts it to the platform at once.",
+            "content": {
+                "application/json": {
+                    "schema": {"$ref": "#/components/schemas/media.lti.v1.CreateDeepLinkingResponseResponse"}
+                },
+                **HTML_PAGE,
+            },
+        },
+    },
+}
+REGISTER_OPENAPI = {
+    "security": [],
+    "parameters": query_strings(
+        ("openid_configuration", "registration_token", "invitation", "organization_id"), ("openid_configuration",)
+    ),
+    "responses": {
+        "200": page("Registered: a page that tells the platform to close the dialog."),
+        "default": ERROR_PAGE,
+    },
+}
+
+
 def lti_overrides() -> dict[tuple[str, str], Handler]:
     """The hand-written LTI routes, for ``edge.app.default_overrides``."""
     return {
-        ("GET", LOGIN_ROUTE): lti_login,
-        ("POST", LOGIN_ROUTE): lti_login,
-        ("POST", LAUNCH_ROUTE): lti_launch,
-        ("POST", DEEP_LINKING_ROUTE): deep_linking_response,
-        ("GET", REGISTER_ROUTE): dynamic_registration,
+        ("GET", LOGIN_ROUTE): Documented(lti_login, LOGIN_GET_OPENAPI),
+        ("POST", LOGIN_ROUTE): Documented(lti_login, LOGIN_POST_OPENAPI),
+        ("POST", LAUNCH_ROUTE): Documented(lti_launch, LAUNCH_OPENAPI),
+        ("POST", DEEP_LINKING_ROUTE): Documented(deep_linking_response, DEEP_LINKING_OPENAPI),
+        ("GET", REGISTER_ROUTE): Documented(dynamic_registration, REGISTER_OPENAPI),
     }

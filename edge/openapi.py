@@ -12,14 +12,15 @@ the RPC name and the operationId (``Service_Method``) carries the meaning.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from google.protobuf import descriptor_pb2
 from google.protobuf.descriptor import Descriptor, FieldDescriptor, FileDescriptor
 
-from edge.bindings import HTTP_BODY, HttpBinding
+from edge.bindings import HttpBinding
 from edge.fields import WRAPPERS, query_setters
+from edge.marshalers import EVENT_STREAM, NDJSON, RAW, Offer, RouteKey, offered_by
 from edge.routes import PathTemplate, SegmentKind
 
 JsonObject = dict[str, Any]
@@ -233,8 +234,21 @@ def _path_parameter(name: str, pattern: str, deep: bool) -> JsonObject:
     return {"name": name, "in": "path", "required": True, "schema": {"type": "string"}, "description": description}
 
 
-def build_openapi(bindings: Sequence[HttpBinding], *, title: str, version: str) -> JsonObject:
-    """The whole document; operationIds are ``Service_Method`` (``_2``, ``_3`` for extra bindings)."""
+def build_openapi(
+    bindings: Sequence[HttpBinding],
+    *,
+    title: str,
+    version: str,
+    offers: Mapping[RouteKey, Offer] | None = None,
+    hand_written: Mapping[RouteKey, Mapping[str, Any]] | None = None,
+) -> JsonObject:
+    """The whole document; operationIds are ``Service_Method`` (``_2``, ``_3`` for extra bindings).
+
+    ``offers`` give each route's response media types (one entry per marshaler it can
+    answer with, the default first) and its ``format`` query; ``hand_written`` replaces
+    the request and responses derived from the RPC where a handler reads and answers
+    something else (forms, redirects, pages, a raw signed body).
+    """
     comments = _Comments()
     components = _Components(comments)
     paths: dict[str, JsonObject] = {}
@@ -244,7 +258,12 @@ def build_openapi(bindings: Sequence[HttpBinding], *, title: str, version: str) 
         count = seen_ids.get(binding.operation_id, 0) + 1
         seen_ids[binding.operation_id] = count
         operation_id = binding.operation_id if count == 1 else f"{binding.operation_id}_{count}"
-        operation = _operation(binding, operation_id, parameters, components, comments)
+        key = (binding.http_method, binding.template.source)
+        offer = (offers or {}).get(key)
+        operation = _operation(binding, operation_id, parameters, components, comments, offer)
+        spec = (hand_written or {}).get(key)
+        if spec is not None:
+            operation = _hand_written(operation, parameters, spec)
         paths.setdefault(path, {})[binding.http_method.lower()] = operation
     paths.update(_OPERATIONAL_PATHS)
     return {
@@ -284,12 +303,23 @@ _OPERATIONAL_PATHS: dict[str, JsonObject] = {
 }
 
 
+def _hand_written(operation: JsonObject, path_parameters: list[JsonObject], spec: Mapping[str, Any]) -> JsonObject:
+    """The derived operation with the handler's own parameters, body and responses."""
+    described = {**operation, **spec}
+    if "requestBody" not in spec:
+        described.pop("requestBody", None)
+    described["parameters"] = [*path_parameters, *spec.get("parameters", [])]
+    described["responses"] = {"default": operation["responses"]["default"], **spec.get("responses", {})}
+    return described
+
+
 def _operation(
     binding: HttpBinding,
     operation_id: str,
     parameters: list[JsonObject],
     components: _Components,
     comments: _Comments,
+    offer: Offer | None = None,
 ) -> JsonObject:
     request = binding.method.input_type
     path_fields = frozenset(v.field_path for v in binding.template.variables)
@@ -298,9 +328,9 @@ def _operation(
         "operationId": operation_id,
         "summary": comment.splitlines()[0] if comment else binding.method.name,
         "tags": [binding.service.name],
-        "parameters": [*parameters, *_query_parameters(binding, path_fields, components)],
+        "parameters": [*parameters, *_query_parameters(binding, path_fields, components), *_format(offer)],
         "responses": {
-            "200": _success_response(binding, components),
+            "200": _success_response(binding, components, offer),
             "default": {
                 "description": "An error, with the HTTP status mapped from the gRPC status code.",
                 "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
@@ -345,25 +375,65 @@ def _field_at(message: Descriptor, names: Iterable[str]) -> FieldDescriptor:
     return field
 
 
-def _success_response(binding: HttpBinding, components: _Components) -> JsonObject:
-    output = binding.method.output_type
-    if output.full_name == HTTP_BODY:
+def _format(offer: Offer | None) -> list[JsonObject]:
+    """The ``format`` query of a route whose encodings it names (it wins over Accept)."""
+    if offer is None or not offer.formats:
+        return []
+    return [
+        {
+            "name": "format",
+            "in": "query",
+            "required": False,
+            "description": "The response encoding; wins over the Accept header.",
+            "schema": {"type": "string", "enum": list(offer.formats)},
+        }
+    ]
+
+
+def _success_response(binding: HttpBinding, components: _Components, offer: Offer | None = None) -> JsonObject:
+    """One content entry per media type the route answers with, its default first."""
+    if offer is None:
+        media_types = offered_by(binding)
+        produced = dict.fromkeys(media_types, binding)
+    else:
+        ordered = [offer.default, *(m for m in offer.produces if m != offer.default)]
+        produced = {m: offer.produces[m].binding for m in ordered}
+    content = {media_type: _content(media_type, source, components) for media_type, source in produced.items()}
+    if list(content) == [RAW]:
         description = "The raw body, streamed in chunks." if binding.server_streaming else "The raw body."
-        return {"description": description, "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}}}
+    elif binding.server_streaming:
+        description = (
+            "A stream: newline-delimited JSON objects, one per message, or server-sent events "
+            "(Accept: text/event-stream; a clean end is `event: end`, a failure `event: error`)."
+        )
+    else:
+        description = "OK"
+    return {"description": description, "content": content}
+
+
+def _content(media_type: str, binding: HttpBinding, components: _Components) -> JsonObject:
+    if binding.returns_http_body:
+        return {"schema": {"type": "string", "format": "binary"}}
+    output = binding.method.output_type
     if binding.response_body:
         schema = components.field(output.fields_by_name[binding.response_body])
     else:
         schema = components.message(output)
-    if binding.server_streaming:
+    if media_type == NDJSON:
         line = {
             "type": "object",
             "properties": {"result": schema, "error": {"$ref": "#/components/schemas/Error/properties/error"}},
         }
+        return {"schema": line}
+    if media_type == EVENT_STREAM:
         return {
-            "description": "A stream of newline-delimited JSON objects, one per message.",
-            "content": {"application/x-ndjson": {"schema": line}},
+            "schema": {
+                "type": "string",
+                "description": "text/event-stream; each event's data is one message's JSON (see the RPC).",
+            },
+            "x-event-data": schema,
         }
-    return {"description": "OK", "content": {"application/json": {"schema": schema}}}
+    return {"schema": schema}
 
 
 def _json_body(schema: JsonObject, *, required: bool) -> JsonObject:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from aiohttp import web
 
@@ -16,6 +17,22 @@ from edge.transcode import RequestDecoder, ResponseEncoder, request_decoder, res
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 """An aiohttp handler: the generic gateway one, an operational one, or an override."""
+
+
+@dataclass(frozen=True)
+class Documented:
+    """A hand-written handler with what it really accepts and answers, for /openapi.json.
+
+    ``openapi`` holds OpenAPI operation fields (``parameters`` besides the path's,
+    ``requestBody``, ``responses``) that replace the ones derived from the RPC's
+    request message: a form post or a raw signed body is not the message's JSON.
+    """
+
+    handler: Handler
+    openapi: Mapping[str, Any]
+
+    async def __call__(self, request: web.Request) -> web.StreamResponse:
+        return await self.handler(request)
 
 
 @dataclass(frozen=True)

@@ -1,48 +1,34 @@
-"""Zoom's webhook and the attendance routes that JSON cannot carry.
+"""Zoom's webhook, ``POST /api/v1/webhooks/zoom``: the one attendance route written by hand.
 
-- ``POST /api/v1/webhooks/zoom``: the signature covers the raw body, so the body is
-  read as bytes, never parsed and re-serialised. The signature and timestamp are
-  checked here, with attendance_svc's own rule, so forgeries and replays cost no backend
-  call, and attendance_svc checks them again (no service trusts the network). The answer waits
-  for RecordZoomEvent, which returns only after the event is committed: 204 means
-  durable. If attendance_svc is down the edge answers 503 and Zoom delivers again.
-  ``endpoint.url_validation`` is answered with ``{plainToken, encryptedToken}``.
-- ``GET /api/v1/live-sessions/{session_id}/attendance``: JSON by default; CSV on
-  ``?format=csv`` or ``Accept: text/csv``, streamed from ExportAttendance (same rows).
-- ``GET .../attendance:export``: the file download (CSV or JSON) with its file name.
-- ``GET .../attendance/events``: WatchAttendance as server-sent events, one
-  ``joined``/``left`` event per change and an ``attendance`` event with the totals.
-  attendance_svc fans changes out over Redis pub/sub, so any edge process and any
-  service process can serve a watcher.
+The signature covers the raw body, so the body is read as bytes, never parsed and
+re-serialised. The signature and timestamp are checked here, with attendance_svc's own
+rule, so forgeries and replays cost no backend call, and attendance_svc checks them
+again (no service trusts the network). The answer waits for RecordZoomEvent, which
+returns only after the event is committed: 204 means durable. If attendance_svc is down
+the edge answers 503 and Zoom delivers again. ``endpoint.url_validation`` is answered
+with ``{plainToken, encryptedToken}``.
+
+The attendance report (JSON, or CSV on ``?format=csv`` / ``Accept: text/csv``), its
+download and its live events are ordinary annotated RPCs: :mod:`edge.marshalers`
+chooses their encodings.
 """
 
 from __future__ import annotations
 
-import asyncio
 import time
-from collections.abc import AsyncIterator
-from typing import Any
 
 import grpc
 from aiohttp import web
-from multidict import MultiDict
 
 from attendance_svc.domain.webhooks import verify_webhook
 from attendance_svc.errors import AttendanceError
-from edge.errors import EdgeError, InvalidRequest, from_rpc_error
-from edge.gateway import STREAM_DEADLINE_SECONDS, call_unary, operation_of, outgoing_metadata
-from edge.keys import ATTENDANCE_SETTINGS, BACKENDS, MATCH, METRICS, SETTINGS
-from edge.operations import Handler
-from edge.sse import next_or_keep_alive, sse_event
-from edge.transcode import dumps, message_to_json
+from edge.errors import EdgeError
+from edge.gateway import call_unary, operation_of, outgoing_metadata
+from edge.keys import ATTENDANCE_SETTINGS, METRICS, SETTINGS
+from edge.operations import Documented, Handler
 from media.attendance.v1 import attendance_pb2
 
 WEBHOOK_ROUTE = ("POST", "/api/v1/webhooks/zoom")
-REPORT_ROUTE = ("GET", "/api/v1/live-sessions/{session_id}/attendance")
-EXPORT_ROUTE = ("GET", "/api/v1/live-sessions/{session_id}/attendance:export")
-EVENTS_ROUTE = ("GET", "/api/v1/live-sessions/{session_id}/attendance/events")
-EXPORT_RPC = "/media.attendance.v1.AttendanceService/ExportAttendance"
-WATCH_RPC = "/media.attendance.v1.AttendanceService/WatchAttendance"
 MAX_WEBHOOK_BYTES = 1024 * 1024
 """Zoom's notifications are a few kilobytes; anything near this is not one."""
 
@@ -121,121 +107,60 @@ async def zoom_webhook(request: web.Request) -> web.StreamResponse:
     return web.Response(status=204)
 
 
-def _wants_csv(request: web.Request) -> bool:
-    fmt = request.query.get("format", "").lower()
-    if fmt and fmt not in ("csv", "json"):
-        raise InvalidRequest("format", f"{fmt!r} is not offered: use csv or json")
-    if fmt:
-        return fmt == "csv"
-    accept = request.headers.get("Accept", "")
-    return "text/csv" in accept and "application/json" not in accept
-
-
-async def attendance_report(request: web.Request) -> web.StreamResponse:
-    """JSON from GetAttendance, or the same rows as CSV from ExportAttendance."""
-    session_id = request[MATCH].params["session_id"]
-    if _wants_csv(request):
-        return await _relay_export(request, session_id, "csv", attachment=False)
-    operation = operation_of(request)
-    query = MultiDict((k, v) for k, v in request.query.items() if k != "format")
-    message = operation.decoder.decode(request[MATCH].params, query, b"")
-    reply = await call_unary(request, operation, message, outgoing_metadata(request))
-    payload, content_type = operation.encoder.encode(reply)
-    return web.Response(body=payload, headers={"Content-Type": content_type})
-
-
-async def attendance_export(request: web.Request) -> web.StreamResponse:
-    """The download: ``?format=csv`` (default) or ``json``, with Content-Disposition."""
-    fmt = request.query.get("format", "csv")
-    unknown = sorted(set(request.query) - {"format"})
-    if unknown:
-        raise InvalidRequest(unknown[0], "no such query parameter; only format is accepted")
-    return await _relay_export(request, request[MATCH].params["session_id"], fmt, attachment=True)
-
-
-async def _relay_export(request: web.Request, session_id: str, fmt: str, *, attachment: bool) -> web.StreamResponse:
-    """Relay ExportAttendance's chunks raw; the status line waits for the first chunk."""
-    call = request.app[BACKENDS].streaming(EXPORT_RPC)(
-        attendance_pb2.ExportAttendanceRequest(session_id=session_id, format=fmt),
-        timeout=STREAM_DEADLINE_SECONDS,
-        metadata=outgoing_metadata(request),
-    )
-    items: AsyncIterator[Any] = call.__aiter__()
-    try:
-        first = await anext(items, None)
-    except grpc.aio.AioRpcError as exc:
-        raise _backend_error(request, exc, "ExportAttendance") from None
-    response = web.StreamResponse(status=200)
-    response.headers["Content-Type"] = (first.chunk.content_type if first else "") or "text/csv; charset=utf-8"
-    if attachment and first is not None and first.filename:
-        response.headers["Content-Disposition"] = f'attachment; filename="{first.filename}"'
-    response.enable_chunked_encoding()
-    await response.prepare(request)
-    try:
-        item = first
-        while item is not None:
-            await response.write(item.chunk.data)
-            item = await anext(items, None)
-    except grpc.aio.AioRpcError:
-        # A raw file has no room for an error line: cut the transfer so it never looks complete.
-        if request.transport is not None:
-            request.transport.close()
-        return response
-    await response.write_eof()
-    return response
-
-
-async def attendance_events(request: web.Request) -> web.StreamResponse:
-    """WatchAttendance as text/event-stream: snapshot, then joined/left and attendance events."""
-    call = request.app[BACKENDS].streaming(WATCH_RPC)(
-        attendance_pb2.WatchAttendanceRequest(session_id=request[MATCH].params["session_id"]),
-        timeout=STREAM_DEADLINE_SECONDS,
-        metadata=outgoing_metadata(request),
-    )
-    items: AsyncIterator[Any] = call.__aiter__()
-    try:
-        first = await anext(items, None)
-    except grpc.aio.AioRpcError as exc:
-        raise _backend_error(request, exc, "WatchAttendance") from None
-    response = web.StreamResponse(
-        status=200,
-        headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-    )
-    await response.prepare(request)
-    try:
-        item = first
-        kind = "snapshot"
-        while item is not None:
-            for change in item.changes:
-                name = "joined" if change.kind == attendance_pb2.PRESENCE_CHANGE_KIND_JOINED else "left"
-                await response.write(sse_event(name, message_to_json(change)))
-            document = message_to_json(item)
-            document.pop("changes", None)
-            await response.write(sse_event(kind, dumps(document)))
-            kind = "attendance"
-            item = await next_or_keep_alive(items, response, request.app[SETTINGS].sse_keepalive_seconds)
-        await response.write(sse_event("end", {"session_id": request[MATCH].params["session_id"]}))
-    except grpc.aio.AioRpcError as exc:
-        await response.write(sse_event("error", _backend_error(request, exc, "WatchAttendance").body()))
-    except (ConnectionResetError, asyncio.CancelledError):
-        call.cancel()
-        raise
-    await response.write_eof()
-    return response
-
-
-def _backend_error(request: web.Request, exc: grpc.aio.AioRpcError, rpc: str) -> EdgeError:
-    request.app[METRICS].observe_backend_call("attendance", rpc, exc.code().name)
-    return from_rpc_error(
-        exc, service="attendance", timeout=STREAM_DEADLINE_SECONDS, token_sent="Authorization" in request.headers
-    )
+WEBHOOK_OPENAPI = {
+    "security": [],
+    "parameters": [
+        {
+            "name": "x-zm-signature",
+            "in": "header",
+            "required": True,
+            "description": "`v0=` and the hex HMAC-SHA256 of `v0:{timestamp}:{raw body}` under the webhook secret.",
+            "schema": {"type": "string"},
+        },
+        {
+            "name": "x-zm-request-timestamp",
+            "in": "header",
+            "required": True,
+            "description": "Unix seconds; refused outside the replay window (ZOOM_WEBHOOK_MAX_SKEW_SECONDS).",
+            "schema": {"type": "string"},
+        },
+    ],
+    "requestBody": {
+        "required": True,
+        "description": "Zoom's notification exactly as sent (at most 1 MiB): the signature covers these bytes.",
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "required": ["event", "payload"],
+                    "properties": {
+                        "event": {"type": "string"},
+                        "event_ts": {"type": "integer"},
+                        "payload": {"type": "object"},
+                    },
+                }
+            }
+        },
+    },
+    "responses": {
+        "204": {"description": "Stored (a duplicate delivery changes nothing)."},
+        "200": {
+            "description": "An endpoint.url_validation challenge, answered.",
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["plainToken", "encryptedToken"],
+                        "properties": {"plainToken": {"type": "string"}, "encryptedToken": {"type": "string"}},
+                    }
+                }
+            },
+        },
+    },
+}
+"""What the webhook handler reads and answers, for /openapi.json (not RecordZoomEventRequest's JSON)."""
 
 
 def attendance_overrides() -> dict[tuple[str, str], Handler]:
     """The attendance handlers for ``create_app(overrides=...)``."""
-    return {
-        WEBHOOK_ROUTE: zoom_webhook,
-        REPORT_ROUTE: attendance_report,
-        EXPORT_ROUTE: attendance_export,
-        EVENTS_ROUTE: attendance_events,
-    }
+    return {WEBHOOK_ROUTE: Documented(zoom_webhook, WEBHOOK_OPENAPI)}

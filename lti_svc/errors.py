@@ -178,3 +178,45 @@ class SessionLifetimeOver(LtiError, errors.Unauthenticated):
     """The session was launched longer ago than SESSION_MAX_LIFETIME_SECONDS: launch again."""
 
     reason = "SESSION_LIFETIME_OVER"
+
+
+class ApiTokenNotAllowed(LtiError, errors.PermissionDenied):
+    """Only course staff and administrators create personal API tokens (never learners or services)."""
+
+    reason = "API_TOKEN_NOT_ALLOWED"
+
+
+class ApiTokenNeedsLaunch(LtiError, errors.PermissionDenied):
+    """A session resolved from an API token cannot make tokens or be refreshed: a launch's session can."""
+
+    reason = "API_TOKEN_NEEDS_LAUNCH"
+
+
+class InvalidApiTokenRequest(LtiError, errors.InvalidArgument):
+    """A token's name or lifetime cannot be accepted."""
+
+    reason = "INVALID_API_TOKEN_REQUEST"
+
+
+class ApiTokenNotFound(LtiError, errors.NotFound):
+    """No such token of the caller's; another user's looks the same."""
+
+    reason = "API_TOKEN_NOT_FOUND"
+
+
+class UnknownApiToken(LtiError, errors.Unauthenticated):
+    """The bearer API token matches no token: mistyped, or never issued."""
+
+    reason = "UNKNOWN_API_TOKEN"
+
+
+class RevokedApiToken(LtiError, errors.Unauthenticated):
+    """The bearer API token was revoked by its owner: create a new one."""
+
+    reason = "REVOKED_API_TOKEN"
+
+
+class ExpiredApiToken(LtiError, errors.Unauthenticated):
+    """The bearer API token has passed its expiry: create a new one."""
+
+    reason = "EXPIRED_API_TOKEN"

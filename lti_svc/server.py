@@ -11,8 +11,11 @@ statuses.
 Who may call what: registrations and invitations are for the organization's
 administrators (another organization's registration answers like a missing one);
 logins and launches are anonymous, the id_token being the credential; rosters and
-grades are for the course's staff; GetZoomCredentials is for services only (a session
-JWT with the ``Service`` role for the same organization, see
+grades are for the course's staff; personal API tokens are created by course staff and
+administrators and seen and revoked by their owner only, while ResolveApiToken (the edge's,
+no HTTP route) needs no caller since the token's secret is the credential;
+GetZoomCredentials is for services only (a session JWT with the ``Service`` role for the
+same organization, see
 :func:`lti_svc.domain.require_service_caller`).
 """
 
@@ -34,8 +37,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from lti_svc import adapters, domain, errors, store
 from lti_svc.crypto import Envelopes
+from lti_svc.domain.api_tokens import ApiTokenRecord
 from lti_svc.keys import ToolKeyring
 from lti_svc.use_cases import NewRegistration, PlatformRegistrations, RegistrationView
+from lti_svc.use_cases.api_tokens import ApiTokenUseCases
 from media.lti.v1 import lti_pb2, lti_pb2_grpc
 from service_kit import outbound
 from service_kit.auth import SessionClaims, issue_session_token
@@ -158,6 +163,22 @@ def config_message(view: RegistrationView) -> lti_pb2.LtiConfig:
     )
 
 
+def api_token_message(record: ApiTokenRecord) -> lti_pb2.ApiToken:
+    """A token as its owner sees it: never the secret (only its hash is stored anyway)."""
+    message = lti_pb2.ApiToken(
+        token_id=str(record.id),
+        name=record.name,
+        organization_id=record.organization_id,
+        course_id=record.course_id or "",
+        roles=list(record.roles),
+        created_at=_timestamp(record.created_at),
+        expires_at=_timestamp(record.expires_at),
+    )
+    if record.last_used_at is not None:
+        message.last_used_at.CopyFrom(_timestamp(record.last_used_at))
+    return message
+
+
 class LtiServicer(lti_pb2_grpc.LtiServiceServicer):
     """Serves media.lti.v1.LtiService."""
 
@@ -170,6 +191,9 @@ class LtiServicer(lti_pb2_grpc.LtiServiceServicer):
             allow_http=deps.allow_http,
             default_zoom_account_id=deps.settings.zoom_account_id,
             clock=deps.clock,
+        )
+        self._api_tokens = ApiTokenUseCases(
+            uow=lambda: store.SqlUnitOfWork(deps.sessions), jwt_secret=deps.settings.jwt_secret_key, clock=deps.clock
         )
 
     def _now(self) -> int:
@@ -249,6 +273,38 @@ class LtiServicer(lti_pb2_grpc.LtiServiceServicer):
         )
         return lti_pb2.GetZoomCredentialsResponse(
             account_id=credentials.account_id, client_id=credentials.client_id, client_secret=credentials.client_secret
+        )
+
+    # ---- personal API tokens ------------------------------------------------------------------
+
+    async def CreateApiToken(
+        self, request: lti_pb2.CreateApiTokenRequest, context: Context
+    ) -> lti_pb2.CreateApiTokenResponse:
+        created = await self._api_tokens.create(require_caller(), request.name, request.expires_in_days)
+        return lti_pb2.CreateApiTokenResponse(token=api_token_message(created.record), secret=created.secret)
+
+    async def ListApiTokens(
+        self, request: lti_pb2.ListApiTokensRequest, context: Context
+    ) -> lti_pb2.ListApiTokensResponse:
+        page = await self._api_tokens.of_caller(require_caller(), request.page_size, request.page_token)
+        return lti_pb2.ListApiTokensResponse(
+            tokens=[api_token_message(r) for r in page.records], next_page_token=page.next_page_token
+        )
+
+    async def RevokeApiToken(
+        self, request: lti_pb2.RevokeApiTokenRequest, context: Context
+    ) -> lti_pb2.RevokeApiTokenResponse:
+        await self._api_tokens.revoke(require_caller(), request.token_id)
+        return lti_pb2.RevokeApiTokenResponse()
+
+    async def ResolveApiToken(
+        self, request: lti_pb2.ResolveApiTokenRequest, context: Context
+    ) -> lti_pb2.ResolveApiTokenResponse:
+        resolved = await self._api_tokens.resolve(request.secret)
+        return lti_pb2.ResolveApiTokenResponse(
+            session_token=resolved.session_token,
+            expires_at=_timestamp(datetime.fromtimestamp(resolved.expires_at, UTC)),
+            token_id=str(resolved.token_id),
         )
 
     # ---- login and launch -------------------------------------------------------------------

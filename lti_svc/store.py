@@ -5,7 +5,8 @@
 from :mod:`lti_svc.crypto`). ``tool_keys`` hold the tool's RSA keys, private halves
 sealed the same way. ``course_links`` remember, per organization and course, the
 registration and the NRPS/AGS endpoints the latest launch offered; ``line_items``
-map a live session to its platform gradebook column. Functions take the caller's
+map a live session to its platform gradebook column; ``api_tokens`` hold personal API
+tokens by their secret's SHA-256. Functions take the caller's
 AsyncSession; the servicer opens one per RPC.
 """
 
@@ -22,6 +23,7 @@ from sqlalchemy import (
     Float,
     ForeignKey,
     Index,
+    Select,
     Text,
     UniqueConstraint,
     Uuid,
@@ -30,6 +32,7 @@ from sqlalchemy import (
     select,
     text,
     tuple_,
+    update,
 )
 from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.exc import IntegrityError
@@ -37,6 +40,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from lti_svc import domain
+from lti_svc.domain.api_tokens import ApiTokenRecord
 from lti_svc.use_cases.ports import Conflict
 from service_kit.db import SessionUnitOfWork, schema_metadata
 from service_kit.db import utcnow as utcnow  # the one clock every store uses
@@ -142,6 +146,29 @@ class LineItemRow(Base):
     label: Mapped[str] = mapped_column(Text)
     score_maximum: Mapped[float] = mapped_column(Float)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ApiTokenRow(Base):
+    """A personal API token: its secret's SHA-256 only, its owner and scope, its life."""
+
+    __tablename__ = "api_tokens"
+    __table_args__ = (
+        UniqueConstraint("secret_hash", name="uq_api_tokens_secret_hash"),
+        Index("ix_api_tokens_owner_listing", "organization_id", "user_id", "created_at", "id"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    secret_hash: Mapped[str] = mapped_column(Text)
+    """Hex SHA-256 of the secret (see :func:`lti_svc.domain.api_tokens.secret_hash`)."""
+    name: Mapped[str] = mapped_column(Text)
+    organization_id: Mapped[str] = mapped_column(Text)
+    user_id: Mapped[str] = mapped_column(Text)
+    course_id: Mapped[str | None] = mapped_column(Text)
+    roles: Mapped[list[str]] = mapped_column(JSONB)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 def parse_id(value: str) -> uuid.UUID | None:
@@ -340,6 +367,66 @@ class _Registrations:
         await replace_deployments(self._session, registration_id, deployment_ids)
 
 
+def api_token_record(row: ApiTokenRow) -> ApiTokenRecord:
+    return ApiTokenRecord(
+        id=row.id,
+        secret_hash=row.secret_hash,
+        name=row.name,
+        organization_id=row.organization_id,
+        user_id=row.user_id,
+        course_id=row.course_id,
+        roles=tuple(row.roles),
+        created_at=row.created_at,
+        expires_at=row.expires_at,
+        last_used_at=row.last_used_at,
+        revoked_at=row.revoked_at,
+    )
+
+
+class _ApiTokens:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def _one(self, query: Select[ApiTokenRow]) -> ApiTokenRecord | None:
+        row = (await self._session.execute(query)).scalar_one_or_none()
+        return api_token_record(row) if row is not None else None
+
+    async def get(self, token_id: uuid.UUID) -> ApiTokenRecord | None:
+        return await self._one(select(ApiTokenRow).where(ApiTokenRow.id == token_id))
+
+    async def by_hash(self, secret_hash: str) -> ApiTokenRecord | None:
+        return await self._one(select(ApiTokenRow).where(ApiTokenRow.secret_hash == secret_hash))
+
+    async def add(self, record: ApiTokenRecord) -> None:
+        values = dataclasses.asdict(record)
+        values["roles"] = list(record.roles)
+        self._session.add(ApiTokenRow(**values))
+        await self._session.flush()
+
+    async def revoke(self, token_id: uuid.UUID, at: datetime) -> None:
+        await self._session.execute(
+            update(ApiTokenRow)
+            .where(ApiTokenRow.id == token_id, ApiTokenRow.revoked_at.is_(None))
+            .values(revoked_at=at)
+        )
+
+    async def record_use(self, token_id: uuid.UUID, at: datetime) -> None:
+        await self._session.execute(update(ApiTokenRow).where(ApiTokenRow.id == token_id).values(last_used_at=at))
+
+    async def of_owner(
+        self, organization_id: str, user_id: str, *, after: Cursor | None, limit: int
+    ) -> list[ApiTokenRecord]:
+        query = select(ApiTokenRow).where(
+            ApiTokenRow.organization_id == organization_id,
+            ApiTokenRow.user_id == user_id,
+            ApiTokenRow.revoked_at.is_(None),
+        )
+        if after is not None:
+            query = query.where(tuple_(ApiTokenRow.created_at, ApiTokenRow.id) > tuple_(*after))
+        query = query.order_by(ApiTokenRow.created_at, ApiTokenRow.id).limit(limit)
+        return [api_token_record(row) for row in (await self._session.execute(query)).scalars().all()]
+
+
 class SqlUnitOfWork(SessionUnitOfWork):
     """The registration use cases' unit of work (:class:`service_kit.db.SessionUnitOfWork`).
 
@@ -348,9 +435,11 @@ class SqlUnitOfWork(SessionUnitOfWork):
     """
 
     registrations: _Registrations
+    api_tokens: _ApiTokens
 
     def bind(self, session: AsyncSession) -> None:
         self.registrations = _Registrations(session)
+        self.api_tokens = _ApiTokens(session)
 
     def translate(self, error: BaseException, *, committing: bool) -> Exception | None:
         if not isinstance(error, IntegrityError):

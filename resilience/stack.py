@@ -43,6 +43,8 @@ TRANSCODE_ENV = {
     "TRANSCODE_HEARTBEAT_SECONDS": "1",
     "TRANSCODE_MAINTENANCE_SECONDS": "2",
     "TRANSCODE_PROGRESS_FLUSH_SECONDS": "1",
+    # Jobs a Redis restart forgot are queued again within one sweep after their quiet period.
+    "TRANSCODE_RECONCILE_SECONDS": "5",
 }
 """Short clips and fast presets keep the run to minutes; the heartbeat and maintenance
 intervals are what let a job whose worker was killed be found and run again quickly."""

@@ -25,6 +25,10 @@ TEACHING_ASSISTANT = "TeachingAssistant"
 CONTENT_DEVELOPER = "ContentDeveloper"
 MENTOR = "Mentor"
 
+API_TOKEN_PREFIX = "mdt_"
+"""How every personal API token begins (lti_svc issues them): the edge tells them from session
+JWTs by it, and secret scanners find leaked ones by it, as GitHub's ``ghp_`` tokens."""
+
 COURSE_STAFF_ROLES = frozenset({INSTRUCTOR, TEACHING_ASSISTANT, CONTENT_DEVELOPER, ADMINISTRATOR})
 """Roles that manage a course's media (short LTI role names)."""
 
@@ -42,6 +46,9 @@ class SessionClaims:
     authenticated_at: int = 0
     """When the user launched (``auth_time``): refreshed tokens keep it, so a session's total
     lifetime is bounded however often it is refreshed. 0 reads as ``issued_at``."""
+    api_token_id: str | None = None
+    """The personal API token this session was resolved from (claim ``tid``), None for a launch's.
+    Such a session is neither refreshed nor used to create further tokens."""
 
     def has_role(self, *roles: str) -> bool:
         return any(role in self.roles for role in roles)
@@ -83,11 +90,13 @@ def issue_session_token(
     ttl_seconds: int,
     now: int | None = None,
     authenticated_at: int | None = None,
+    api_token_id: str | None = None,
 ) -> str:
     """Sign a session JWT for a caller (DESIGN.md, Identity: sub, org, ctx, roles, iat, exp).
 
     ``auth_time`` (OpenID Connect's name) is when the user launched: ``now`` for a new
-    session, the original launch's for a refreshed one.
+    session, the original launch's for a refreshed one. ``api_token_id`` marks a session
+    resolved from a personal API token (claim ``tid``).
     """
     issued = int(time.time()) if now is None else now
     claims: dict[str, object] = {
@@ -100,7 +109,14 @@ def issue_session_token(
     }
     if course_id is not None:
         claims["ctx"] = course_id
+    if api_token_id is not None:
+        claims["tid"] = api_token_id
     return jwt.encode(claims, secret, algorithm=SESSION_ALGORITHM)
+
+
+def is_api_token(token: str) -> bool:
+    """Whether a bearer token is a personal API token (by its prefix) rather than a session JWT."""
+    return token.startswith(API_TOKEN_PREFIX)
 
 
 def bearer_token(authorization: str | None) -> str | None:
@@ -142,6 +158,7 @@ def verify_session_token(token: str, secret: str, *, now: int | None = None) -> 
     authenticated = claims.get("auth_time", int(claims["iat"]))
     if not isinstance(authenticated, int) or isinstance(authenticated, bool):
         raise InvalidSessionToken("the session token's auth_time claim must be a whole number of seconds")
+    token_id = claims.get("tid")
     return SessionClaims(
         user_id=claims["sub"],
         organization_id=claims["org"],
@@ -150,4 +167,5 @@ def verify_session_token(token: str, secret: str, *, now: int | None = None) -> 
         issued_at=int(claims["iat"]),
         expires_at=int(claims["exp"]),
         authenticated_at=authenticated,
+        api_token_id=token_id if isinstance(token_id, str) and token_id else None,
     )

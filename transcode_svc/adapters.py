@@ -6,7 +6,12 @@
   channel, and the cancel flag. Workers write it (sync client); the servicer reads and
   watches it (asyncio client).
 - :func:`enqueue_job`: the one RQ enqueue, with deterministic job id, timeouts scaled to
-  the source and bounded retries with back-off.
+  the source and bounded retries with back-off, under a per-job Redis lock so that the
+  servicer and the reconciler (:mod:`transcode_svc.reconcile`) never queue a job twice.
+
+Object-store failures come in two kinds: :class:`StoreUnavailable` (no connection, a
+timeout, a 5xx: the store is away, the job waits for it, :mod:`transcode_svc.jobs`) and
+plain :class:`StorageError` (the store answered and refused: retried as any error is).
 """
 
 from __future__ import annotations
@@ -14,24 +19,22 @@ from __future__ import annotations
 import json
 import logging
 import mimetypes
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-import boto3
+import boto3.exceptions
+import botocore.exceptions
 import redis
 import redis.asyncio
-from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 from rq import Callback, Queue, Retry
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 
+from service_kit.object_store import s3_client
 from service_kit.settings import Settings
 from transcode_svc.domain import Progress, hls_prefix, job_timeouts, retry_intervals
-
-if TYPE_CHECKING:
-    from mypy_boto3_s3 import S3Client
 
 log = logging.getLogger(__name__)
 
@@ -43,21 +46,44 @@ class StorageError(Exception):
     """Object storage refused or failed an operation (the job is retried)."""
 
 
-def s3_client(settings: Settings) -> S3Client:
-    """SigV4 and path-style addressing: what SeaweedFS and MinIO expect, and AWS accepts."""
-    return boto3.client(
-        "s3",
-        endpoint_url=settings.s3_endpoint_url,
-        aws_access_key_id=settings.aws_access_key_id,
-        aws_secret_access_key=settings.aws_secret_access_key,
-        region_name=settings.aws_region,
-        config=Config(
-            signature_version="s3v4",
-            s3={"addressing_style": "path"},
-            retries={"max_attempts": 5, "mode": "standard"},
-            max_pool_connections=16,
-        ),
-    )
+class StoreUnavailable(StorageError):
+    """The object store did not answer, timed out or answered 5xx: an outage, not the job's fault."""
+
+
+class SourceMissing(StorageError):
+    """The store answered 404 for a source that upload_svc had confirmed: it was deleted since."""
+
+
+def is_unreachable(exc: BaseException) -> bool:
+    """True for an outage of the store: no connection, a timeout, or a 5xx answer.
+
+    boto3's ``upload_file`` wraps a ClientError in S3UploadFailedError without a cause,
+    so the chain (``__cause__``, then ``__context__``) is followed.
+    """
+    seen: BaseException | None = exc
+    for _ in range(5):
+        if seen is None:
+            return False
+        if isinstance(seen, (botocore.exceptions.ConnectionError, botocore.exceptions.HTTPClientError)):
+            return True
+        if isinstance(seen, ClientError):
+            status = seen.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+            return int(status) >= 500
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def storage_error(message: str, exc: BaseException) -> StorageError:
+    """The exception to raise for a failed store call: :class:`StoreUnavailable` for an outage."""
+    kind = StoreUnavailable if is_unreachable(exc) else StorageError
+    return kind(f"{message}: {exc}")
+
+
+STORE_ERRORS = (BotoCoreError, ClientError, boto3.exceptions.S3UploadFailedError)
+
+
+PROBE_TIMEOUT_SECONDS = 5
+"""Connect and read timeout of the probing client: a quick answer to "is the store there?"."""
 
 
 class OutputStore:
@@ -65,7 +91,8 @@ class OutputStore:
 
     def __init__(self, settings: Settings) -> None:
         self.bucket = settings.s3_bucket
-        self._client = s3_client(settings)
+        self._client = s3_client(settings, max_attempts=5)
+        self._probe_client = s3_client(settings, timeout_seconds=PROBE_TIMEOUT_SECONDS, max_attempts=1)
 
     def source_url(self, key: str, expires_in: int) -> str:
         """A presigned GET FFmpeg reads the source from, seeking with ranges: no download first."""
@@ -73,12 +100,33 @@ class OutputStore:
             "get_object", Params={"Bucket": self.bucket, "Key": key}, ExpiresIn=expires_in
         )
 
+    def confirm_source(self, key: str) -> None:
+        """Check the source is still there before (or after) FFmpeg reads it.
+
+        Raises :class:`SourceMissing` on 404, :class:`StoreUnavailable` when the store is
+        away, :class:`StorageError` for any other refusal.
+        """
+        try:
+            self._probe_client.head_object(Bucket=self.bucket, Key=key)
+        except STORE_ERRORS as exc:
+            if isinstance(exc, ClientError) and exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 404:
+                raise SourceMissing("the source is no longer in the object store") from exc
+            raise storage_error(f"checking the source {key} failed", exc) from exc
+
+    def reachable(self) -> bool:
+        """Whether the store answers for the bucket now (one quick try, no retries)."""
+        try:
+            self._probe_client.head_bucket(Bucket=self.bucket)
+        except STORE_ERRORS as exc:
+            return not is_unreachable(exc)
+        return True
+
     def put_file(self, path: Path, key: str) -> None:
         content_type = CONTENT_TYPES.get(path.suffix) or mimetypes.guess_type(path.name)[0] or "binary/octet-stream"
         try:
             self._client.upload_file(str(path), self.bucket, key, ExtraArgs={"ContentType": content_type})
-        except (BotoCoreError, ClientError) as exc:
-            raise StorageError(f"upload of {key} failed: {exc}") from exc
+        except STORE_ERRORS as exc:
+            raise storage_error(f"upload of {key} failed", exc) from exc
 
     def put_text(self, text: str, key: str) -> None:
         suffix = Path(key).suffix
@@ -90,8 +138,8 @@ class OutputStore:
                 ContentType=CONTENT_TYPES.get(suffix, "text/plain"),
                 CacheControl="no-cache" if suffix == ".m3u8" else "max-age=31536000",
             )
-        except (BotoCoreError, ClientError) as exc:
-            raise StorageError(f"upload of {key} failed: {exc}") from exc
+        except STORE_ERRORS as exc:
+            raise storage_error(f"upload of {key} failed", exc) from exc
 
     def list_keys(self, prefix: str) -> list[str]:
         keys: list[str] = []
@@ -99,8 +147,8 @@ class OutputStore:
         try:
             for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
                 keys.extend(item["Key"] for item in page.get("Contents", []) if "Key" in item)
-        except (BotoCoreError, ClientError) as exc:
-            raise StorageError(f"listing {prefix} failed: {exc}") from exc
+        except STORE_ERRORS as exc:
+            raise storage_error(f"listing {prefix} failed", exc) from exc
         return keys
 
     def delete_keys(self, keys: Iterable[str]) -> int:
@@ -111,8 +159,8 @@ class OutputStore:
                 self._client.delete_objects(
                     Bucket=self.bucket, Delete={"Objects": [{"Key": key} for key in chunk], "Quiet": True}
                 )
-            except (BotoCoreError, ClientError) as exc:
-                raise StorageError(f"deleting outputs failed: {exc}") from exc
+            except STORE_ERRORS as exc:
+                raise storage_error("deleting outputs failed", exc) from exc
         return len(batch)
 
     def delete_outputs(self, video_id: str, keep: Iterable[str] = ()) -> int:
@@ -237,34 +285,91 @@ def rq_job_id(job_id: str) -> str:
     return f"transcode-{job_id}"
 
 
-def enqueue_job(connection: redis.Redis[bytes], settings: Settings, job_id: str, duration_seconds: float) -> None:
+ENQUEUE_LOCK_SECONDS = 30
+"""How long one caller may hold a job's enqueue lock; a caller that died frees it after this."""
+
+
+def enqueue_lock_key(job_id: str) -> str:
+    return f"transcode:enqueue-lock:{job_id}"
+
+
+def not_in_rq(existing: Job | None) -> bool:
+    """The servicer's test: enqueue unless RQ holds the job (queued, scheduled, running, done)."""
+    return existing is None or existing.get_status(refresh=True) in (JobStatus.FAILED, JobStatus.CANCELED, None)
+
+
+def enqueue_job(
+    connection: redis.Redis[bytes],
+    settings: Settings,
+    job_id: str,
+    duration_seconds: float,
+    *,
+    decide: Callable[[Job | None], bool] = not_in_rq,
+) -> bool:
     """Queue the job function with a timeout above FFmpeg's own and bounded, spaced retries.
 
-    Runs in a thread from the servicer (rq is synchronous). A job already in RQ under
-    this id (a retried StartTranscode) is left as it is.
+    Runs in a thread (rq is synchronous). Under the job's lock (SET NX, a few seconds)
+    ``decide`` is asked, given the RQ job under this id if any, whether to enqueue; a job
+    it replaces is removed first, registries included (:func:`_forget`), so RQ's
+    maintenance does not also retry it. A caller that finds the lock taken does nothing: the holder is queueing the
+    same job. Returns True when this call queued it.
+
+    The timeout covers one run plus TRANSCODE_STORE_WAIT_SECONDS of waiting out an
+    unreachable object store (:func:`transcode_svc.jobs.transcode_video`).
     """
-    transcode = settings.transcode
-    timeouts = job_timeouts(duration_seconds, transcode.timeout_factor)
-    queue = Queue(TRANSCODE_QUEUE, connection=connection)
+    lock = enqueue_lock_key(job_id)
+    if not connection.set(lock, b"1", nx=True, ex=ENQUEUE_LOCK_SECONDS):
+        return False
     try:
-        existing = Job.fetch(rq_job_id(job_id), connection=connection)
-    except NoSuchJobError:
-        existing = None
-    if existing is not None and existing.get_status(refresh=True) not in (JobStatus.FAILED, JobStatus.CANCELED, None):
-        return
-    intervals = retry_intervals(transcode.max_attempts, transcode.retry_intervals)
-    retry = Retry(max=len(intervals), interval=intervals) if intervals else None
-    queue.enqueue(
-        "transcode_svc.jobs.transcode_video",
-        job_id,
-        job_id=rq_job_id(job_id),
-        job_timeout=timeouts.job_seconds,
-        retry=retry,
-        on_failure=Callback("transcode_svc.jobs.record_failure"),
-        result_ttl=24 * 3600,
-        failure_ttl=7 * 24 * 3600,
-        description=f"transcode {job_id}",
-    )
+        try:
+            existing: Job | None = Job.fetch(rq_job_id(job_id), connection=connection)
+        except NoSuchJobError:
+            existing = None
+        if not decide(existing):
+            return False
+        if existing is not None:
+            _forget(connection, existing)
+        transcode = settings.transcode
+        timeouts = job_timeouts(duration_seconds, transcode.timeout_factor)
+        intervals = retry_intervals(transcode.max_attempts, transcode.retry_intervals)
+        Queue(TRANSCODE_QUEUE, connection=connection).enqueue(
+            "transcode_svc.jobs.transcode_video",
+            job_id,
+            job_id=rq_job_id(job_id),
+            job_timeout=timeouts.job_seconds + transcode.store_wait_seconds,
+            retry=Retry(max=len(intervals), interval=intervals) if intervals else None,
+            on_failure=Callback("transcode_svc.jobs.record_failure"),
+            result_ttl=24 * 3600,
+            failure_ttl=7 * 24 * 3600,
+            description=f"transcode {job_id}",
+        )
+        return True
+    finally:
+        connection.delete(lock)
+
+
+def _forget(connection: redis.Redis[bytes], job: Job) -> None:
+    """Remove an RQ job from its queue and every registry, then its hash, before it is queued anew.
+
+    Not ``Job.delete``: for a started job RQ 3 reads each execution's hash first and
+    raises when a dead worker's has expired, which is exactly the job being replaced.
+    """
+    queue = Queue(TRANSCODE_QUEUE, connection=connection)
+    started = queue.started_job_registry.key
+    with connection.pipeline() as pipe:
+        pipe.lrem(queue.key, 0, job.id)
+        for registry in (
+            queue.scheduled_job_registry,
+            queue.failed_job_registry,
+            queue.finished_job_registry,
+            queue.canceled_job_registry,
+            queue.deferred_job_registry,
+        ):
+            pipe.zrem(registry.key, job.id)
+        for member, _ in connection.zscan_iter(started, match=f"{job.id}:*"):
+            pipe.zrem(started, member)
+        pipe.delete(job.key)
+        pipe.execute()
 
 
 def cancel_queued(connection: redis.Redis[bytes], job_id: str) -> bool:

@@ -553,6 +553,28 @@ def retry_intervals(max_attempts: int, intervals: Sequence[int]) -> list[int]:
     return [intervals[min(i, len(intervals) - 1)] for i in range(retries)]
 
 
+NETWORK_FAILURE_MARKERS = (
+    "connection refused",
+    "connection reset",
+    "connection timed out",
+    "operation timed out",
+    "network is unreachable",
+    "no route to host",
+    "broken pipe",
+    "server returned 5",
+    "stream ends prematurely",
+    "will reconnect",
+    "input/output error",
+)
+"""Lower-case fragments of FFmpeg's words (its http and tcp protocols) for a read that failed in transit."""
+
+
+def is_network_failure(reason: str) -> bool:
+    """Whether FFmpeg's reason says the source could not be read in transit, not that it is bad media."""
+    lowered = reason.lower()
+    return any(marker in lowered for marker in NETWORK_FAILURE_MARKERS)
+
+
 def failure_reason(stderr_tail: str) -> str:
     """FFmpeg's reason in words: its last meaningful error lines, without paths or noise."""
     lines = [line.strip() for line in stderr_tail.splitlines() if line.strip()]

@@ -11,9 +11,18 @@ While FFmpeg runs, a publisher thread uploads each segment once its playlist lis
 never waits on the network. When every rung has a segment, a master playlist goes up
 and the job is *playable* (EVENT playlists). At the end the playlists become VOD.
 
-Failures: FFmpeg refusing the input (corrupt, unsupported, truncated) is final, with
-FFmpeg's reason; anything else (object storage, database) raises, so RQ retries with
-back-off up to TRANSCODE_MAX_ATTEMPTS, and :func:`record_failure` records the last one.
+Failures, by whose fault they are:
+- The source's: FFmpeg refusing the input (corrupt, unsupported, truncated) while the
+  store answers and still has the source is final, with FFmpeg's reason; so is a source
+  the store answers 404 for (it was confirmed when the upload completed: deleted since).
+- The object store's: no connection, a timeout or a 5xx, from boto3 or as the reason
+  FFmpeg could not read (its failure is checked against the store before the source is
+  blamed): :class:`transcode_svc.adapters.StoreUnavailable`. The attempt waits for the
+  store (probing with back-off) and runs again, for up to TRANSCODE_STORE_WAIT_SECONDS
+  in all; only then does the attempt fail. An outage spends no attempts.
+- Anything else (the store refusing, FFmpeg losing a connection to a store that is back,
+  the database) raises, so RQ retries with back-off up to TRANSCODE_MAX_ATTEMPTS, and
+  :func:`record_failure` records the last one.
 A cancel (flag in Redis) stops FFmpeg and removes the partial outputs.
 """
 
@@ -21,6 +30,7 @@ from __future__ import annotations
 
 import contextvars
 import functools
+import itertools
 import logging
 import shutil
 import tempfile
@@ -124,12 +134,20 @@ class SegmentPublisher:
             self._playable = True
             self._on_playable()
 
+    @property
+    def failed(self) -> bool:
+        """Whether an upload failed: FFmpeg is stopped then rather than encoding for nothing."""
+        return self._error is not None
+
+    def raise_if_failed(self) -> None:
+        if self._error is not None:
+            raise self._error
+
     def finish(self) -> None:
         """Stop the thread, then publish whatever is left; raise what the thread hit."""
         self._stop.set()
         self._thread.join()
-        if self._error is not None:
-            raise self._error
+        self.raise_if_failed()
         self.publish_ready()
 
     def abandon(self) -> None:
@@ -187,6 +205,12 @@ class Reporter:
                 store.flush_progress_sync(session, self._job_id, self.progress)
 
 
+def _stop_check(board: adapters.ProgressBoard, job_id: str, publisher: SegmentPublisher) -> Callable[[], bool]:
+    """FFmpeg stops on a cancel, and when the publisher failed (encoding on could not be published)."""
+    cancelled = _cancel_check(board, job_id)
+    return lambda: publisher.failed or cancelled()
+
+
 def _cancel_check(board: adapters.ProgressBoard, job_id: str) -> Callable[[], bool]:
     last = [0.0]
 
@@ -200,22 +224,69 @@ def _cancel_check(board: adapters.ProgressBoard, job_id: str) -> Callable[[], bo
     return cancelled
 
 
+STORE_PROBE_SECONDS = (1.0, 2.0, 3.0, 5.0)
+"""Pauses between probes of an unreachable store; the last repeats."""
+STORE_RERUNS_MAX = 10
+"""Runs again after the store came back, per attempt, before the attempt is given up."""
+
+
+def wait_for_store(outputs: adapters.OutputStore, until: float) -> bool:
+    """Probe the store with back-off until it answers (True) or ``until`` (monotonic) passes (False)."""
+    for probe in itertools.count():
+        pause = STORE_PROBE_SECONDS[min(probe, len(STORE_PROBE_SECONDS) - 1)]
+        if time.monotonic() + pause > until:
+            return False
+        time.sleep(pause)
+        if outputs.reachable():
+            return True
+    return False  # unreachable: count() never ends
+
+
 def transcode_video(job_id: str) -> str:
-    """RQ entry point: run (or re-run) one transcode job to a final status; returns it."""
+    """RQ entry point: run (or re-run) one transcode job to a final status; returns it.
+
+    An unreachable object store is waited out (see the module's docstring); when it stays
+    away past TRANSCODE_STORE_WAIT_SECONDS the last StoreUnavailable reaches RQ, which
+    retries the attempt with back-off.
+    """
     settings = load_settings()
     job_id_var.set(job_id)
     connection = redis.Redis.from_url(settings.redis_url)
+    outputs = adapters.OutputStore(settings)
+    give_up_at = time.monotonic() + settings.transcode.store_wait_seconds
     try:
-        return _transcode(settings, connection, uuid.UUID(job_id))
+        for rerun in itertools.count():
+            try:
+                return _transcode(settings, connection, outputs, uuid.UUID(job_id))
+            except adapters.StoreUnavailable as exc:
+                log.warning("object store unreachable: waiting for it", extra={"error": str(exc), "rerun": rerun})
+                if rerun >= STORE_RERUNS_MAX or not wait_for_store(outputs, give_up_at):
+                    raise
+                log.info("object store answers again: running the job again")
+        raise AssertionError("unreachable")  # count() never ends
     finally:
         connection.close()
 
 
-def _transcode(settings: Settings, connection: redis.Redis[bytes], job_uuid: uuid.UUID) -> str:
+def _blame_source(outputs: adapters.OutputStore, source_key: str, error: ladder.LadderError) -> str:
+    """FFmpeg failed: return its reason when the source is at fault, raise when the store is.
+
+    Raises :class:`adapters.StoreUnavailable` (the store is away: wait),
+    :class:`adapters.SourceMissing` (404: final), or :class:`adapters.StorageError` when
+    FFmpeg's reason is a lost connection to a store that answers again (RQ retries).
+    """
+    outputs.confirm_source(source_key)
+    if domain.is_network_failure(error.reason):
+        raise adapters.StorageError(f"FFmpeg lost its connection to the object store: {error.reason}")
+    return error.reason
+
+
+def _transcode(
+    settings: Settings, connection: redis.Redis[bytes], outputs: adapters.OutputStore, job_uuid: uuid.UUID
+) -> str:
     job_id = str(job_uuid)
     sessions = _sessions(settings)
     board = adapters.ProgressBoard(connection)
-    outputs = adapters.OutputStore(settings)
     with sessions.begin() as session:
         row = store.get_job_sync(session, job_uuid, for_update=True)
         if row is None:
@@ -230,6 +301,13 @@ def _transcode(settings: Settings, connection: redis.Redis[bytes], job_uuid: uui
         attempt = row.attempts
         created_at = row.created_at
     log.info("transcode started", extra={"video_id": video_id, "attempt": attempt})
+    try:
+        outputs.confirm_source(source_key)
+    except adapters.SourceMissing as exc:
+        outputs.delete_outputs(video_id)
+        _record_final_failure(sessions, board, job_uuid, str(exc), metrics.SOURCE_MISSING)
+        log.info("transcode failed", extra={"video_id": video_id, "reason": str(exc)})
+        return JobStatus.FAILED.value
     metrics.ATTEMPTS.inc()
     board.publish(job_id, Progress(start.percent, 0, False), JobStatus.RUNNING.value)
     plans = domain.plan_renditions(probe)
@@ -270,13 +348,14 @@ def _transcode(settings: Settings, connection: redis.Redis[bytes], job_uuid: uui
         ladder.run_command(
             command,
             on_progress=reporter.encoded,
-            should_stop=_cancel_check(board, job_id),
+            should_stop=_stop_check(board, job_id, publisher),
             timeout_seconds=timeouts.ffmpeg_seconds,
         )
         metrics.encoded(probe.duration_seconds, encode_started)
         publisher.finish()
         poster.start()
         poster.join()
+        poster.raise_if_store_was_away()
         renditions = ladder.finish_outputs(workdir, plans)
         expected = _publish_final(outputs, video_id, workdir, renditions)
         outputs.delete_outputs(video_id, keep=expected)
@@ -302,16 +381,22 @@ def _transcode(settings: Settings, connection: redis.Redis[bytes], job_uuid: uui
         return JobStatus.SUCCEEDED.value
     except ladder.LadderCancelled:
         quiesce()
+        if publisher is not None:
+            publisher.raise_if_failed()  # the publisher stopped FFmpeg, not a cancel: its error decides
         outputs.delete_outputs(video_id)
         log.info("transcode cancelled", extra={"video_id": video_id})
         metrics.cancelled()
         return JobStatus.CANCELLED.value
     except ladder.LadderError as exc:
-        # FFmpeg's verdict on this input is final: retrying cannot change it.
+        # FFmpeg's verdict on a source the store still serves is final: retrying cannot change it.
         quiesce()
+        try:
+            reason, kind = _blame_source(outputs, source_key, exc), metrics.failure_of(exc)
+        except adapters.SourceMissing as missing:
+            reason, kind = str(missing), metrics.SOURCE_MISSING
         outputs.delete_outputs(video_id)
-        _record_final_failure(sessions, board, job_uuid, exc.reason, metrics.failure_of(exc))
-        log.info("transcode failed", extra={"video_id": video_id, "reason": exc.reason})
+        _record_final_failure(sessions, board, job_uuid, reason, kind)
+        log.info("transcode failed", extra={"video_id": video_id, "reason": reason})
         return JobStatus.FAILED.value
     finally:
         quiesce()
@@ -345,6 +430,7 @@ class PosterTask:
         self._picture = picture
         self._thread = _thread_in_this_context(self._run, "poster")
         self._lock = threading.Lock()
+        self._store_error: adapters.StoreUnavailable | None = None
 
     def start(self) -> None:
         """Begin extracting, once; later calls do nothing."""
@@ -358,11 +444,23 @@ class PosterTask:
         if started:
             self._thread.join(timeout)
 
+    def raise_if_store_was_away(self) -> None:
+        """Raise the StoreUnavailable that cost the poster: the attempt waits and runs again."""
+        if self._store_error is not None:
+            raise self._store_error
+
     def _run(self) -> None:
         try:
             path = ladder.make_poster(self._source, self._workdir, self._plans, self._duration_seconds, self._picture)
             self._outputs.put_file(path, domain.output_key(self._video_id, domain.POSTER))
-        except (ladder.LadderError, adapters.StorageError, OSError) as exc:
+        except adapters.StoreUnavailable as exc:
+            self._store_error = exc
+        except ladder.LadderError as exc:
+            if not self._outputs.reachable():
+                self._store_error = adapters.StoreUnavailable(f"the poster could not read the source: {exc.reason}")
+            else:
+                log.warning("no poster", extra={"video_id": self._video_id, "error": str(exc)})
+        except (adapters.StorageError, OSError) as exc:
             log.warning("no poster", extra={"video_id": self._video_id, "error": str(exc)})
 
 

@@ -21,8 +21,11 @@ FFMPEG_FAILED = "FFMPEG_FAILED"
 """FFmpeg refused the input (corrupt, truncated, unsupported): final, FFmpeg's words are in the job."""
 FFMPEG_TIMED_OUT = "FFMPEG_TIMED_OUT"
 """FFmpeg ran past 120 s plus TRANSCODE_TIMEOUT_FACTOR times the source duration."""
+SOURCE_MISSING = "SOURCE_MISSING"
+"""The store answered 404 for the source upload_svc had confirmed (deleted since): final."""
 ATTEMPTS_EXHAUSTED = "ATTEMPTS_EXHAUSTED"
-"""Every attempt raised (object storage, database, a killed worker) until TRANSCODE_MAX_ATTEMPTS."""
+"""Every attempt raised (object storage refusing or away too long, database, a killed worker) until
+TRANSCODE_MAX_ATTEMPTS."""
 
 JOBS_FINISHED = JobCounter(
     "media_transcode_jobs_finished",
@@ -32,9 +35,10 @@ JOBS_FINISHED = JobCounter(
 )
 JOBS_FAILED = JobCounter(
     "media_transcode_jobs_failed",
-    "Transcode jobs that ended failed, by reason (FFMPEG_FAILED, FFMPEG_TIMED_OUT, ATTEMPTS_EXHAUSTED).",
+    "Transcode jobs that ended failed, by reason"
+    " (FFMPEG_FAILED, FFMPEG_TIMED_OUT, SOURCE_MISSING, ATTEMPTS_EXHAUSTED).",
     ("reason",),
-    known=((FFMPEG_FAILED,), (FFMPEG_TIMED_OUT,), (ATTEMPTS_EXHAUSTED,)),
+    known=((FFMPEG_FAILED,), (FFMPEG_TIMED_OUT,), (SOURCE_MISSING,), (ATTEMPTS_EXHAUSTED,)),
 )
 ATTEMPTS = JobCounter(
     "media_transcode_attempts",

@@ -4,7 +4,9 @@ Each RPC maps proto to domain and back; rules live in :mod:`transcode_svc.domain
 tables in :mod:`transcode_svc.store`, Redis, RQ and the bucket in
 :mod:`transcode_svc.adapters`. FFmpeg never runs here: jobs go to the RQ workers.
 Nothing blocks the event loop: the database and Redis are asyncio clients; RQ and
-boto3 calls, which are synchronous, run in ``asyncio.to_thread``.
+boto3 calls, which are synchronous, run in ``asyncio.to_thread``. Beside the server
+runs the reconciler (:mod:`transcode_svc.reconcile`), which queues again the jobs a
+Redis restarted without its data forgot.
 
 Who may call: StartTranscode and GetVideoTranscode are internal (upload_svc, and
 playback_svc) and accept calls without a caller, as upload_svc's periodic hand-off
@@ -15,6 +17,7 @@ and watches need a caller of the job's organization; cancelling needs course sta
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -34,7 +37,7 @@ from service_kit.grpc_server import Registration
 from service_kit.grpc_server import serve as serve_grpc
 from service_kit.queue_metrics import QueueCollector
 from service_kit.settings import Settings
-from transcode_svc import adapters, domain, errors, store
+from transcode_svc import adapters, domain, errors, reconcile, store
 from transcode_svc.domain import JobStatus
 
 if TYPE_CHECKING:
@@ -273,10 +276,6 @@ class TranscodeServicer(transcode_pb2_grpc.TranscodeServiceServicer):
     async def WatchTranscodeJob(
         self, request: transcode_pb2.WatchTranscodeJobRequest, context: Context
     ) -> AsyncIterator[transcode_pb2.WatchTranscodeJobResponse]:
-        if not request.job_id and request.upload_id:
-            problems = ValidationErrors()
-            problems.add("job_id", "is required: upload_id is resolved by the edge's events route, not here")
-            problems.raise_if_any()
         row, live = await self._load(request.job_id)
         last = job_message(row, live)
         yield transcode_pb2.WatchTranscodeJobResponse(job=last)
@@ -327,7 +326,15 @@ async def serve(settings: Settings) -> None:
         outputs=adapters.OutputStore(settings),
     )
 
+    # Once at start, then every TRANSCODE_RECONCILE_SECONDS: jobs RQ lost are queued again.
+    reconciler = asyncio.create_task(
+        reconcile.run_forever(deps.sessions, deps.queue_connection, settings), name="transcode-reconciler"
+    )
+
     async def close() -> None:
+        reconciler.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await reconciler
         await deps.board.close()
         deps.queue_connection.close()
         await engine.dispose()

@@ -116,6 +116,12 @@ async def latest_job(session: AsyncSession, video_id: str) -> JobRow | None:
     return result.scalar_one_or_none()
 
 
+async def live_jobs(session: AsyncSession) -> list[JobRow]:
+    """Every queued or running job, oldest first: what the reconciler checks RQ still holds."""
+    result = await session.execute(select(JobRow).where(JobRow.status.in_(ACTIVE)).order_by(JobRow.created_at))
+    return list(result.scalars())
+
+
 async def get_job(session: AsyncSession, job_id: uuid.UUID, *, for_update: bool = False) -> JobRow | None:
     statement = select(JobRow).where(JobRow.id == job_id)
     if for_update:

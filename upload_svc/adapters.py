@@ -24,7 +24,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -421,6 +421,10 @@ the video moves to QUEUED with no action from the uploader.
 """
 
 
+WATCH_DEADLINE_SECONDS = 3600.0
+"""A followed job's stream outlives a unary deadline (the edge's streams last an hour too); it still ends."""
+
+
 class Transcoder:
     """transcode_svc's stub, over one channel opened at start."""
 
@@ -464,6 +468,21 @@ class Transcoder:
                 log.warning("transcode status unavailable", extra={"video_id": video_id, "code": exc.code().name})
             return None
         return _hand_off_of(reply.job) if reply.HasField("job") else None
+
+    async def watch(self, job_id: str, metadata: Metadata) -> AsyncIterator[transcode_pb2.WatchTranscodeJobResponse]:
+        """The job's snapshots until it finishes (WatchTranscodeJob), under a stream's deadline.
+
+        transcode_svc's failure is raised as it came (``grpc.aio.AioRpcError``): the caller
+        relays its code and details to its own caller rather than reinterpreting them.
+        """
+        call = self._stub.WatchTranscodeJob(
+            transcode_pb2.WatchTranscodeJobRequest(job_id=job_id), timeout=WATCH_DEADLINE_SECONDS, metadata=metadata
+        )
+        try:
+            async for snapshot in call:
+                yield snapshot
+        finally:
+            call.cancel()
 
     async def cancel(self, job_id: str, metadata: Metadata) -> None:
         """Stop a job whose video is deleted; a transcoder that cannot tell is left alone."""

@@ -11,11 +11,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+import grpc
 from google.protobuf import timestamp_pb2
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -44,6 +45,18 @@ PROBE_URL_SECONDS = 600
 """Lifetime of the GET URL ffprobe reads; longer than any probe may take."""
 
 PARTS_GONE = "object storage no longer holds this upload's parts: start a new upload"
+
+WATCH_POLL_SECONDS = 2.0
+"""How often WatchUpload re-reads an upload whose video has no transcode job yet."""
+WATCH_FINAL = frozenset(
+    {
+        upload_pb2.VIDEO_STATUS_READY,
+        upload_pb2.VIDEO_STATUS_FAILED,
+        upload_pb2.VIDEO_STATUS_CANCELLED,
+        upload_pb2.VIDEO_STATUS_PENDING_UPLOAD,
+    }
+)
+"""Upload statuses after which, with no job, WatchUpload has nothing more to wait for."""
 
 METHOD_TO_PROTO = {
     UploadMethod.POST: upload_pb2.UPLOAD_METHOD_POST,
@@ -370,8 +383,42 @@ class UploadServicer(upload_pb2_grpc.UploadServiceServicer):
         return upload_pb2.AbortUploadResponse()
 
     async def GetUpload(self, request: upload_pb2.GetUploadRequest, context: Context) -> upload_pb2.GetUploadResponse:
+        return await self._upload_message(request.upload_id, context)
+
+    async def WatchUpload(
+        self, request: upload_pb2.WatchUploadRequest, context: Context
+    ) -> AsyncIterator[upload_pb2.WatchUploadResponse]:
+        """The upload until its video has a job (re-read every WATCH_POLL_SECONDS), then the job's snapshots.
+
+        Whether the caller may see the upload is GetUpload's check, made on every read.
+        The job's stream comes from transcode_svc with the caller's own credentials; its
+        failure ends this stream with transcode_svc's code and details.
+        """
+        upload_id = request.upload_id
+        metadata = forwarded_metadata(context)
+        job_id = ""
+        while not job_id:
+            upload = await self._upload_message(upload_id, context)
+            current = await self._deps.transcoder.current(upload.video_id, metadata) if upload.video_id else None
+            if current is not None:
+                job_id = current.job_id
+                break
+            yield upload_pb2.WatchUploadResponse(upload=upload)
+            if upload.status in WATCH_FINAL:
+                yield upload_pb2.WatchUploadResponse(end=upload_pb2.WatchUploadEnd(upload_id=upload_id))
+                return
+            await asyncio.sleep(WATCH_POLL_SECONDS)
+        try:
+            async for snapshot in self._deps.transcoder.watch(job_id, metadata):
+                yield upload_pb2.WatchUploadResponse(progress=snapshot)
+        except grpc.aio.AioRpcError as exc:
+            await context.abort(exc.code(), exc.details() or "", trailing_metadata=_status_trailers(exc))
+        end = upload_pb2.WatchUploadEnd(upload_id=upload_id, job_id=job_id)
+        yield upload_pb2.WatchUploadResponse(end=end)
+
+    async def _upload_message(self, upload_id: str, context: Context) -> upload_pb2.GetUploadResponse:
         async with self._deps.sessions() as session, session.begin():
-            upload, video = await self._managed_upload(session, request.upload_id)
+            upload, video = await self._managed_upload(session, upload_id)
             if video.video_status in (VideoStatus.QUEUED, VideoStatus.TRANSCODING):
                 current = await self._deps.transcoder.current(str(video.id), forwarded_metadata(context))
                 video.record_transcode(current)
@@ -540,3 +587,12 @@ async def serve(settings: Settings) -> None:
         on_stop=stops,
         collectors=[QueueCollector(settings.redis_url, [UPLOAD_QUEUE])],
     )
+
+
+STATUS_DETAILS_KEY = "grpc-status-details-bin"
+
+
+def _status_trailers(exc: grpc.aio.AioRpcError) -> tuple[tuple[str, str | bytes], ...]:
+    """The google.rpc.Status details of another service's failure, to relay them unchanged."""
+    pairs: Iterable[Any] = exc.trailing_metadata() or ()  # grpc.aio: (key, value) pairs
+    return tuple((key, value) for key, value in pairs if key == STATUS_DETAILS_KEY)

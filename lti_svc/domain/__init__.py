@@ -22,6 +22,7 @@ write ``domain.check_launch_claims`` whichever module holds it:
 - :mod:`.advantage`: the client-credentials grant, Names and Roles, Assignment and Grade Services
 - :mod:`.key_rotation`: rotation of the tool's own keys
 - :mod:`.dynamic_registration`: LTI Dynamic Registration
+- :mod:`.api_tokens`: personal API tokens (imported as a module, not re-exported)
 """
 
 from lti_svc.domain.access import (

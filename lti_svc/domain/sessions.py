@@ -30,6 +30,10 @@ def renew_session(caller: SessionClaims, *, now: int, ttl: int, max_lifetime: in
         raise errors.NotASession(
             "a service token is not a session: services mint their own short-lived tokens, they do not refresh them"
         )
+    if caller.api_token_id is not None:
+        raise errors.ApiTokenNeedsLaunch(
+            "a session resolved from an API token is not refreshed: send the API token itself with every request"
+        )
     launched = caller.authenticated_at or caller.issued_at
     ends = launched + max_lifetime
     if now >= ends:

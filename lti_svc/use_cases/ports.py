@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from types import TracebackType
 from typing import Protocol
 
 from lti_svc import domain
+from lti_svc.domain.api_tokens import ApiTokenRecord
 from service_kit.paging import Cursor
 
 
@@ -50,6 +52,44 @@ class Registrations(Protocol):
         ...
 
     async def replace_deployments(self, registration_id: uuid.UUID, deployment_ids: Sequence[str]) -> None: ...
+
+
+class ApiTokens(Protocol):
+    """Personal API tokens (each use case checks the caller owns the ones it touches)."""
+
+    async def get(self, token_id: uuid.UUID) -> ApiTokenRecord | None: ...
+
+    async def by_hash(self, secret_hash: str) -> ApiTokenRecord | None: ...
+
+    async def add(self, record: ApiTokenRecord) -> None: ...
+
+    async def revoke(self, token_id: uuid.UUID, at: datetime) -> None: ...
+
+    async def record_use(self, token_id: uuid.UUID, at: datetime) -> None: ...
+
+    async def of_owner(
+        self, organization_id: str, user_id: str, *, after: Cursor | None, limit: int
+    ) -> Sequence[ApiTokenRecord]:
+        """The owner's tokens that are not revoked, in (created_at, id) order, after the cursor."""
+        ...
+
+
+class TokenUnitOfWork(Protocol):
+    """A unit of work over the token table (the same transaction rules as :class:`UnitOfWork`)."""
+
+    @property
+    def api_tokens(self) -> ApiTokens: ...
+
+    async def __aenter__(self) -> TokenUnitOfWork: ...
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None: ...
+
+    async def commit(self) -> None: ...
+
+
+TokenUnitOfWorkFactory = Callable[[], TokenUnitOfWork]
 
 
 class UnitOfWork(Protocol):

@@ -46,6 +46,10 @@ class TranscodeSettings:
     """TRANSCODE_HEARTBEAT_SECONDS: worker heartbeat; a job unheard of for 3 beats is abandoned and retried."""
     maintenance_seconds: int = 30
     """TRANSCODE_MAINTENANCE_SECONDS: how often idle workers look for abandoned jobs."""
+    reconcile_seconds: int = 30
+    """TRANSCODE_RECONCILE_SECONDS: how often transcode_svc re-enqueues live jobs RQ lost (and once at start)."""
+    store_wait_seconds: int = 600
+    """TRANSCODE_STORE_WAIT_SECONDS: how long one attempt waits out an unreachable object store."""
 
 
 def _retry_intervals(raw: str) -> tuple[int, ...]:
@@ -96,5 +100,14 @@ def load_transcode_settings(env: Mapping[str, str] | None = None, dotenv_path: P
             str(defaults.maintenance_seconds),
             _positive_int,
             "a positive whole number",
+        ),
+        reconcile_seconds=read.parsed(
+            "TRANSCODE_RECONCILE_SECONDS", str(defaults.reconcile_seconds), _positive_int, "a positive whole number"
+        ),
+        store_wait_seconds=read.parsed(
+            "TRANSCODE_STORE_WAIT_SECONDS",
+            str(defaults.store_wait_seconds),
+            _positive_int,
+            "a positive whole number of seconds",
         ),
     )

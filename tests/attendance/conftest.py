@@ -26,13 +26,13 @@ import pytest
 from devstack import free_port
 from devstack.zoom_standin import ZoomStandIn, sign
 from service_kit.auth import ADMINISTRATOR, INSTRUCTOR, LEARNER, issue_session_token
-from tests.support.processes import Infra, Process, spawn, wait_for_grpc_health, wait_for_http
+from tests.support.processes import START_TIMEOUT_SECONDS, Infra, Process, spawn, wait_for_grpc_health, wait_for_http
 
 ENCRYPTION_KEY = base64.urlsafe_b64encode(hashlib.sha256(b"attendance tests: key").digest()).decode().rstrip("=")
 
 
 def _deadline() -> float:
-    return time.monotonic() + 60
+    return time.monotonic() + START_TIMEOUT_SECONDS
 
 
 @dataclass

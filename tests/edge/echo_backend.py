@@ -107,6 +107,11 @@ class EchoServicer(echo_pb2_grpc.EchoServiceServicer):
             await context.abort(grpc.StatusCode.ABORTED, "the stream was interrupted")
 
     async def Download(self, request: echo_pb2.EchoRequest, context: Context) -> AsyncIterator[httpbody_pb2.HttpBody]:
+        if request.message:
+            # A file name for the edge to forward, and a key it must keep to itself.
+            await context.send_initial_metadata(
+                (("content-disposition", f'attachment; filename="{request.message}"'), ("x-internal", "secret"))
+            )
         yield httpbody_pb2.HttpBody(content_type="text/csv", data=b"id,count\n")
         for row in range(request.count):
             yield httpbody_pb2.HttpBody(data=f"{request.id},{row}\n".encode())

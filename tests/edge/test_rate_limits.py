@@ -13,7 +13,7 @@ from redis import Redis
 
 from devstack import free_port
 from edge.rate_limits import retry_after_seconds, storage_uri
-from service_kit.auth import LEARNER, issue_session_token
+from service_kit.auth import INSTRUCTOR, LEARNER, issue_session_token
 from service_kit.settings import SettingsError
 from service_kit.settings.rate_limits import load_rate_limit_settings
 from tests.support.processes import Process, Stack, spawn, wait_for_http
@@ -88,6 +88,32 @@ async def test_a_caller_minting_too_many_access_tokens_is_stopped_and_another_ca
     assert replies[2].status == 429 and "Retry-After" in replies[2].headers
     [fine] = await _statuses("GET", url, 1, headers={"Authorization": f"Bearer {other}"})
     assert fine.status == 404
+
+
+async def test_a_callers_api_token_counts_against_the_same_limit_as_their_session(
+    stack: Stack, limited_edge: str
+) -> None:
+    """The edge resolves the token before the limiter runs, so the limiter sees the owner's session JWT."""
+    session = issue_session_token(
+        stack.infra.settings.jwt_secret_key,
+        user_id=f"teacher-{uuid.uuid4().hex[:6]}",
+        organization_id=f"org-{uuid.uuid4().hex[:6]}",
+        course_id="c1",
+        roles=[INSTRUCTOR],
+        ttl_seconds=600,
+    )
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(
+            f"{limited_edge}/api/v1/api-tokens", json={"name": "cli"}, headers={"Authorization": f"Bearer {session}"}
+        ) as created,
+    ):
+        assert created.status == 200, await created.text()
+        secret = (await created.json())["secret"]
+    url = f"{limited_edge}/api/v1/media/hls/{uuid.uuid4()}/access-token"
+    [first] = await _statuses("GET", url, 1, headers={"Authorization": f"Bearer {session}"})
+    replies = await _statuses("GET", url, 2, headers={"Authorization": f"Bearer {secret}"})
+    assert [first.status, *(r.status for r in replies)] == [404, 404, 429]
 
 
 async def test_webhook_floods_from_one_address_are_refused_with_429(limited_edge: str) -> None:

@@ -3,6 +3,7 @@
 ``FakeStore`` holds registrations and deployments as dicts; each ``FakeUnitOfWork`` over
 it stages its writes and applies them on ``commit``, where the (issuer, client_id)
 uniqueness rule is checked as the database's index would (a break is ``Conflict``).
+``FakeTokenStore`` does the same for personal API tokens (their hash is unique).
 """
 
 from __future__ import annotations
@@ -10,9 +11,11 @@ from __future__ import annotations
 import dataclasses
 import uuid
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from types import TracebackType
 
 from lti_svc import domain, errors
+from lti_svc.domain.api_tokens import ApiTokenRecord
 from lti_svc.use_cases import Conflict
 from service_kit.auth import SessionClaims
 from service_kit.paging import Cursor
@@ -124,3 +127,80 @@ class FakeSealer:
         if not envelope.startswith(prefix):
             raise errors.SecretUnreadable("sealed for another row or purpose")
         return envelope[len(prefix) :][::-1]
+
+
+@dataclasses.dataclass
+class FakeTokenStore:
+    """Personal API tokens as a dict; each unit stages its writes until ``commit`` (hash unique, as the index)."""
+
+    tokens: dict[uuid.UUID, ApiTokenRecord] = dataclasses.field(default_factory=dict)
+    commits: int = 0
+
+    def units(self) -> Callable[[], FakeTokenUnitOfWork]:
+        return lambda: FakeTokenUnitOfWork(self)
+
+
+class _ApiTokens:
+    def __init__(self, work: FakeTokenUnitOfWork) -> None:
+        self._work = work
+        self._store = work.store
+
+    async def get(self, token_id: uuid.UUID) -> ApiTokenRecord | None:
+        return self._store.tokens.get(token_id)
+
+    async def by_hash(self, secret_hash: str) -> ApiTokenRecord | None:
+        return next((t for t in self._store.tokens.values() if t.secret_hash == secret_hash), None)
+
+    async def add(self, record: ApiTokenRecord) -> None:
+        self._work.stage(lambda: self._store.tokens.__setitem__(record.id, record))
+
+    async def revoke(self, token_id: uuid.UUID, at: datetime) -> None:
+        self._work.stage(lambda: self._replace(token_id, revoked_at=at))
+
+    async def record_use(self, token_id: uuid.UUID, at: datetime) -> None:
+        self._work.stage(lambda: self._replace(token_id, last_used_at=at))
+
+    def _replace(self, token_id: uuid.UUID, **changes: object) -> None:
+        self._store.tokens[token_id] = dataclasses.replace(self._store.tokens[token_id], **changes)  # type: ignore[arg-type]
+
+    async def of_owner(
+        self, organization_id: str, user_id: str, *, after: Cursor | None, limit: int
+    ) -> list[ApiTokenRecord]:
+        mine = sorted(
+            (
+                t
+                for t in self._store.tokens.values()
+                if t.organization_id == organization_id and t.user_id == user_id and t.revoked_at is None
+            ),
+            key=lambda t: (t.created_at, t.id),
+        )
+        return [t for t in mine if after is None or (t.created_at, t.id) > after][:limit]
+
+
+class FakeTokenUnitOfWork:
+    def __init__(self, store: FakeTokenStore) -> None:
+        self.store = store
+        self._staged: list[Callable[[], object]] = []
+        self.api_tokens = _ApiTokens(self)
+
+    def stage(self, write: Callable[[], object]) -> None:
+        self._staged.append(write)
+
+    async def __aenter__(self) -> FakeTokenUnitOfWork:
+        return self
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        self._staged.clear()
+
+    async def commit(self) -> None:
+        before = dict(self.store.tokens)
+        for write in self._staged:
+            write()
+        hashes = [t.secret_hash for t in self.store.tokens.values()]
+        if len(hashes) != len(set(hashes)):
+            self.store.tokens = before
+            raise Conflict("a token with this secret's hash is stored already")
+        self._staged.clear()
+        self.store.commits += 1

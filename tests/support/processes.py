@@ -20,7 +20,7 @@ from service_kit.settings import SERVICE_NAMES, Settings
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT_SECONDS = float(os.environ.get("TEST_START_TIMEOUT_SECONDS", "60"))
-"""How long the services may take to answer health checks; more on a loaded machine (make screenshots, make bench)."""
+"""How long the processes may take to start; raise it (TEST_START_TIMEOUT_SECONDS) on a loaded machine."""
 
 
 @dataclass(frozen=True)

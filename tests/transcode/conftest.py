@@ -6,6 +6,7 @@ with its work horse and FFmpeg at once, as a dying machine would.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -38,6 +39,7 @@ TEST_TRANSCODE_ENV = {
     "TRANSCODE_HEARTBEAT_SECONDS": "1",
     "TRANSCODE_MAINTENANCE_SECONDS": "2",
     "TRANSCODE_PROGRESS_FLUSH_SECONDS": "1",
+    "TRANSCODE_RECONCILE_SECONDS": "2",
 }
 
 
@@ -52,7 +54,8 @@ class TranscodeRig:
     bucket: str
     organization_id: str
     token: str
-    start_worker: Callable[[], subprocess.Popen[bytes]]
+    start_worker: Callable[..., subprocess.Popen[bytes]]
+    """``start_worker(**env)``: one more worker, the given variables (S3_ENDPOINT_URL...) over the rig's."""
 
     def metadata(self) -> tuple[tuple[str, str], ...]:
         return (("authorization", f"Bearer {self.token}"),)
@@ -114,12 +117,12 @@ def rig(infra: Infra, transcode_service: tuple[Process, dict[str, str]]) -> Iter
     )
     workers: list[subprocess.Popen[bytes]] = []
 
-    def start_worker() -> subprocess.Popen[bytes]:
+    def start_worker(**overrides: str) -> subprocess.Popen[bytes]:
         log = (infra.state_dir / f"worker-{len(workers)}-{uuid.uuid4().hex[:6]}.log").open("wb")
         popen = subprocess.Popen(
             [sys.executable, "-m", "transcode_svc.worker"],
             cwd=REPO_ROOT,
-            env={**os.environ, **infra.env, **service_env, "PYTHONUNBUFFERED": "1"},
+            env={**os.environ, **infra.env, **service_env, **overrides, "PYTHONUNBUFFERED": "1"},
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -139,12 +142,33 @@ def rig(infra: Infra, transcode_service: tuple[Process, dict[str, str]]) -> Iter
     )
     for popen in workers:
         if popen.poll() is None:
+            horses = children_of(popen.pid)
             os.killpg(popen.pid, signal.SIGTERM)
             try:
                 popen.wait(15)
             except subprocess.TimeoutExpired:
                 os.killpg(popen.pid, signal.SIGKILL)
                 popen.wait()
+            # A work horse has its own session: a job still running (waiting for a store this
+            # session is about to stop, say) would outlive the test otherwise.
+            for horse in horses:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(horse, signal.SIGKILL)
+
+
+def children_of(pid: int) -> list[int]:
+    """The processes whose parent is ``pid`` (a worker's work horses), from /proc."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        if parent == pid:
+            found.append(int(entry.name))
+    return found
 
 
 @pytest.fixture

@@ -22,7 +22,7 @@ from devstack import free_port
 from service_kit.auth import INSTRUCTOR
 from service_kit.object_store import s3_client
 from tests.support.callers import Caller, learner_of, mint_caller
-from tests.support.processes import Infra, Stack, spawn, wait_for_grpc_health, wait_for_http
+from tests.support.processes import START_TIMEOUT_SECONDS, Infra, Stack, spawn, wait_for_grpc_health, wait_for_http
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -171,7 +171,7 @@ def small_parts_edge(stack: Stack) -> Iterator[str]:
 def _deadline() -> float:
     import time
 
-    return time.monotonic() + 60
+    return time.monotonic() + START_TIMEOUT_SECONDS
 
 
 @pytest.fixture

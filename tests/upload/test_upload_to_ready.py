@@ -113,3 +113,31 @@ async def test_a_browser_recording_without_a_duration_is_measured_transcoded_and
         assert sum(durations) == pytest.approx(2.0, abs=0.1)
     finally:
         worker.stop()
+
+
+async def test_an_upload_not_yet_sent_streams_itself_then_ends(stack: Stack, api: Api) -> None:
+    """Before complete there is no transcode job: upload_svc's WatchUpload says so and ends."""
+    instructor = api.caller()
+    created = (await api.create_upload(instructor, size=1000)).body
+    async with aiohttp.ClientSession() as session:
+        events = await read_events(
+            session, f"{stack.edge_url}/api/v1/media/uploads/{created['upload_id']}/events", instructor.token
+        )
+    assert [name for name, _ in events] == ["upload", "end"]
+    assert events[0][1]["status"] == "VIDEO_STATUS_PENDING_UPLOAD"
+    assert events[0][1]["upload_id"] == created["upload_id"]
+    assert events[1][1] == {"upload_id": created["upload_id"]}
+
+
+async def test_another_organization_cannot_follow_an_upload(stack: Stack, api: Api) -> None:
+    created = (await api.create_upload(api.caller(), size=1000)).body
+    stranger = api.caller(organization_id="another-org")
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(
+            f"{stack.edge_url}/api/v1/media/uploads/{created['upload_id']}/events",
+            headers={"Authorization": f"Bearer {stranger.token}"},
+        ) as response,
+    ):
+        assert response.status == 404
+        assert (await response.json())["error"]["status"] == "NOT_FOUND"

@@ -82,7 +82,7 @@ def test_the_uploader_and_the_player_are_chunks_of_their_own_that_the_launch_scr
     assert b"hls.js config" in player, "hls.js is in the player's chunk"
     assert b"uppy" in upload.lower(), "Uppy is in the uploader's chunk"
     assert b"uppy" not in launch.lower() and b"hls.js config" not in launch
-    assert len(launch) < 40_000 < len(upload) < len(player), "the launch script is a fraction of what it loads later"
+    assert len(launch) < len(upload) < len(player), "the launch script is smaller than either chunk it may load later"
     assert assets.entries["player.js"].removesuffix(".js") in launch.decode(), "fetched by import(), by name"
 
 

@@ -6,9 +6,12 @@ import { translator } from "./lib/i18n.js";
 import { verifyLaunch } from "./lib/launch-check.js";
 import { readJson } from "./lib/page-data.js";
 import { Session } from "./lib/session.js";
+import { mountApiTokens } from "./api-tokens.js";
 import { mountLibrary } from "./library.js";
 import { mountPicker } from "./picker.js";
 import { mountResource } from "./resource.js";
+import { mountTabs } from "./lib/tabs.js";
+import { mountLive } from "./live.js";
 
 const main = document.getElementById("tool");
 const data = readJson("lti-session");
@@ -42,6 +45,13 @@ async function start() {
       userId: data.user_id,
       courseId: data.course_id,
     });
+    // Live sessions: a tab beside the library, loaded when first shown.
+    const live = document.getElementById("live-sessions");
+    if (live) {
+      const context = { api, t, locale: usableLocale(data.locale), courseId: data.course_id, configId: data.config_id };
+      mountLive(live, context);
+      mountTabs(document.querySelector('[role="tablist"]'));
+    }
     const upload = document.getElementById("upload");
     if (upload) {
       // Only course staff get the upload area: Uppy is a chunk of its own, fetched for them
@@ -60,6 +70,8 @@ async function start() {
         },
       );
     }
+    const tokens = document.getElementById("api-tokens");
+    if (tokens) mountApiTokens(tokens, { api, t, locale: usableLocale(data.locale) });
   }
 }
 

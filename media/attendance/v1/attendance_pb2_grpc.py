@@ -150,15 +150,16 @@ class AttendanceServiceServicer:
 
     def ExportAttendance(self, request, context):
         """ExportAttendance streams the attendance report as a file in chunks; the edge writes each
-        chunk's bytes raw, as response_body names it, with the first chunk's content type.
+        chunk's bytes raw, as response_body names it, with the first chunk's content type, and
+        the `content-disposition` initial metadata (the file name) as an HTTP header.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def WatchAttendance(self, request, context):
-        """WatchAttendance streams attendance changes while a session runs. Over HTTP the edge
-        serves it as server-sent events by hand (one event per join or leave, then the totals).
+        """WatchAttendance streams attendance changes while a session runs. Over HTTP the edge's
+        server-sent-events marshaler writes one event per join or leave, then the totals.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -59,11 +59,12 @@ class AttendanceServiceStub:
     """
     ExportAttendance: _grpc.UnaryStreamMultiCallable[_attendance_pb2.ExportAttendanceRequest, _attendance_pb2.ExportAttendanceResponse]
     """ExportAttendance streams the attendance report as a file in chunks; the edge writes each
-    chunk's bytes raw, as response_body names it, with the first chunk's content type.
+    chunk's bytes raw, as response_body names it, with the first chunk's content type, and
+    the `content-disposition` initial metadata (the file name) as an HTTP header.
     """
     WatchAttendance: _grpc.UnaryStreamMultiCallable[_attendance_pb2.WatchAttendanceRequest, _attendance_pb2.WatchAttendanceResponse]
-    """WatchAttendance streams attendance changes while a session runs. Over HTTP the edge
-    serves it as server-sent events by hand (one event per join or leave, then the totals).
+    """WatchAttendance streams attendance changes while a session runs. Over HTTP the edge's
+    server-sent-events marshaler writes one event per join or leave, then the totals.
     """
     ReconcileAttendance: _grpc.UnaryUnaryMultiCallable[_attendance_pb2.ReconcileAttendanceRequest, _attendance_pb2.ReconcileAttendanceResponse]
     """ReconcileAttendance fills gaps left by missed webhooks from Zoom's participant report."""
@@ -98,11 +99,12 @@ class AttendanceServiceAsyncStub(AttendanceServiceStub):
     """
     ExportAttendance: _aio.UnaryStreamMultiCallable[_attendance_pb2.ExportAttendanceRequest, _attendance_pb2.ExportAttendanceResponse]  # type: ignore[assignment]
     """ExportAttendance streams the attendance report as a file in chunks; the edge writes each
-    chunk's bytes raw, as response_body names it, with the first chunk's content type.
+    chunk's bytes raw, as response_body names it, with the first chunk's content type, and
+    the `content-disposition` initial metadata (the file name) as an HTTP header.
     """
     WatchAttendance: _aio.UnaryStreamMultiCallable[_attendance_pb2.WatchAttendanceRequest, _attendance_pb2.WatchAttendanceResponse]  # type: ignore[assignment]
-    """WatchAttendance streams attendance changes while a session runs. Over HTTP the edge
-    serves it as server-sent events by hand (one event per join or leave, then the totals).
+    """WatchAttendance streams attendance changes while a session runs. Over HTTP the edge's
+    server-sent-events marshaler writes one event per join or leave, then the totals.
     """
     ReconcileAttendance: _aio.UnaryUnaryMultiCallable[_attendance_pb2.ReconcileAttendanceRequest, _attendance_pb2.ReconcileAttendanceResponse]  # type: ignore[assignment]
     """ReconcileAttendance fills gaps left by missed webhooks from Zoom's participant report."""
@@ -182,7 +184,8 @@ class AttendanceServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_abc.Iterator[_attendance_pb2.ExportAttendanceResponse], _abc.AsyncIterator[_attendance_pb2.ExportAttendanceResponse]]:
         """ExportAttendance streams the attendance report as a file in chunks; the edge writes each
-        chunk's bytes raw, as response_body names it, with the first chunk's content type.
+        chunk's bytes raw, as response_body names it, with the first chunk's content type, and
+        the `content-disposition` initial metadata (the file name) as an HTTP header.
         """
 
     @_abc_1.abstractmethod
@@ -191,8 +194,8 @@ class AttendanceServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _attendance_pb2.WatchAttendanceRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_abc.Iterator[_attendance_pb2.WatchAttendanceResponse], _abc.AsyncIterator[_attendance_pb2.WatchAttendanceResponse]]:
-        """WatchAttendance streams attendance changes while a session runs. Over HTTP the edge
-        serves it as server-sent events by hand (one event per join or leave, then the totals).
+        """WatchAttendance streams attendance changes while a session runs. Over HTTP the edge's
+        server-sent-events marshaler writes one event per join or leave, then the totals.
         """
 
     @_abc_1.abstractmethod

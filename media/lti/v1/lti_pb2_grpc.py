@@ -125,6 +125,26 @@ class LtiServiceStub:
                 request_serializer=media_dot_lti_dot_v1_dot_lti__pb2.GetZoomCredentialsRequest.SerializeToString,
                 response_deserializer=media_dot_lti_dot_v1_dot_lti__pb2.GetZoomCredentialsResponse.FromString,
                 _registered_method=True)
+        self.CreateApiToken = channel.unary_unary(
+                '/media.lti.v1.LtiService/CreateApiToken',
+                request_serializer=media_dot_lti_dot_v1_dot_lti__pb2.CreateApiTokenRequest.SerializeToString,
+                response_deserializer=media_dot_lti_dot_v1_dot_lti__pb2.CreateApiTokenResponse.FromString,
+                _registered_method=True)
+        self.ListApiTokens = channel.unary_unary(
+                '/media.lti.v1.LtiService/ListApiTokens',
+                request_serializer=media_dot_lti_dot_v1_dot_lti__pb2.ListApiTokensRequest.SerializeToString,
+                response_deserializer=media_dot_lti_dot_v1_dot_lti__pb2.ListApiTokensResponse.FromString,
+                _registered_method=True)
+        self.RevokeApiToken = channel.unary_unary(
+                '/media.lti.v1.LtiService/RevokeApiToken',
+                request_serializer=media_dot_lti_dot_v1_dot_lti__pb2.RevokeApiTokenRequest.SerializeToString,
+                response_deserializer=media_dot_lti_dot_v1_dot_lti__pb2.RevokeApiTokenResponse.FromString,
+                _registered_method=True)
+        self.ResolveApiToken = channel.unary_unary(
+                '/media.lti.v1.LtiService/ResolveApiToken',
+                request_serializer=media_dot_lti_dot_v1_dot_lti__pb2.ResolveApiTokenRequest.SerializeToString,
+                response_deserializer=media_dot_lti_dot_v1_dot_lti__pb2.ResolveApiTokenResponse.FromString,
+                _registered_method=True)
 
 
 class LtiServiceServicer:
@@ -268,6 +288,37 @@ class LtiServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CreateApiToken(self, request, context):
+        """CreateApiToken makes a personal API token for the caller, scoped as the caller's session
+        (organization, course, roles), for clients that are not a browser (mediactl, scripts).
+        Only course staff and administrators may; the secret is in this response only.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListApiTokens(self, request, context):
+        """ListApiTokens lists the caller's own tokens that are not revoked, never their secrets.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RevokeApiToken(self, request, context):
+        """RevokeApiToken ends one of the caller's tokens for good; it is refused from then on.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ResolveApiToken(self, request, context):
+        """ResolveApiToken trades a token's secret for a short-lived session JWT of its owner and
+        scope; internal, for the edge only, and never exposed over HTTP.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_LtiServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -360,6 +411,26 @@ def add_LtiServiceServicer_to_server(servicer, server):
                     servicer.GetZoomCredentials,
                     request_deserializer=media_dot_lti_dot_v1_dot_lti__pb2.GetZoomCredentialsRequest.FromString,
                     response_serializer=media_dot_lti_dot_v1_dot_lti__pb2.GetZoomCredentialsResponse.SerializeToString,
+            ),
+            'CreateApiToken': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateApiToken,
+                    request_deserializer=media_dot_lti_dot_v1_dot_lti__pb2.CreateApiTokenRequest.FromString,
+                    response_serializer=media_dot_lti_dot_v1_dot_lti__pb2.CreateApiTokenResponse.SerializeToString,
+            ),
+            'ListApiTokens': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListApiTokens,
+                    request_deserializer=media_dot_lti_dot_v1_dot_lti__pb2.ListApiTokensRequest.FromString,
+                    response_serializer=media_dot_lti_dot_v1_dot_lti__pb2.ListApiTokensResponse.SerializeToString,
+            ),
+            'RevokeApiToken': grpc.unary_unary_rpc_method_handler(
+                    servicer.RevokeApiToken,
+                    request_deserializer=media_dot_lti_dot_v1_dot_lti__pb2.RevokeApiTokenRequest.FromString,
+                    response_serializer=media_dot_lti_dot_v1_dot_lti__pb2.RevokeApiTokenResponse.SerializeToString,
+            ),
+            'ResolveApiToken': grpc.unary_unary_rpc_method_handler(
+                    servicer.ResolveApiToken,
+                    request_deserializer=media_dot_lti_dot_v1_dot_lti__pb2.ResolveApiTokenRequest.FromString,
+                    response_serializer=media_dot_lti_dot_v1_dot_lti__pb2.ResolveApiTokenResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -849,6 +920,114 @@ class LtiService:
             '/media.lti.v1.LtiService/GetZoomCredentials',
             media_dot_lti_dot_v1_dot_lti__pb2.GetZoomCredentialsRequest.SerializeToString,
             media_dot_lti_dot_v1_dot_lti__pb2.GetZoomCredentialsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateApiToken(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/media.lti.v1.LtiService/CreateApiToken',
+            media_dot_lti_dot_v1_dot_lti__pb2.CreateApiTokenRequest.SerializeToString,
+            media_dot_lti_dot_v1_dot_lti__pb2.CreateApiTokenResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListApiTokens(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/media.lti.v1.LtiService/ListApiTokens',
+            media_dot_lti_dot_v1_dot_lti__pb2.ListApiTokensRequest.SerializeToString,
+            media_dot_lti_dot_v1_dot_lti__pb2.ListApiTokensResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RevokeApiToken(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/media.lti.v1.LtiService/RevokeApiToken',
+            media_dot_lti_dot_v1_dot_lti__pb2.RevokeApiTokenRequest.SerializeToString,
+            media_dot_lti_dot_v1_dot_lti__pb2.RevokeApiTokenResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ResolveApiToken(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/media.lti.v1.LtiService/ResolveApiToken',
+            media_dot_lti_dot_v1_dot_lti__pb2.ResolveApiTokenRequest.SerializeToString,
+            media_dot_lti_dot_v1_dot_lti__pb2.ResolveApiTokenResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -95,6 +95,19 @@ class LtiServiceStub:
     """GetZoomCredentials returns a registration's decrypted Zoom credentials; internal, for
     attendance_svc only, and never exposed over HTTP.
     """
+    CreateApiToken: _grpc.UnaryUnaryMultiCallable[_lti_pb2.CreateApiTokenRequest, _lti_pb2.CreateApiTokenResponse]
+    """CreateApiToken makes a personal API token for the caller, scoped as the caller's session
+    (organization, course, roles), for clients that are not a browser (mediactl, scripts).
+    Only course staff and administrators may; the secret is in this response only.
+    """
+    ListApiTokens: _grpc.UnaryUnaryMultiCallable[_lti_pb2.ListApiTokensRequest, _lti_pb2.ListApiTokensResponse]
+    """ListApiTokens lists the caller's own tokens that are not revoked, never their secrets."""
+    RevokeApiToken: _grpc.UnaryUnaryMultiCallable[_lti_pb2.RevokeApiTokenRequest, _lti_pb2.RevokeApiTokenResponse]
+    """RevokeApiToken ends one of the caller's tokens for good; it is refused from then on."""
+    ResolveApiToken: _grpc.UnaryUnaryMultiCallable[_lti_pb2.ResolveApiTokenRequest, _lti_pb2.ResolveApiTokenResponse]
+    """ResolveApiToken trades a token's secret for a short-lived session JWT of its owner and
+    scope; internal, for the edge only, and never exposed over HTTP.
+    """
 
 @_typing.type_check_only
 class LtiServiceAsyncStub(LtiServiceStub):
@@ -155,6 +168,19 @@ class LtiServiceAsyncStub(LtiServiceStub):
     GetZoomCredentials: _aio.UnaryUnaryMultiCallable[_lti_pb2.GetZoomCredentialsRequest, _lti_pb2.GetZoomCredentialsResponse]  # type: ignore[assignment]
     """GetZoomCredentials returns a registration's decrypted Zoom credentials; internal, for
     attendance_svc only, and never exposed over HTTP.
+    """
+    CreateApiToken: _aio.UnaryUnaryMultiCallable[_lti_pb2.CreateApiTokenRequest, _lti_pb2.CreateApiTokenResponse]  # type: ignore[assignment]
+    """CreateApiToken makes a personal API token for the caller, scoped as the caller's session
+    (organization, course, roles), for clients that are not a browser (mediactl, scripts).
+    Only course staff and administrators may; the secret is in this response only.
+    """
+    ListApiTokens: _aio.UnaryUnaryMultiCallable[_lti_pb2.ListApiTokensRequest, _lti_pb2.ListApiTokensResponse]  # type: ignore[assignment]
+    """ListApiTokens lists the caller's own tokens that are not revoked, never their secrets."""
+    RevokeApiToken: _aio.UnaryUnaryMultiCallable[_lti_pb2.RevokeApiTokenRequest, _lti_pb2.RevokeApiTokenResponse]  # type: ignore[assignment]
+    """RevokeApiToken ends one of the caller's tokens for good; it is refused from then on."""
+    ResolveApiToken: _aio.UnaryUnaryMultiCallable[_lti_pb2.ResolveApiTokenRequest, _lti_pb2.ResolveApiTokenResponse]  # type: ignore[assignment]
+    """ResolveApiToken trades a token's secret for a short-lived session JWT of its owner and
+    scope; internal, for the edge only, and never exposed over HTTP.
     """
 
 class LtiServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -321,6 +347,43 @@ class LtiServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_lti_pb2.GetZoomCredentialsResponse, _abc.Awaitable[_lti_pb2.GetZoomCredentialsResponse]]:
         """GetZoomCredentials returns a registration's decrypted Zoom credentials; internal, for
         attendance_svc only, and never exposed over HTTP.
+        """
+
+    @_abc_1.abstractmethod
+    def CreateApiToken(
+        self,
+        request: _lti_pb2.CreateApiTokenRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_lti_pb2.CreateApiTokenResponse, _abc.Awaitable[_lti_pb2.CreateApiTokenResponse]]:
+        """CreateApiToken makes a personal API token for the caller, scoped as the caller's session
+        (organization, course, roles), for clients that are not a browser (mediactl, scripts).
+        Only course staff and administrators may; the secret is in this response only.
+        """
+
+    @_abc_1.abstractmethod
+    def ListApiTokens(
+        self,
+        request: _lti_pb2.ListApiTokensRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_lti_pb2.ListApiTokensResponse, _abc.Awaitable[_lti_pb2.ListApiTokensResponse]]:
+        """ListApiTokens lists the caller's own tokens that are not revoked, never their secrets."""
+
+    @_abc_1.abstractmethod
+    def RevokeApiToken(
+        self,
+        request: _lti_pb2.RevokeApiTokenRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_lti_pb2.RevokeApiTokenResponse, _abc.Awaitable[_lti_pb2.RevokeApiTokenResponse]]:
+        """RevokeApiToken ends one of the caller's tokens for good; it is refused from then on."""
+
+    @_abc_1.abstractmethod
+    def ResolveApiToken(
+        self,
+        request: _lti_pb2.ResolveApiTokenRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_lti_pb2.ResolveApiTokenResponse, _abc.Awaitable[_lti_pb2.ResolveApiTokenResponse]]:
+        """ResolveApiToken trades a token's secret for a short-lived session JWT of its owner and
+        scope; internal, for the edge only, and never exposed over HTTP.
         """
 
 def add_LtiServiceServicer_to_server(servicer: LtiServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

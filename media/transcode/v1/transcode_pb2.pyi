@@ -426,23 +426,16 @@ class WatchTranscodeJobRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     JOB_ID_FIELD_NUMBER: _builtins.int
-    UPLOAD_ID_FIELD_NUMBER: _builtins.int
     job_id: _builtins.str
     """Identifier of the job."""
-    upload_id: _builtins.str
-    """Upload whose video's job to follow, for the server-sent events route only: the
-    edge resolves it to job_id (transcode_svc knows jobs, not uploads) and never
-    forwards it; a call that sets it without job_id is refused.
-    """
     def __init__(
         self,
         *,
         job_id: _builtins.str = ...,
-        upload_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["job_id", b"job_id", "upload_id", b"upload_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["job_id", b"job_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

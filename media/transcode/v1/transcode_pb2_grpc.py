@@ -91,9 +91,9 @@ class TranscodeServiceServicer:
 
     def WatchTranscodeJob(self, request, context):
         """WatchTranscodeJob streams a snapshot of the job on every change until it finishes.
-        Over HTTP it is newline-delimited JSON at .../transcode-jobs/{job_id}:watch, and
-        server-sent events at /api/v1/media/uploads/{upload_id}/events: there the edge
-        resolves the upload to its video's job (GetUpload, GetVideoTranscode) by hand.
+        Over HTTP it is newline-delimited JSON (or server-sent events on
+        `Accept: text/event-stream`) at .../transcode-jobs/{job_id}:watch; an upload's
+        progress is UploadService.WatchUpload, which follows the job through this RPC.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

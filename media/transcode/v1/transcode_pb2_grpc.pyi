@@ -49,9 +49,9 @@ class TranscodeServiceStub:
     """CancelTranscodeJob stops a queued or running job; finished jobs are returned unchanged."""
     WatchTranscodeJob: _grpc.UnaryStreamMultiCallable[_transcode_pb2.WatchTranscodeJobRequest, _transcode_pb2.WatchTranscodeJobResponse]
     """WatchTranscodeJob streams a snapshot of the job on every change until it finishes.
-    Over HTTP it is newline-delimited JSON at .../transcode-jobs/{job_id}:watch, and
-    server-sent events at /api/v1/media/uploads/{upload_id}/events: there the edge
-    resolves the upload to its video's job (GetUpload, GetVideoTranscode) by hand.
+    Over HTTP it is newline-delimited JSON (or server-sent events on
+    `Accept: text/event-stream`) at .../transcode-jobs/{job_id}:watch; an upload's
+    progress is UploadService.WatchUpload, which follows the job through this RPC.
     """
     GetVideoTranscode: _grpc.UnaryUnaryMultiCallable[_transcode_pb2.GetVideoTranscodeRequest, _transcode_pb2.GetVideoTranscodeResponse]
     """GetVideoTranscode returns the latest job and the playable renditions of a video.
@@ -74,9 +74,9 @@ class TranscodeServiceAsyncStub(TranscodeServiceStub):
     """CancelTranscodeJob stops a queued or running job; finished jobs are returned unchanged."""
     WatchTranscodeJob: _aio.UnaryStreamMultiCallable[_transcode_pb2.WatchTranscodeJobRequest, _transcode_pb2.WatchTranscodeJobResponse]  # type: ignore[assignment]
     """WatchTranscodeJob streams a snapshot of the job on every change until it finishes.
-    Over HTTP it is newline-delimited JSON at .../transcode-jobs/{job_id}:watch, and
-    server-sent events at /api/v1/media/uploads/{upload_id}/events: there the edge
-    resolves the upload to its video's job (GetUpload, GetVideoTranscode) by hand.
+    Over HTTP it is newline-delimited JSON (or server-sent events on
+    `Accept: text/event-stream`) at .../transcode-jobs/{job_id}:watch; an upload's
+    progress is UploadService.WatchUpload, which follows the job through this RPC.
     """
     GetVideoTranscode: _aio.UnaryUnaryMultiCallable[_transcode_pb2.GetVideoTranscodeRequest, _transcode_pb2.GetVideoTranscodeResponse]  # type: ignore[assignment]
     """GetVideoTranscode returns the latest job and the playable renditions of a video.
@@ -120,9 +120,9 @@ class TranscodeServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_abc.Iterator[_transcode_pb2.WatchTranscodeJobResponse], _abc.AsyncIterator[_transcode_pb2.WatchTranscodeJobResponse]]:
         """WatchTranscodeJob streams a snapshot of the job on every change until it finishes.
-        Over HTTP it is newline-delimited JSON at .../transcode-jobs/{job_id}:watch, and
-        server-sent events at /api/v1/media/uploads/{upload_id}/events: there the edge
-        resolves the upload to its video's job (GetUpload, GetVideoTranscode) by hand.
+        Over HTTP it is newline-delimited JSON (or server-sent events on
+        `Accept: text/event-stream`) at .../transcode-jobs/{job_id}:watch; an upload's
+        progress is UploadService.WatchUpload, which follows the job through this RPC.
         """
 
     @_abc_1.abstractmethod

@@ -693,6 +693,94 @@ class GetUploadRequest(_message.Message):
 Global___GetUploadRequest: _TypeAlias = GetUploadRequest  # noqa: Y015
 
 @_typing.final
+class WatchUploadRequest(_message.Message):
+    """WatchUploadRequest names the upload to follow."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    UPLOAD_ID_FIELD_NUMBER: _builtins.int
+    upload_id: _builtins.str
+    """Identifier of the upload."""
+    def __init__(
+        self,
+        *,
+        upload_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["upload_id", b"upload_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___WatchUploadRequest: _TypeAlias = WatchUploadRequest  # noqa: Y015
+
+@_typing.final
+class WatchUploadResponse(_message.Message):
+    """WatchUploadResponse is one event of an upload's progress."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    UPLOAD_FIELD_NUMBER: _builtins.int
+    PROGRESS_FIELD_NUMBER: _builtins.int
+    END_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def upload(self) -> Global___GetUploadResponse:
+        """The upload as GetUpload answers it, while its video has no transcode job yet."""
+
+    @_builtins.property
+    def progress(self) -> _transcode_pb2.WatchTranscodeJobResponse:
+        """A snapshot of the video's transcode job."""
+
+    @_builtins.property
+    def end(self) -> Global___WatchUploadEnd:
+        """The stream's last message: the upload reached a final status or its job finished."""
+
+    def __init__(
+        self,
+        *,
+        upload: Global___GetUploadResponse | None = ...,
+        progress: _transcode_pb2.WatchTranscodeJobResponse | None = ...,
+        end: Global___WatchUploadEnd | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["end", b"end", "event", b"event", "progress", b"progress", "upload", b"upload"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["end", b"end", "event", b"event", "progress", b"progress", "upload", b"upload"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType_event: _TypeAlias = _typing.Literal["upload", "progress", "end"]  # noqa: Y015
+    _WhichOneofArgType_event: _TypeAlias = _typing.Literal["event", b"event"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType_event) -> _WhichOneofReturnType_event | None: ...
+
+Global___WatchUploadResponse: _TypeAlias = WatchUploadResponse  # noqa: Y015
+
+@_typing.final
+class WatchUploadEnd(_message.Message):
+    """WatchUploadEnd says which upload, and which job if one ran, the stream followed."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    UPLOAD_ID_FIELD_NUMBER: _builtins.int
+    JOB_ID_FIELD_NUMBER: _builtins.int
+    upload_id: _builtins.str
+    """Identifier of the upload."""
+    job_id: _builtins.str
+    """Identifier of the transcode job that was followed; unset when the upload never got one."""
+    def __init__(
+        self,
+        *,
+        upload_id: _builtins.str = ...,
+        job_id: _builtins.str | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_job_id", b"_job_id", "job_id", b"job_id"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_job_id", b"_job_id", "job_id", b"job_id", "upload_id", b"upload_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__job_id: _TypeAlias = _typing.Literal["job_id"]  # noqa: Y015
+    _WhichOneofArgType__job_id: _TypeAlias = _typing.Literal["_job_id", b"_job_id"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__job_id) -> _WhichOneofReturnType__job_id | None: ...
+
+Global___WatchUploadEnd: _TypeAlias = WatchUploadEnd  # noqa: Y015
+
+@_typing.final
 class GetUploadResponse(_message.Message):
     """GetUploadResponse is an upload's status, for the uploader's progress bar."""
 

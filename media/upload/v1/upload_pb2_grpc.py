@@ -65,6 +65,11 @@ class UploadServiceStub:
                 request_serializer=media_dot_upload_dot_v1_dot_upload__pb2.GetUploadRequest.SerializeToString,
                 response_deserializer=media_dot_upload_dot_v1_dot_upload__pb2.GetUploadResponse.FromString,
                 _registered_method=True)
+        self.WatchUpload = channel.unary_stream(
+                '/media.upload.v1.UploadService/WatchUpload',
+                request_serializer=media_dot_upload_dot_v1_dot_upload__pb2.WatchUploadRequest.SerializeToString,
+                response_deserializer=media_dot_upload_dot_v1_dot_upload__pb2.WatchUploadResponse.FromString,
+                _registered_method=True)
         self.ListVideos = channel.unary_unary(
                 '/media.upload.v1.UploadService/ListVideos',
                 request_serializer=media_dot_upload_dot_v1_dot_upload__pb2.ListVideosRequest.SerializeToString,
@@ -133,6 +138,16 @@ class UploadServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def WatchUpload(self, request, context):
+        """WatchUpload follows an upload to the end of its transcoding: the upload while it has no
+        transcode job yet (re-read every few seconds), then each snapshot of its job from
+        transcode_svc's WatchTranscodeJob, then an end. Over HTTP the edge writes each message as
+        the server-sent event its oneof member names (upload, progress, end).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def ListVideos(self, request, context):
         """ListVideos lists the videos of a course the caller may see, newest first.
         """
@@ -193,6 +208,11 @@ def add_UploadServiceServicer_to_server(servicer, server):
                     servicer.GetUpload,
                     request_deserializer=media_dot_upload_dot_v1_dot_upload__pb2.GetUploadRequest.FromString,
                     response_serializer=media_dot_upload_dot_v1_dot_upload__pb2.GetUploadResponse.SerializeToString,
+            ),
+            'WatchUpload': grpc.unary_stream_rpc_method_handler(
+                    servicer.WatchUpload,
+                    request_deserializer=media_dot_upload_dot_v1_dot_upload__pb2.WatchUploadRequest.FromString,
+                    response_serializer=media_dot_upload_dot_v1_dot_upload__pb2.WatchUploadResponse.SerializeToString,
             ),
             'ListVideos': grpc.unary_unary_rpc_method_handler(
                     servicer.ListVideos,
@@ -378,6 +398,33 @@ class UploadService:
             '/media.upload.v1.UploadService/GetUpload',
             media_dot_upload_dot_v1_dot_upload__pb2.GetUploadRequest.SerializeToString,
             media_dot_upload_dot_v1_dot_upload__pb2.GetUploadResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WatchUpload(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/media.upload.v1.UploadService/WatchUpload',
+            media_dot_upload_dot_v1_dot_upload__pb2.WatchUploadRequest.SerializeToString,
+            media_dot_upload_dot_v1_dot_upload__pb2.WatchUploadResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -50,6 +50,12 @@ class UploadServiceStub:
     """AbortUpload cancels an unfinished upload and frees its stored parts."""
     GetUpload: _grpc.UnaryUnaryMultiCallable[_upload_pb2.GetUploadRequest, _upload_pb2.GetUploadResponse]
     """GetUpload reports an upload's status, including transcoding progress."""
+    WatchUpload: _grpc.UnaryStreamMultiCallable[_upload_pb2.WatchUploadRequest, _upload_pb2.WatchUploadResponse]
+    """WatchUpload follows an upload to the end of its transcoding: the upload while it has no
+    transcode job yet (re-read every few seconds), then each snapshot of its job from
+    transcode_svc's WatchTranscodeJob, then an end. Over HTTP the edge writes each message as
+    the server-sent event its oneof member names (upload, progress, end).
+    """
     ListVideos: _grpc.UnaryUnaryMultiCallable[_upload_pb2.ListVideosRequest, _upload_pb2.ListVideosResponse]
     """ListVideos lists the videos of a course the caller may see, newest first."""
     GetVideo: _grpc.UnaryUnaryMultiCallable[_upload_pb2.GetVideoRequest, _upload_pb2.GetVideoResponse]
@@ -76,6 +82,12 @@ class UploadServiceAsyncStub(UploadServiceStub):
     """AbortUpload cancels an unfinished upload and frees its stored parts."""
     GetUpload: _aio.UnaryUnaryMultiCallable[_upload_pb2.GetUploadRequest, _upload_pb2.GetUploadResponse]  # type: ignore[assignment]
     """GetUpload reports an upload's status, including transcoding progress."""
+    WatchUpload: _aio.UnaryStreamMultiCallable[_upload_pb2.WatchUploadRequest, _upload_pb2.WatchUploadResponse]  # type: ignore[assignment]
+    """WatchUpload follows an upload to the end of its transcoding: the upload while it has no
+    transcode job yet (re-read every few seconds), then each snapshot of its job from
+    transcode_svc's WatchTranscodeJob, then an end. Over HTTP the edge writes each message as
+    the server-sent event its oneof member names (upload, progress, end).
+    """
     ListVideos: _aio.UnaryUnaryMultiCallable[_upload_pb2.ListVideosRequest, _upload_pb2.ListVideosResponse]  # type: ignore[assignment]
     """ListVideos lists the videos of a course the caller may see, newest first."""
     GetVideo: _aio.UnaryUnaryMultiCallable[_upload_pb2.GetVideoRequest, _upload_pb2.GetVideoResponse]  # type: ignore[assignment]
@@ -135,6 +147,18 @@ class UploadServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_upload_pb2.GetUploadResponse, _abc.Awaitable[_upload_pb2.GetUploadResponse]]:
         """GetUpload reports an upload's status, including transcoding progress."""
+
+    @_abc_1.abstractmethod
+    def WatchUpload(
+        self,
+        request: _upload_pb2.WatchUploadRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_upload_pb2.WatchUploadResponse], _abc.AsyncIterator[_upload_pb2.WatchUploadResponse]]:
+        """WatchUpload follows an upload to the end of its transcoding: the upload while it has no
+        transcode job yet (re-read every few seconds), then each snapshot of its job from
+        transcode_svc's WatchTranscodeJob, then an end. Over HTTP the edge writes each message as
+        the server-sent event its oneof member names (upload, progress, end).
+        """
 
     @_abc_1.abstractmethod
     def ListVideos(

@@ -12,7 +12,7 @@ export class ApiError extends Error {
   }
 }
 
-function errorOf(status, body, fallback) {
+export function errorOf(status, body, fallback) {
   const error = (body && body.error) || {};
   const details = Array.isArray(error.details) ? error.details : [];
   const info = details.find((d) => d && d.reason);
