@@ -10,7 +10,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PROCFILE ?= Procfile
 
-.PHONY: help venv system-deps proto proto-check web run up test resilience lint py-fix bench lock clean distclean
+.PHONY: help venv system-deps proto proto-check web run up test screenshots resilience lint py-fix bench lock clean distclean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -52,6 +52,10 @@ up: system-deps venv ## infrastructure and migrations only, printing its environ
 
 test: system-deps venv proto-check web ## the test suite against real PostgreSQL, Redis, SeaweedFS and FFmpeg, with coverage
 	$(VENV)/bin/pytest --cov --cov-report=term-missing:skip-covered --cov-fail-under=80
+
+screenshots: system-deps venv web ## PNGs of every page at desktop and phone width into docs/screenshots/ (axe-core checks them too)
+	SCREENSHOTS_DIR=$(CURDIR)/docs/screenshots TEST_START_TIMEOUT_SECONDS=$${TEST_START_TIMEOUT_SECONDS:-180} \
+	  $(VENV)/bin/pytest -q -p no:cacheprovider tests/web/test_every_page.py
 
 resilience: system-deps venv ## a whole stack under supervisord, faults injected with traffic flowing; a table, non-zero on any loss
 	$(PY) -m resilience

@@ -19,6 +19,7 @@ BENCHMARKS = (
     "bench.transcode_job",
     "bench.playback",
     "bench.attendance",
+    "bench.pages",
 )
 """Run in this order; the gateway first."""
 

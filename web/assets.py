@@ -1,13 +1,16 @@
 """The built scripts and stylesheets (``make web`` → ``web/dist/``), served with content hashes.
 
-esbuild names every output ``<entry>-<hash>.<ext>`` and ``web/build.mjs`` writes
-``manifest.json`` (entry → file). Templates ask ``asset("tool.js")`` for the current URL,
+esbuild names every output ``<name>-<hash>.<ext>`` and ``web/build.mjs`` writes
+``manifest.json``: ``{"entries": {source → file}, "files": [every output]}``. The outputs
+include the chunks of code splitting (``player-<hash>.js`` with hls.js, ``upload-<hash>.js``
+with Uppy, shared ``chunk-<hash>.js``), which a page's script fetches itself with
+``import()`` only when it needs them. Templates ask ``asset("tool.js")`` for the current URL,
 so a deploy that changes a byte changes the URL: browsers and proxies may then keep each
 file for a year (``immutable``) and an upgrade never serves yesterday's script.
 
 Everything is read into memory at start, with a gzip copy made once: serving a file is a
-dictionary lookup, nothing blocks the event loop, and only files the manifest names exist
-(no path from a request ever reaches the file system).
+dictionary lookup, nothing blocks the event loop, and only files the manifest lists as
+esbuild's outputs exist (no path from a request ever reaches the file system).
 """
 
 from __future__ import annotations
@@ -51,12 +54,15 @@ class Assets:
         manifest = directory / "manifest.json"
         if not manifest.is_file():
             raise AssetsNotBuilt(f"{manifest} is missing: build the pages' scripts and styles with `make web`")
-        entries: dict[str, str] = json.loads(manifest.read_text(encoding="utf-8"))
-        files = {path.name: _static_file(path) for path in directory.iterdir() if path.name != "manifest.json"}
-        missing = sorted(name for name in entries.values() if name not in files)
+        built = json.loads(manifest.read_text(encoding="utf-8"))
+        if not isinstance(built, dict) or not {"entries", "files"} <= built.keys():
+            raise AssetsNotBuilt(f"{manifest} is from an older build: build again with `make web`")
+        entries: dict[str, str] = built["entries"]
+        outputs: list[str] = built["files"]
+        missing = sorted(name for name in {*outputs, *entries.values()} if not (directory / name).is_file())
         if missing:
             raise AssetsNotBuilt(f"{directory} lacks {', '.join(missing)}: build again with `make web`")
-        return cls(entries, files)
+        return cls(entries, {name: _static_file(directory / name) for name in outputs})
 
     @classmethod
     def empty(cls) -> Assets:
@@ -70,7 +76,7 @@ class Assets:
             raise AssetsNotBuilt(f"no built asset {entry!r}: build the pages with `make web`") from None
 
     def total_bytes(self, *entries: str) -> int:
-        """Bytes a page that loads ``entries`` downloads, uncompressed (for the benchmark and its budget)."""
+        """Bytes of the files built for ``entries`` alone, uncompressed (a page's chunks are not counted)."""
         return sum(len(self.files[self.entries[e]].body) for e in entries)
 
 

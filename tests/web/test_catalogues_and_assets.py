@@ -72,3 +72,36 @@ def test_gzip_is_sent_only_to_browsers_that_accept_it() -> None:
     assert not accepts_gzip("br")
     assert not accepts_gzip("gzip;q=0")
     assert not accepts_gzip(None)
+
+
+def test_the_uploader_and_the_player_are_chunks_of_their_own_that_the_launch_script_does_not_carry() -> None:
+    assets = Assets.load()
+    launch = assets.files[assets.entries["tool.js"]].body
+    player = assets.files[assets.entries["player.js"]].body
+    upload = assets.files[assets.entries["upload.js"]].body
+    assert b"hls.js config" in player, "hls.js is in the player's chunk"
+    assert b"uppy" in upload.lower(), "Uppy is in the uploader's chunk"
+    assert b"uppy" not in launch.lower() and b"hls.js config" not in launch
+    assert len(launch) < len(upload) < len(player), "the launch script is smaller than either chunk it may load later"
+    assert assets.entries["player.js"].removesuffix(".js") in launch.decode(), "fetched by import(), by name"
+
+
+def test_only_files_the_build_lists_as_its_outputs_are_served(tmp_path: Path) -> None:
+    (tmp_path / "tool-AAAA1111.js").write_text("import('./player-BBBB2222.js')")
+    (tmp_path / "player-BBBB2222.js").write_text("export const Player = 1;" * 40)
+    (tmp_path / "left-over-CCCC3333.js").write_text("an older build's file, or anything else put here")
+    manifest = {"entries": {"tool.js": "tool-AAAA1111.js"}, "files": ["player-BBBB2222.js", "tool-AAAA1111.js"]}
+    (tmp_path / "manifest.json").write_text(json.dumps(manifest))
+    assets = Assets.load(tmp_path)
+    assert set(assets.files) == {"tool-AAAA1111.js", "player-BBBB2222.js"}
+    assert (
+        assets.files["player-BBBB2222.js"].gzipped is not None
+        and assets.files["player-BBBB2222.js"].content_type == "text/javascript"
+    )
+
+    (tmp_path / "player-BBBB2222.js").unlink()
+    with pytest.raises(AssetsNotBuilt, match=r"player-BBBB2222\.js"):
+        Assets.load(tmp_path)
+    (tmp_path / "manifest.json").write_text(json.dumps({"tool.js": "tool-AAAA1111.js"}))
+    with pytest.raises(AssetsNotBuilt, match="older build"):
+        Assets.load(tmp_path)

@@ -2,7 +2,6 @@
 // published ready videos for learners. Everything goes through the public REST API; the
 // services refuse a learner's management calls whatever a page shows.
 import { formatDate, formatDuration } from "./lib/format.js";
-import { Player } from "./player.js";
 
 const PLAYABLE = new Set(["VIDEO_STATUS_TRANSCODING", "VIDEO_STATUS_READY"]);
 const IN_FLIGHT = new Set(["VIDEO_STATUS_UPLOADED", "VIDEO_STATUS_QUEUED", "VIDEO_STATUS_TRANSCODING"]);
@@ -24,7 +23,18 @@ export function mountLibrary(root, { api, t, locale, userId, courseId }) {
   const watching = new Set();
   const waiting = [];
   let nextPageToken = "";
-  const player = new Player(document.getElementById("player"), { api, t, locale });
+  // hls.js is a chunk of its own, fetched when a video is first opened (then kept).
+  let player = null;
+  const openPlayer = (video, opener) => {
+    player ??= import("./player.js").then(({ Player }) => new Player(document.getElementById("player"), { api, t, locale }));
+    return player.then(
+      (ready) => ready.open(video, opener),
+      () => {
+        player = null; // the next click tries again
+        say(t("error.network"));
+      },
+    );
+  };
 
   const say = (text) => {
     status.textContent = text;
@@ -152,7 +162,7 @@ export function mountLibrary(root, { api, t, locale, userId, courseId }) {
 
   function wire(card) {
     const play = card.node.querySelector(".play");
-    play.addEventListener("click", () => player.open(card.video, play));
+    play.addEventListener("click", () => openPlayer(card.video, play));
     if (!staff) return;
     const { node } = card;
     const actions = node.querySelector(".actions");

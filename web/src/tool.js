@@ -12,7 +12,6 @@ import { mountPicker } from "./picker.js";
 import { mountResource } from "./resource.js";
 import { mountTabs } from "./lib/tabs.js";
 import { mountLive } from "./live.js";
-import { mountUpload } from "./upload.js";
 
 const main = document.getElementById("tool");
 const data = readJson("lti-session");
@@ -55,13 +54,21 @@ async function start() {
     }
     const upload = document.getElementById("upload");
     if (upload) {
-      mountUpload(upload, {
-        api,
-        t,
-        userId: data.user_id,
-        courseId: data.course_id,
-        onVideo: (video) => library.dispatchEvent(new CustomEvent("library:video", { detail: video })),
-      });
+      // Only course staff get the upload area: Uppy is a chunk of its own, fetched for them
+      // alone and without holding up the rest of the page.
+      import("./upload.js").then(
+        ({ mountUpload }) =>
+          mountUpload(upload, {
+            api,
+            t,
+            userId: data.user_id,
+            courseId: data.course_id,
+            onVideo: (video) => library.dispatchEvent(new CustomEvent("library:video", { detail: video })),
+          }),
+        () => {
+          upload.querySelector("#upload-zone p").textContent = t("error.network");
+        },
+      );
     }
     const tokens = document.getElementById("api-tokens");
     if (tokens) mountApiTokens(tokens, { api, t, locale: usableLocale(data.locale) });

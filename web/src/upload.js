@@ -243,6 +243,7 @@ export function mountUpload(root, { api, t, userId, courseId, onVideo }) {
   });
 
   choose.addEventListener("click", () => input.click());
+  choose.disabled = false; // rendered disabled: usable once this (lazily loaded) script is wired
   input.addEventListener("change", () => {
     add(input.files);
     input.value = "";
