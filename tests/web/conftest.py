@@ -24,6 +24,7 @@ import json
 import time
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -175,6 +176,37 @@ async def course(web_stack: WebStack, small_video: bytes) -> AsyncIterator[Cours
             yield course
         finally:
             await platform.stop()
+
+
+@asynccontextmanager
+async def course_with_zoom(web_stack: WebStack) -> AsyncIterator[Course]:
+    """A new organization whose LMS registration holds Zoom credentials, so its staff can schedule live sessions.
+
+    Its ``ready_video`` holds only ``config_id`` (the registration), which scheduling names.
+    """
+    platform = await TestPlatform(web_stack.tool_url).start()
+    organization = f"org-{uuid.uuid4().hex[:8]}"
+    try:
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60)) as session:
+            secret = web_stack.stack.infra.settings.jwt_secret_key
+            api = Api(session, web_stack.stack.edge_url, secret)
+            admin = issue_session_token(
+                secret, user_id="admin", organization_id=organization, course_id=None, roles=[ADMINISTRATOR],
+                ttl_seconds=600,
+            )  # fmt: skip
+            body = platform.registration_body(
+                organization_id=organization, zoom_api_key="web-zoom-client", zoom_api_secret="web-zoom-secret"
+            )
+            async with session.post(
+                f"{api.base_url}/api/v1/lti/config", json=body, headers={"Authorization": f"Bearer {admin}"}
+            ) as reply:
+                assert reply.status == 200, await reply.text()
+                config_id = (await reply.json())["config"]["config_id"]
+            course = Course(platform, organization, api, secret, f"instructor-{uuid.uuid4().hex[:6]}", {})
+            course.ready_video = {"config_id": config_id}
+            yield course
+    finally:
+        await platform.stop()
 
 
 async def upload_ready(course: Course, body: bytes, filename: str) -> dict[str, Any]:

@@ -22,7 +22,7 @@ from playwright.async_api import Frame, Page, ViewportSize, expect
 
 from service_kit.auth import ADMINISTRATOR, issue_session_token
 from tests.lti.platform import INSTRUCTOR_ROLE, LEARNER_ROLE, TestPlatform
-from tests.web.conftest import Course, WebStack, open_tool
+from tests.web.conftest import Course, WebStack, course_with_zoom, open_tool
 
 READY_TIMEOUT_MS = 120_000
 PLAYED_HALF_A_SECOND = """v => new Promise((done) => {
@@ -115,6 +115,32 @@ async def _player_open(visit: Visit) -> Frame:
     return frame
 
 
+async def _live_sessions_as_instructor(visit: Visit) -> Frame:
+    """The Live sessions tab of a course whose registration holds Zoom credentials, one session scheduled."""
+    course = await visit.cleanup.enter_async_context(course_with_zoom(visit.stack))
+    frame = await open_tool(visit.page, course, user=course.instructor_id, roles=[INSTRUCTOR_ROLE])
+    await frame.get_by_role("tab", name="Live sessions").click()
+    await expect(frame.locator("#live-loading")).to_be_hidden()
+    form = frame.locator("#live-schedule")
+    await form.get_by_label("Topic").fill("Office hours: week 4")
+    await form.get_by_label("Starts").fill("2030-03-04T09:30")
+    await form.get_by_label("Duration (minutes)").fill("60")
+    await form.get_by_role("button", name="Schedule on Zoom").click()
+    await expect(frame.locator("#live-status")).to_contain_text("“Office hours: week 4” is scheduled for")
+    return frame
+
+
+async def _api_tokens(visit: Visit) -> Frame:
+    """The API tokens section with a token just made: its secret shown once, ready to copy."""
+    frame = await _library_as_instructor(visit)
+    form = frame.locator("#token-form")
+    await form.get_by_label("Token name").fill("Lecture-capture PC")
+    await form.get_by_role("button", name="Create token").click()
+    await expect(frame.locator("#token-created")).to_be_visible()
+    await frame.locator("#api-tokens").scroll_into_view_if_needed()
+    return frame
+
+
 async def _framed(visit: Visit, url: str) -> Frame:
     """The LMS page at ``url`` and the tool's frame in it, once its launch has landed."""
     await visit.page.goto(url)
@@ -190,6 +216,10 @@ SCENARIOS: tuple[Scenario, ...] = (
     Scenario("upload-finished", "a clip uploaded from the page, its progress at 100", _upload_finished),
     Scenario("player", "the player open on a ready video", _player_open),
     Scenario("library-learner", "a learner's library: published videos only", _library_as_learner),
+    Scenario(
+        "live-sessions", "the Live sessions tab: schedule on Zoom, start and join links", _live_sessions_as_instructor
+    ),
+    Scenario("api-tokens", "an instructor's personal API tokens, a new one shown once", _api_tokens),
     Scenario("deep-linking-picker", "the picker an LMS opens to place a video or live session", _deep_linking_picker),
     Scenario("placed-video", "a video placed in the course by deep linking, opened by a learner", _placed_video),
     Scenario("registered", "the page LTI Dynamic Registration ends on", _registered),

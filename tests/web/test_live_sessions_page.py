@@ -17,13 +17,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import pytest
 from playwright.async_api import Browser, BrowserContext, Frame, Page, expect
 
-from service_kit.auth import ADMINISTRATOR, issue_session_token
-from tests.lti.platform import TestPlatform
-from tests.upload.conftest import Api
 from tests.web.conftest import (
     BLOCK_STORAGE,
     INSTRUCTOR_ROLE,
@@ -31,6 +27,7 @@ from tests.web.conftest import (
     STEP_SECONDS,
     Course,
     WebStack,
+    course_with_zoom,
     open_tool,
     session_token_of,
 )
@@ -42,29 +39,8 @@ TIME_ZONE = "Asia/Kolkata"
 @pytest.fixture(scope="module")
 async def live_course(web_stack: WebStack) -> AsyncIterator[Course]:
     """A course whose LTI registration holds Zoom credentials (the account is ZOOM_ACCOUNT_ID)."""
-    platform = await TestPlatform(web_stack.tool_url).start()
-    organization = f"org-{uuid.uuid4().hex[:8]}"
-    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60)) as session:
-        secret = web_stack.stack.infra.settings.jwt_secret_key
-        api = Api(session, web_stack.stack.edge_url, secret)
-        admin = issue_session_token(
-            secret, user_id="admin", organization_id=organization, course_id=None, roles=[ADMINISTRATOR],
-            ttl_seconds=600,
-        )  # fmt: skip
-        body = platform.registration_body(
-            organization_id=organization, zoom_api_key="web-zoom-client", zoom_api_secret="web-zoom-secret"
-        )
-        async with session.post(
-            f"{api.base_url}/api/v1/lti/config", json=body, headers={"Authorization": f"Bearer {admin}"}
-        ) as reply:
-            assert reply.status == 200, await reply.text()
-            config_id = (await reply.json())["config"]["config_id"]
-        course = Course(platform, organization, api, secret, f"instructor-{uuid.uuid4().hex[:6]}", {})
-        course.ready_video = {"config_id": config_id}
-        try:
-            yield course
-        finally:
-            await platform.stop()
+    async with course_with_zoom(web_stack) as course:
+        yield course
 
 
 @pytest.fixture
