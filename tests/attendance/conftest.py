@@ -10,8 +10,6 @@ Each test gets a fresh organization, LTI registration and course.
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import json
 import time
 import uuid
@@ -27,8 +25,9 @@ from devstack import free_port
 from devstack.zoom_standin import ZoomStandIn, sign
 from service_kit.auth import ADMINISTRATOR, INSTRUCTOR, LEARNER, issue_session_token
 from tests.support.processes import START_TIMEOUT_SECONDS, Infra, Process, spawn, wait_for_grpc_health, wait_for_http
+from tests.support.settings import LTI_ENCRYPTION_KEY
 
-ENCRYPTION_KEY = base64.urlsafe_b64encode(hashlib.sha256(b"attendance tests: key").digest()).decode().rstrip("=")
+ENCRYPTION_KEY = LTI_ENCRYPTION_KEY
 
 
 def _deadline() -> float:

@@ -23,8 +23,9 @@ from devstack import free_port
 from service_kit.auth import ADMINISTRATOR, issue_session_token
 from tests.lti.platform import INSTRUCTOR_ROLE, LEARNER_ROLE, TestPlatform, form_action, hidden_fields
 from tests.support.processes import Infra, Process, spawn, wait_for_grpc_health, wait_for_http
+from tests.support.settings import LTI_ENCRYPTION_KEY
 
-ENCRYPTION_KEY = base64.urlsafe_b64encode(hashlib.sha256(b"lti tests: current key").digest()).decode().rstrip("=")
+ENCRYPTION_KEY = LTI_ENCRYPTION_KEY
 OLD_ENCRYPTION_KEY = base64.urlsafe_b64encode(hashlib.sha256(b"lti tests: old key").digest()).decode().rstrip("=")
 """Fixed test keys: the test database outlives a run, and so do the tool keys sealed under them."""
 MESSAGE_HINT = "message-hint-7"

@@ -10,8 +10,6 @@ session can be scheduled. Its ports are its own, so it runs beside the default s
 
 from __future__ import annotations
 
-import base64
-import hashlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -22,8 +20,9 @@ from devstack.zoom_standin import ZoomStandIn
 from service_kit.settings import SERVICE_NAMES, load_settings
 from tests.conftest import NO_DOTENV
 from tests.support.processes import Infra, Stack, start_stack
+from tests.support.settings import LTI_ENCRYPTION_KEY
 
-ENCRYPTION_KEY = base64.urlsafe_b64encode(hashlib.sha256(b"security tests: key").digest()).decode().rstrip("=")
+ENCRYPTION_KEY = LTI_ENCRYPTION_KEY
 
 
 @dataclass(frozen=True)

@@ -11,8 +11,6 @@ stack sets it, since the seed's registration body names no Zoom account.
 
 from __future__ import annotations
 
-import base64
-import hashlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field, replace
 
@@ -24,9 +22,10 @@ from service_kit.settings import SERVICE_NAMES, load_settings
 from tests.conftest import NO_DOTENV
 from tests.lti.platform import TestPlatform
 from tests.support.processes import Infra, Process, Stack, spawn, start_stack
+from tests.support.settings import LTI_ENCRYPTION_KEY
 from tests.transcode.conftest import TEST_TRANSCODE_ENV
 
-ENCRYPTION_KEY = base64.urlsafe_b64encode(hashlib.sha256(b"seed tests: key").digest()).decode().rstrip("=")
+ENCRYPTION_KEY = LTI_ENCRYPTION_KEY
 ZOOM_ACCOUNT = "seed-zoom-account"
 
 

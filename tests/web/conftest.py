@@ -18,8 +18,6 @@ Playwright never downloads a browser here: it starts ``/usr/bin/chromium``
 from __future__ import annotations
 
 import asyncio
-import base64
-import hashlib
 import json
 import time
 import uuid
@@ -40,6 +38,7 @@ from tests.conftest import NO_DOTENV
 from tests.lti.platform import INSTRUCTOR_ROLE, LEARNER_ROLE, TestPlatform
 from tests.support.callers import Caller
 from tests.support.processes import Infra, Stack, spawn, start_stack
+from tests.support.settings import LTI_ENCRYPTION_KEY
 from tests.transcode.conftest import TEST_TRANSCODE_ENV
 from tests.upload.conftest import (  # noqa: F401 - fixtures reused here
     SMALL_PART,
@@ -60,7 +59,7 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-ENCRYPTION_KEY = base64.urlsafe_b64encode(hashlib.sha256(b"web tests: key").digest()).decode().rstrip("=")
+ENCRYPTION_KEY = LTI_ENCRYPTION_KEY
 BLOCK_STORAGE = """
 for (const name of ["localStorage", "sessionStorage", "indexedDB"]) {
   Object.defineProperty(window, name, {
