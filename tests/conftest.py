@@ -13,6 +13,7 @@ import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from devstack import free_port
@@ -25,6 +26,16 @@ from service_kit.settings.rate_limits import VARIABLES as RATE_LIMIT_VARIABLES
 from tests.support.processes import Infra, Stack, start_stack
 
 NO_DOTENV = Path("/nonexistent/.env")
+
+
+def forget_tool_keys(database_url: str) -> None:
+    """Drop the tool signing keys an earlier run left in the (long-lived) test database.
+
+    They are sealed with whatever LTI encryption key that run used; a run with another
+    key could not open them. lti_svc makes a new key on first use.
+    """
+    with psycopg.connect(database_url.replace("postgresql+psycopg://", "postgresql://")) as connection:
+        connection.execute("DELETE FROM lti.tool_keys")
 
 
 @pytest.fixture(scope="session")
@@ -66,6 +77,7 @@ def infra(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Infra]:
             env[f"{name.upper()}_WORKER_METRICS_PORT"] = "0"
         settings: Settings = load_settings(env, dotenv_path=NO_DOTENV)
         upgrade(list(SERVICE_NAMES), settings.database_url)
+        forget_tool_keys(settings.database_url)
         yield Infra(env=env, settings=settings, state_dir=state)
     finally:
         seaweed.stop()
