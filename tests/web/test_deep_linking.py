@@ -22,8 +22,15 @@ from playwright.async_api import BrowserContext, Frame, Page, expect
 
 from service_kit.auth import ADMINISTRATOR, issue_session_token
 from tests.lti.platform import TestPlatform
-from tests.upload.conftest import Api
-from tests.web.conftest import INSTRUCTOR_ROLE, LEARNER_ROLE, Course, WebStack, open_tool, upload_ready
+from tests.web.conftest import (
+    INSTRUCTOR_ROLE,
+    LEARNER_ROLE,
+    Course,
+    WebStack,
+    course_with_zoom,
+    open_tool,
+    upload_ready,
+)
 
 DL = "https://purl.imsglobal.org/spec/lti-dl/claim/"
 C = "https://purl.imsglobal.org/spec/lti/claim/"
@@ -33,26 +40,10 @@ DEEP_LINKING = "LtiDeepLinkingRequest"
 @pytest.fixture(scope="module")
 async def linking_course(web_stack: WebStack, small_video: bytes) -> AsyncIterator[Course]:
     """A course of its own, whose registration holds Zoom credentials, with one ready, published video."""
-    platform = await TestPlatform(web_stack.tool_url).start()
-    organization = f"org-{uuid.uuid4().hex[:8]}"
-    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60)) as session:
-        secret = web_stack.stack.infra.settings.jwt_secret_key
-        api = Api(session, web_stack.stack.edge_url, secret)
-        admin = issue_session_token(
-            secret, user_id="admin", organization_id=organization, course_id=None, roles=[ADMINISTRATOR],
-            ttl_seconds=600,
-        )  # fmt: skip
-        body = platform.registration_body(
-            organization_id=organization, zoom_api_key="dl-zoom-client", zoom_api_secret="dl-zoom-secret"
-        )
-        async with session.post(
-            f"{api.base_url}/api/v1/lti/config", json=body, headers={"Authorization": f"Bearer {admin}"}
-        ) as reply:
-            assert reply.status == 200, await reply.text()
-            config_id = (await reply.json())["config"]["config_id"]
-        course = Course(platform, organization, api, secret, f"instructor-{uuid.uuid4().hex[:6]}", {})
+    async with course_with_zoom(web_stack) as course:
+        config_id = course.ready_video["config_id"]
         video = await upload_ready(course, small_video, "limits_and_continuity.mp4")
-        published = await api.call(
+        published = await course.api.call(
             "PATCH",
             f"/api/v1/media/videos/{video['video_id']}?update_mask=published",
             course.instructor,
@@ -60,10 +51,7 @@ async def linking_course(web_stack: WebStack, small_video: bytes) -> AsyncIterat
         )
         assert published.status == 200, published.body
         course.ready_video = {**published.body["video"], "config_id": config_id}
-        try:
-            yield course
-        finally:
-            await platform.stop()
+        yield course
 
 
 async def schedule(course: Course, name: str, *, starts_in: timedelta) -> dict[str, Any]:

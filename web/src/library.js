@@ -1,6 +1,7 @@
 // The course's library: every video for course staff (with rename, publish and delete),
 // published ready videos for learners. Everything goes through the public REST API; the
 // services refuse a learner's management calls whatever a page shows.
+import { busy, confirmAction } from "./lib/confirm.js";
 import { formatDate, formatDuration } from "./lib/format.js";
 
 const PLAYABLE = new Set(["VIDEO_STATUS_TRANSCODING", "VIDEO_STATUS_READY"]);
@@ -140,17 +141,6 @@ export function mountLibrary(root, { api, t, locale, userId, courseId }) {
     element.hidden = !text;
   }
 
-  async function busy(button, work) {
-    button.disabled = true;
-    button.setAttribute("aria-busy", "true");
-    try {
-      await work();
-    } finally {
-      button.disabled = false;
-      button.removeAttribute("aria-busy");
-    }
-  }
-
   async function update(card, fields, mask) {
     const reply = await api.call("PATCH", `/api/v1/media/videos/${encodeURIComponent(card.video.video_id)}`, {
       query: { update_mask: mask },
@@ -217,35 +207,21 @@ export function mountLibrary(root, { api, t, locale, userId, courseId }) {
   }
 
   function confirmDelete(card) {
-    const opener = card.node.querySelector(".delete");
-    dialog.querySelector("h3").textContent = t("confirm.delete_title", { title: card.video.title });
-    const problem = dialog.querySelector(".error-text");
-    problem.hidden = true;
-    const confirm = dialog.querySelector(".confirm");
-    const keep = dialog.querySelector(".keep");
-    const close = () => {
-      confirm.onclick = null;
-      dialog.close();
-      if (cards.has(card.video.video_id)) opener.focus();
-    };
-    keep.onclick = close;
-    confirm.onclick = () =>
-      busy(confirm, async () => {
-        try {
-          await api.call("DELETE", `/api/v1/media/videos/${encodeURIComponent(card.video.video_id)}`);
-          close();
-          card.node.remove();
-          cards.delete(card.video.video_id);
-          say(t("done.deleted", { title: card.video.title }));
-          showEmptyState();
-          root.querySelector("h2").focus();
-        } catch (error) {
-          problem.textContent = t("error.delete", { message: words(error) });
-          problem.hidden = false;
-        }
-      });
-    dialog.showModal();
-    keep.focus();
+    const id = card.video.video_id;
+    confirmAction(dialog, {
+      title: t("confirm.delete_title", { title: card.video.title }),
+      opener: card.node.querySelector(".delete"),
+      stillThere: () => cards.has(id),
+      act: () => api.call("DELETE", `/api/v1/media/videos/${encodeURIComponent(id)}`),
+      done: () => {
+        card.node.remove();
+        cards.delete(id);
+        say(t("done.deleted", { title: card.video.title }));
+        showEmptyState();
+        root.querySelector("h2").focus();
+      },
+      failure: (error) => t("error.delete", { message: words(error) }),
+    });
   }
 
   // ---- live progress of videos still being prepared ------------------------------------------

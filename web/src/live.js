@@ -6,6 +6,7 @@
 // Zoom once, so attendance matches them exactly). The services refuse a learner's staff calls
 // whatever this page shows. Nothing loads until the panel is first shown.
 import { formatDate, formatDuration } from "./lib/format.js";
+import { busy, confirmAction } from "./lib/confirm.js";
 import { downloadFile } from "./lib/download.js";
 
 const SCHEDULED = "LIVE_SESSION_STATUS_SCHEDULED";
@@ -151,17 +152,6 @@ export function mountLive(root, { api, t, locale, courseId, configId }) {
     const element = card.node.querySelector(".session-error");
     element.textContent = text;
     element.hidden = !text;
-  }
-
-  async function busy(button, work) {
-    button.disabled = true;
-    button.setAttribute("aria-busy", "true");
-    try {
-      await work();
-    } finally {
-      button.disabled = false;
-      button.removeAttribute("aria-busy");
-    }
   }
 
   function wire(card) {
@@ -409,36 +399,22 @@ export function mountLive(root, { api, t, locale, courseId, configId }) {
   // ---- staff: cancel ---------------------------------------------------------------------------
 
   function confirmCancel(card) {
-    const opener = card.node.querySelector(".cancel-session");
-    dialog.querySelector("h3").textContent = t("live.confirm_cancel_title", { title: card.session.session_name });
-    const problem = dialog.querySelector(".error-text");
-    problem.hidden = true;
-    const confirm = dialog.querySelector(".confirm");
-    const keep = dialog.querySelector(".keep");
-    const close = () => {
-      confirm.onclick = null;
-      dialog.close();
-      if (cards.has(card.session.session_id)) opener.focus();
-    };
-    keep.onclick = close;
-    confirm.onclick = () =>
-      busy(confirm, async () => {
-        try {
-          await api.call("DELETE", path(card.session));
-          close();
-          if (card.stream) card.stream.abort();
-          card.node.remove();
-          cards.delete(card.session.session_id);
-          say(t("live.done_cancelled", { title: card.session.session_name }));
-          arrange();
-          root.querySelector("h2").focus();
-        } catch (error) {
-          problem.textContent = t("live.error_cancel", { message: words(error) });
-          problem.hidden = false;
-        }
-      });
-    dialog.showModal();
-    keep.focus();
+    const id = card.session.session_id;
+    confirmAction(dialog, {
+      title: t("live.confirm_cancel_title", { title: card.session.session_name }),
+      opener: card.node.querySelector(".cancel-session"),
+      stillThere: () => cards.has(id),
+      act: () => api.call("DELETE", path(card.session)),
+      done: () => {
+        if (card.stream) card.stream.abort();
+        card.node.remove();
+        cards.delete(id);
+        say(t("live.done_cancelled", { title: card.session.session_name }));
+        arrange();
+        root.querySelector("h2").focus();
+      },
+      failure: (error) => t("live.error_cancel", { message: words(error) }),
+    });
   }
 
   // ---- staff: schedule -------------------------------------------------------------------------
