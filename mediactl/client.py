@@ -39,6 +39,9 @@ class Refused(Exception):
         self.message = message
 
     def line(self) -> str:
+        """One line: the status, the server's words, and what to do (unless the server already said, naming us)."""
+        if "mediactl" in self.message:
+            return f"Refused by the server (HTTP {self.status}): {self.message.rstrip('.')}."
         advice = ADVICE.get(self.status) or (
             "The service has a problem: try again later." if self.status >= 500 else "Check the command's arguments."
         )
