@@ -114,8 +114,10 @@ async def test_an_instructor_picks_a_ready_video_the_lms_verifies_the_response_a
     await frame.get_by_role("button", name="Add to the course").click()
     await expect(frame.locator("#picker-error")).to_have_text("Choose a video or a live session first.")
 
-    await frame.get_by_role("radio", name=video["title"]).check()
     title = card.get_by_role("textbox", name=f"Title in the course ({video['title']})")
+    await expect(title).to_be_hidden()  # asked for only once the card is chosen
+    await frame.get_by_role("radio", name=video["title"]).check()
+    await expect(title).to_be_visible()
     await expect(title).to_have_value(video["title"])
     await title.fill("Week 2: limits and continuity")
     before = len(course.platform.received.deep_link_responses)
