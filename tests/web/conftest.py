@@ -22,7 +22,7 @@ import json
 import time
 import uuid
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import ExitStack, asynccontextmanager
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -115,6 +115,31 @@ class WebStack:
 @pytest.fixture(scope="package")
 async def web_stack(infra: Infra) -> AsyncIterator[WebStack]:
     zoom = await ZoomStandIn(webhook_secret=infra.settings.zoom_webhook_secret).start()
+    try:
+        with ExitStack() as exits:
+            for attempt in range(1, START_ATTEMPTS + 1):
+                web_infra, tool_url = _web_infra(infra, zoom)
+                try:
+                    stack = exits.enter_context(start_stack(web_infra))
+                    break
+                except RuntimeError as error:
+                    # A port free_port() chose was taken before the process bound it: choose again.
+                    if "Address already in use" not in str(error) or attempt == START_ATTEMPTS:
+                        raise
+            worker = spawn("transcode-worker-web", "transcode_svc.worker", web_infra)
+            try:
+                yield WebStack(stack, tool_url, zoom)
+            finally:
+                worker.stop()
+    finally:
+        await zoom.stop()
+
+
+START_ATTEMPTS = 3
+
+
+def _web_infra(infra: Infra, zoom: ZoomStandIn) -> tuple[Infra, str]:
+    """The web stack's settings on freshly chosen ports, and the tool's public URL."""
     edge_port = free_port()
     tool_url = f"http://localhost:{edge_port}"
     env = {
@@ -139,16 +164,7 @@ async def web_stack(infra: Infra) -> AsyncIterator[WebStack]:
     zoom.webhook_url = f"http://127.0.0.1:{edge_port}/api/v1/webhooks/zoom"
     state = infra.state_dir / "web"
     state.mkdir(exist_ok=True)
-    web_infra = replace(infra, env=env, settings=load_settings(env, dotenv_path=NO_DOTENV), state_dir=state)
-    try:
-        with start_stack(web_infra) as stack:
-            worker = spawn("transcode-worker-web", "transcode_svc.worker", web_infra)
-            try:
-                yield WebStack(stack, tool_url, zoom)
-            finally:
-                worker.stop()
-    finally:
-        await zoom.stop()
+    return replace(infra, env=env, settings=load_settings(env, dotenv_path=NO_DOTENV), state_dir=state), tool_url
 
 
 @pytest.fixture(scope="package")
