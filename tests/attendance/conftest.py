@@ -24,14 +24,17 @@ import pytest
 from devstack import free_port
 from devstack.zoom_standin import ZoomStandIn, sign
 from service_kit.auth import ADMINISTRATOR, INSTRUCTOR, LEARNER, issue_session_token
-from tests.support.processes import START_TIMEOUT_SECONDS, Infra, Process, spawn, wait_for_grpc_health, wait_for_http
+from tests.support.processes import (
+    Infra,
+    Process,
+    spawn,
+    start_deadline,
+    wait_for_grpc_health,
+    wait_for_http,
+)
 from tests.support.settings import LTI_ENCRYPTION_KEY
 
 ENCRYPTION_KEY = LTI_ENCRYPTION_KEY
-
-
-def _deadline() -> float:
-    return time.monotonic() + START_TIMEOUT_SECONDS
 
 
 @dataclass
@@ -56,7 +59,7 @@ class AttendanceStack:
     def start_attendance(self) -> None:
         process = spawn("attendance_svc-attendance", "attendance_svc", self.infra, self.env)
         self.processes["attendance"] = process
-        wait_for_grpc_health(process, self.attendance_address, _deadline())
+        wait_for_grpc_health(process, self.attendance_address, start_deadline())
 
     def stop_attendance(self) -> int:
         return self.processes["attendance"].stop()
@@ -87,11 +90,11 @@ async def attendance_stack(infra: Infra) -> AsyncIterator[AttendanceStack]:
     try:
         lti = spawn("lti_svc-attendance", "lti_svc", infra, env)
         stack.processes["lti"] = lti
-        wait_for_grpc_health(lti, f"127.0.0.1:{lti_port}", _deadline())
+        wait_for_grpc_health(lti, f"127.0.0.1:{lti_port}", start_deadline())
         stack.start_attendance()
         edge = spawn("edge-attendance", "edge", infra, env)
         stack.processes["edge"] = edge
-        wait_for_http(edge, f"{edge_url}/openapi.json", _deadline())
+        wait_for_http(edge, f"{edge_url}/openapi.json", start_deadline())
         yield stack
     finally:
         for process in reversed(list(stack.processes.values())):

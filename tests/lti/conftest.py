@@ -22,7 +22,7 @@ import pytest
 from devstack import free_port
 from service_kit.auth import ADMINISTRATOR, issue_session_token
 from tests.lti.platform import INSTRUCTOR_ROLE, LEARNER_ROLE, TestPlatform, form_action, hidden_fields
-from tests.support.processes import Infra, Process, spawn, wait_for_grpc_health, wait_for_http
+from tests.support.processes import Infra, Process, spawn, start_deadline, wait_for_grpc_health, wait_for_http
 from tests.support.settings import LTI_ENCRYPTION_KEY
 
 ENCRYPTION_KEY = LTI_ENCRYPTION_KEY
@@ -60,20 +60,14 @@ def lti_stack(infra: Infra) -> Iterator[LtiStack]:
     try:
         lti = spawn("lti_svc-lti", "lti_svc", infra, env)
         stack.processes.append(lti)
-        wait_for_grpc_health(lti, stack.lti_address, deadline=_deadline())
+        wait_for_grpc_health(lti, stack.lti_address, deadline=start_deadline())
         edge = spawn("edge-lti", "edge", infra, env)
         stack.processes.append(edge)
-        wait_for_http(edge, f"{stack.edge_url}/.well-known/jwks.json", deadline=_deadline())
+        wait_for_http(edge, f"{stack.edge_url}/.well-known/jwks.json", deadline=start_deadline())
         yield stack
     finally:
         for process in reversed(stack.processes):
             process.stop()
-
-
-def _deadline() -> float:
-    import time
-
-    return time.monotonic() + 60
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,11 @@ START_TIMEOUT_SECONDS = float(os.environ.get("TEST_START_TIMEOUT_SECONDS", "60")
 """How long the processes may take to start; raise it (TEST_START_TIMEOUT_SECONDS) on a loaded machine."""
 
 
+def start_deadline() -> float:
+    """The monotonic time by which processes started now must answer (:data:`START_TIMEOUT_SECONDS`)."""
+    return time.monotonic() + START_TIMEOUT_SECONDS
+
+
 @dataclass(frozen=True)
 class Infra:
     """Settings and environment over the real PostgreSQL, Redis and SeaweedFS of this run."""

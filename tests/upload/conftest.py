@@ -22,7 +22,14 @@ from devstack import free_port
 from service_kit.auth import INSTRUCTOR
 from service_kit.object_store import s3_client
 from tests.support.callers import Caller, learner_of, mint_caller
-from tests.support.processes import START_TIMEOUT_SECONDS, Infra, Stack, spawn, wait_for_grpc_health, wait_for_http
+from tests.support.processes import (
+    Infra,
+    Stack,
+    spawn,
+    start_deadline,
+    wait_for_grpc_health,
+    wait_for_http,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -157,21 +164,15 @@ def small_parts_edge(stack: Stack) -> Iterator[str]:
     upload = spawn("upload-small-parts", "upload_svc", infra, upload_env)
     edge = None
     try:
-        wait_for_grpc_health(upload, f"127.0.0.1:{port}", deadline=_deadline())
+        wait_for_grpc_health(upload, f"127.0.0.1:{port}", deadline=start_deadline())
         edge = spawn("edge-small-parts", "edge", infra, {**upload_env, "EDGE_PORT": str(edge_port)})
         url = f"http://127.0.0.1:{edge_port}"
-        wait_for_http(edge, f"{url}/health", deadline=_deadline())
+        wait_for_http(edge, f"{url}/health", deadline=start_deadline())
         yield url
     finally:
         if edge is not None:
             edge.stop()
         upload.stop()
-
-
-def _deadline() -> float:
-    import time
-
-    return time.monotonic() + START_TIMEOUT_SECONDS
 
 
 @pytest.fixture
