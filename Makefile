@@ -51,7 +51,7 @@ up: system-deps venv ## infrastructure and migrations only, printing its environ
 	$(PY) -m devstack up --print-env
 
 test: system-deps venv proto-check web ## the test suite against real PostgreSQL, Redis, SeaweedFS and FFmpeg, with coverage
-	$(VENV)/bin/pytest --cov --cov-report=term-missing:skip-covered --cov-fail-under=80
+	$(VENV)/bin/pytest --cov --cov-report=term-missing:skip-covered --cov-fail-under=80 --durations=30
 
 screenshots: system-deps venv web ## PNGs of every page at desktop and phone width into docs/screenshots/ (axe-core checks them too)
 	SCREENSHOTS_DIR=$(CURDIR)/docs/screenshots TEST_START_TIMEOUT_SECONDS=$${TEST_START_TIMEOUT_SECONDS:-180} \
