@@ -10,7 +10,6 @@ decides when), so no scheduler is needed and two processes never race.
 from __future__ import annotations
 
 import asyncio
-import base64
 import secrets
 import time
 from collections.abc import Callable
@@ -21,6 +20,7 @@ from typing import Any
 import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from jwt.algorithms import RSAAlgorithm
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from lti_svc import domain, store
@@ -29,20 +29,21 @@ from lti_svc.crypto import Envelopes
 KEY_BITS = 2048
 
 
-def _b64_uint(value: int) -> str:
-    raw = value.to_bytes((value.bit_length() + 7) // 8, "big")
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
-
-
 def public_jwk(key: rsa.RSAPrivateKey, kid: str) -> dict[str, str]:
-    numbers = key.public_key().public_numbers()
+    """The public half as a JWK (RFC 7517 §4, RFC 7518 §6.3.1), the shape the LMS fetches.
+
+    PyJWT's own conversion writes ``kty``, ``n`` and ``e``; its ``key_ops`` is dropped
+    because RFC 7517 §4.3 advises against sending it beside ``use``, which platforms
+    (Canvas, Moodle) read to pick a signing key.
+    """
+    converted = RSAAlgorithm.to_jwk(key.public_key(), as_dict=True)
     return {
-        "kty": "RSA",
+        "kty": converted["kty"],
         "kid": kid,
         "use": "sig",
         "alg": domain.SIGNING_ALGORITHM,
-        "n": _b64_uint(numbers.n),
-        "e": _b64_uint(numbers.e),
+        "n": converted["n"],
+        "e": converted["e"],
     }
 
 

@@ -302,3 +302,20 @@ def test_lti_settings_read_rotation_keys_and_refuse_a_short_key() -> None:
         load_lti_settings({"LTI_ENCRYPTION_KEYS": "k:short"}, dotenv_path=NO_DOTENV)
     with pytest.raises(SettingsError, match="LTI_ENCRYPTION_KEYS is not set"):
         load_lti_settings({"MEDIA_ENV": "production"}, dotenv_path=NO_DOTENV)
+
+
+def test_the_tools_public_jwk_verifies_its_launch_signatures_and_names_its_use_once() -> None:
+    """A platform reads ``use``/``alg``/``kid`` to pick the key, then verifies with ``n``/``e``."""
+    import jwt
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    from lti_svc.keys import public_jwk
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    jwk = public_jwk(key, "kid-1")
+    token = jwt.encode({"sub": "tool"}, key, algorithm="RS256", headers={"kid": "kid-1"})
+
+    assert jwk.keys() == {"kty", "kid", "use", "alg", "n", "e"}  # no key_ops beside use (RFC 7517 §4.3)
+    assert (jwk["kty"], jwk["kid"], jwk["use"], jwk["alg"], jwk["e"]) == ("RSA", "kid-1", "sig", "RS256", "AQAB")
+    assert jwt.decode(token, jwt.PyJWK(jwk).key, algorithms=["RS256"]) == {"sub": "tool"}
+    assert "=" not in jwk["n"]  # base64url without padding (RFC 7518 §2)
