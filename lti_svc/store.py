@@ -246,19 +246,6 @@ async def delete_registration(session: AsyncSession, registration_id: uuid.UUID)
     await session.execute(delete(RegistrationRow).where(RegistrationRow.id == registration_id))
 
 
-def as_domain(row: RegistrationRow, deployment_ids: Sequence[str]) -> domain.Registration:
-    return domain.Registration(
-        config_id=str(row.id),
-        organization_id=row.organization_id,
-        issuer=row.issuer,
-        client_id=row.client_id,
-        deployment_ids=tuple(deployment_ids),
-        key_set_url=row.key_set_url,
-        auth_login_url=row.auth_login_url,
-        auth_token_url=row.auth_token_url,
-    )
-
-
 # ---- tool keys --------------------------------------------------------------------------------------
 
 
