@@ -6,8 +6,8 @@ from :mod:`lti_svc.crypto`). ``tool_keys`` hold the tool's RSA keys, private hal
 sealed the same way. ``course_links`` remember, per organization and course, the
 registration and the NRPS/AGS endpoints the latest launch offered; ``line_items``
 map a live session to its platform gradebook column; ``api_tokens`` hold personal API
-tokens by their secret's SHA-256. Functions take the caller's
-AsyncSession; the servicer opens one per RPC.
+tokens by their secret's SHA-256. Functions take the caller's AsyncSession;
+:class:`SqlUnitOfWork` binds them to one transaction for the use cases.
 """
 
 from __future__ import annotations
@@ -246,19 +246,6 @@ async def delete_registration(session: AsyncSession, registration_id: uuid.UUID)
     await session.execute(delete(RegistrationRow).where(RegistrationRow.id == registration_id))
 
 
-def as_domain(row: RegistrationRow, deployment_ids: Sequence[str]) -> domain.Registration:
-    return domain.Registration(
-        config_id=str(row.id),
-        organization_id=row.organization_id,
-        issuer=row.issuer,
-        client_id=row.client_id,
-        deployment_ids=tuple(deployment_ids),
-        key_set_url=row.key_set_url,
-        auth_login_url=row.auth_login_url,
-        auth_token_url=row.auth_token_url,
-    )
-
-
 # ---- tool keys --------------------------------------------------------------------------------------
 
 
@@ -366,6 +353,65 @@ class _Registrations:
     async def replace_deployments(self, registration_id: uuid.UUID, deployment_ids: Sequence[str]) -> None:
         await replace_deployments(self._session, registration_id, deployment_ids)
 
+    async def by_key(self, issuer: str, client_id: str) -> domain.RegistrationRecord | None:
+        row = await registration_by_key(self._session, issuer, client_id)
+        return registration_record(row) if row is not None else None
+
+    async def by_issuer(self, issuer: str, *, limit: int) -> list[domain.RegistrationRecord]:
+        return [registration_record(row) for row in await registrations_by_issuer(self._session, issuer, limit=limit)]
+
+    async def add_deployment(self, registration_id: uuid.UUID, deployment_id: str) -> None:
+        await add_deployment(self._session, registration_id, deployment_id)
+
+
+def course_link_record(row: CourseLinkRow) -> domain.CourseLink:
+    return domain.CourseLink(
+        organization_id=row.organization_id,
+        course_id=row.course_id,
+        registration_id=row.registration_id,
+        nrps_url=row.nrps_url,
+        ags_lineitems_url=row.ags_lineitems_url,
+        ags_scopes=tuple(row.ags_scopes),
+    )
+
+
+class _Courses:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def remember(self, launch: domain.Launch) -> None:
+        await remember_course(self._session, launch)
+
+    async def link(self, organization_id: str, course_id: str) -> domain.CourseLink | None:
+        row = await course_link(self._session, organization_id, course_id)
+        return course_link_record(row) if row is not None else None
+
+
+_LINE_ITEM_FIELDS = tuple(field.name for field in dataclasses.fields(domain.LineItemRecord))
+
+
+def line_item_record(row: LineItemRow) -> domain.LineItemRecord:
+    return domain.LineItemRecord(**{name: getattr(row, name) for name in _LINE_ITEM_FIELDS})
+
+
+class _LineItems:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def get(self, line_item_id: uuid.UUID) -> domain.LineItemRecord | None:
+        row = await line_item(self._session, line_item_id)
+        return line_item_record(row) if row is not None else None
+
+    async def for_session(
+        self, organization_id: str, course_id: str, live_session_id: str
+    ) -> domain.LineItemRecord | None:
+        row = await line_item_for_session(self._session, organization_id, course_id, live_session_id)
+        return line_item_record(row) if row is not None else None
+
+    async def add(self, record: domain.LineItemRecord) -> None:
+        self._session.add(LineItemRow(**dataclasses.asdict(record)))
+        await self._session.flush()
+
 
 def api_token_record(row: ApiTokenRow) -> ApiTokenRecord:
     return ApiTokenRecord(
@@ -428,17 +474,23 @@ class _ApiTokens:
 
 
 class SqlUnitOfWork(SessionUnitOfWork):
-    """The registration use cases' unit of work (:class:`service_kit.db.SessionUnitOfWork`).
+    """lti_svc's unit of work (:class:`service_kit.db.SessionUnitOfWork`): registrations, course links,
+    line items and API tokens in one transaction.
 
-    A uniqueness violation (the same issuer and client_id twice) leaves as
+    A uniqueness violation (the same issuer and client_id twice, a second line item for one
+    live session) leaves as
     :class:`lti_svc.use_cases.ports.Conflict`.
     """
 
     registrations: _Registrations
+    courses: _Courses
+    line_items: _LineItems
     api_tokens: _ApiTokens
 
     def bind(self, session: AsyncSession) -> None:
         self.registrations = _Registrations(session)
+        self.courses = _Courses(session)
+        self.line_items = _LineItems(session)
         self.api_tokens = _ApiTokens(session)
 
     def translate(self, error: BaseException, *, committing: bool) -> Exception | None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -44,6 +45,33 @@ def token_request_form(assertion: str, scopes: Sequence[str]) -> dict[str, str]:
         "client_assertion": assertion,
         "scope": " ".join(scopes),
     }
+
+
+@dataclass(frozen=True)
+class CourseLink:
+    """Where a course lives on its platform: the registration and the services its latest launch offered."""
+
+    organization_id: str
+    course_id: str
+    registration_id: uuid.UUID
+    nrps_url: str
+    ags_lineitems_url: str
+    ags_scopes: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class LineItemRecord:
+    """The platform gradebook column of one live session, as stored."""
+
+    id: uuid.UUID
+    organization_id: str
+    course_id: str
+    live_session_id: str
+    registration_id: uuid.UUID
+    platform_url: str
+    label: str
+    score_maximum: float
+    created_at: datetime
 
 
 # ---- Names and Roles ------------------------------------------------------------------------------

@@ -82,6 +82,20 @@ class RegistrationRecord:
         return self.zoom_client_id_sealed is not None and self.zoom_client_secret_sealed is not None
 
 
+def launch_registration(record: RegistrationRecord, deployment_ids: Sequence[str]) -> Registration:
+    """A stored registration as the launch checks and the platform calls need it."""
+    return Registration(
+        config_id=str(record.id),
+        organization_id=record.organization_id,
+        issuer=record.issuer,
+        client_id=record.client_id,
+        deployment_ids=tuple(deployment_ids),
+        key_set_url=record.key_set_url,
+        auth_login_url=record.auth_login_url,
+        auth_token_url=record.auth_token_url,
+    )
+
+
 def sealing_contexts(registration_id: uuid.UUID) -> tuple[str, str]:
     """The associated data each Zoom secret is sealed under: bound to its row and purpose."""
     return f"zoom-client-id:{registration_id}", f"zoom-client-secret:{registration_id}"

@@ -1,4 +1,5 @@
-"""lti_svc's PostgreSQL unit of work: all or nothing, and a second (issuer, client_id) as Conflict."""
+"""lti_svc's PostgreSQL unit of work: all or nothing; a second (issuer, client_id), or a second line item
+for one live session, as Conflict (what the fakes of ``tests/lti/fakes.py`` promise)."""
 
 from __future__ import annotations
 
@@ -76,3 +77,52 @@ async def test_a_second_registration_of_one_issuer_and_client_id_is_a_conflict(
         async with store.SqlUnitOfWork(sessions) as work:
             await work.registrations.add(a_record(issuer), [])
             await work.commit()
+
+
+def a_line_item(registration_id: uuid.UUID, live_session_id: str) -> domain.LineItemRecord:
+    return domain.LineItemRecord(
+        id=uuid.uuid4(),
+        organization_id="org-uow",
+        course_id="course-1",
+        live_session_id=live_session_id,
+        registration_id=registration_id,
+        platform_url="https://lms.example.edu/lineitems/1",
+        label="Week 1",
+        score_maximum=10.0,
+        created_at=NOW,
+    )
+
+
+async def test_a_registration_is_found_by_its_key_and_issuer_and_a_known_deployment_is_added_once(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    record = a_record(f"https://{uuid.uuid4().hex}.example.edu")
+    async with store.SqlUnitOfWork(sessions) as work:
+        await work.registrations.add(record, ["d1"])
+        await work.registrations.add_deployment(record.id, "d1")
+        await work.registrations.add_deployment(record.id, "d2")
+        await work.commit()
+    async with store.SqlUnitOfWork(sessions) as work:
+        assert await work.registrations.by_key(record.issuer, "c1") == record
+        assert await work.registrations.by_key(record.issuer, "c2") is None
+        assert await work.registrations.by_issuer(record.issuer, limit=2) == [record]
+        assert await work.registrations.deployments([record.id]) == {record.id: ["d1", "d2"]}
+
+
+async def test_a_second_line_item_for_one_live_session_is_a_conflict_and_the_first_reads_back(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    record = a_record(f"https://{uuid.uuid4().hex}.example.edu")
+    session_id = uuid.uuid4().hex
+    first = a_line_item(record.id, session_id)
+    async with store.SqlUnitOfWork(sessions) as work:
+        await work.registrations.add(record, [])
+        await work.line_items.add(first)
+        await work.commit()
+    with pytest.raises(Conflict):
+        async with store.SqlUnitOfWork(sessions) as work:
+            await work.line_items.add(a_line_item(record.id, session_id))
+            await work.commit()
+    async with store.SqlUnitOfWork(sessions) as work:
+        assert await work.line_items.get(first.id) == first
+        assert await work.line_items.for_session("org-uow", "course-1", session_id) == first
