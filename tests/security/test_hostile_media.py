@@ -16,6 +16,9 @@ the worker alive, its temporary directory empty and no FFmpeg left behind.
 A store that stalls mid-answer (bytes served, then nothing) must not hang the probe:
 a proxy in front of SeaweedFS serves the presigned GET's first bytes and then waits
 forever; complete answers 503 within PROBE_TIMEOUT_SECONDS and the upload stays open.
+The worker's two FFmpeg runs meet a stalled source too: the ladder is stopped at its
+timeout, the poster at TRANSCODE_POSTER_TIMEOUT_SECONDS (its timeout used to escape
+the poster's thread as ``subprocess.TimeoutExpired``).
 
 Existing tests cover single cases in depth (tests/upload/test_probe_rules.py,
 test_media_types.py, test_single_upload.py; tests/transcode/test_failure_blame.py,
@@ -26,8 +29,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import socket
 import struct
 import subprocess
+import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
@@ -40,10 +46,13 @@ from aiohttp import web
 
 from devstack import free_port
 from media.transcode.v1 import transcode_pb2
+from service_kit.settings import load_transcode_settings
 from tests.support.processes import Process, Stack, spawn, start_deadline, wait_for_grpc_health, wait_for_http
 from tests.transcode.conftest import TranscodeRig, children_of, rig, stub, transcode_service
 from tests.transcode.sources import make_audio_only, make_source, truncate
 from tests.upload.conftest import Api, api, s3
+from transcode_svc import domain as ladder_domain
+from transcode_svc import ladder
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -388,3 +397,60 @@ async def test_a_store_that_stalls_mid_file_times_the_probe_out_and_leaves_the_u
         assert shown["status"] == "VIDEO_STATUS_PENDING_UPLOAD"  # open: completing again once the store answers
     assert media_tools_under(upload_svc.popen.pid) == []
     assert upload_svc.popen.poll() is None
+
+
+@pytest.fixture
+def stalled_source(tmp_path: Path) -> Iterator[str]:
+    """A URL that answers 200 with an MP4's first bytes and then sends nothing, forever (until the test ends)."""
+    body = _clip(tmp_path / "clip.mp4", "-c:v", "libx264", "-preset", "ultrafast").read_bytes()
+    listener = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+
+    def serve() -> None:
+        listener.settimeout(0.2)
+        held = []
+        while not stop.is_set():
+            try:
+                connection, _ = listener.accept()
+            except TimeoutError:
+                continue
+            connection.recv(65536)
+            head = f"HTTP/1.1 200 OK\r\nContent-Type: video/mp4\r\nContent-Length: {len(body)}\r\n\r\n"
+            connection.sendall(head.encode() + body[:64])
+            held.append(connection)
+        for connection in held:
+            connection.close()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}/bucket/uploads/source"
+    finally:
+        stop.set()
+        thread.join(5)
+        listener.close()
+
+
+def test_the_ladders_ffmpeg_on_a_stalled_source_is_stopped_at_its_limit(stalled_source: str, tmp_path: Path) -> None:
+    probe = ladder_domain.ProbeFacts(duration_seconds=1, width=64, height=64, frame_rate=25)
+    plans = ladder_domain.plan_renditions(probe)
+    ladder.prepare_outdir(tmp_path / "out", plans)
+    command = ladder.build_command(
+        stalled_source, tmp_path / "out", plans, has_audio=False, options=ladder.LadderOptions(preset="ultrafast")
+    )
+    started = time.monotonic()
+    with pytest.raises(ladder.LadderTimedOut, match="longer than its limit of 2 s"):
+        ladder.run_command(command, timeout_seconds=2)
+    assert time.monotonic() - started < 2 + ladder.STOP_GRACE_SECONDS + 2
+    assert media_tools_under(os.getpid()) == []
+
+
+def test_the_posters_ffmpeg_on_a_stalled_source_is_stopped_at_its_setting(stalled_source: str, tmp_path: Path) -> None:
+    plans = ladder_domain.plan_renditions(ladder_domain.ProbeFacts(duration_seconds=1, width=64, height=64))
+    started = time.monotonic()
+    with pytest.raises(ladder.LadderTimedOut, match="poster's FFmpeg ran longer than 1 s"):
+        ladder.make_poster(stalled_source, tmp_path, plans, 1.0, timeout_seconds=1)
+    assert time.monotonic() - started < 5
+    assert media_tools_under(os.getpid()) == []
+    assert load_transcode_settings({}).poster_timeout_seconds == ladder.POSTER_TIMEOUT_SECONDS == 120
+    assert load_transcode_settings({"TRANSCODE_POSTER_TIMEOUT_SECONDS": "7.5"}).poster_timeout_seconds == 7.5
