@@ -112,7 +112,7 @@ def test_only_a_file_too_small_for_its_declared_length_is_checked_against_its_pa
 
 
 def test_a_declared_length_its_packets_do_not_hold_is_refused_in_words() -> None:
-    with pytest.raises(errors.UploadRejected, match="declares 10 h 0 min but its media lasts 1.0 s"):
+    with pytest.raises(errors.UploadRejected, match=r"declares 10 h 0 min but its media lasts 1\.0 s"):
         domain.check_declared_length(36_000.0, 1.0)
     domain.check_declared_length(3600.0, 3590.0)
 
