@@ -37,6 +37,7 @@ from urllib.parse import urlsplit
 
 import grpc
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from edge.errors import EdgeError, from_service_error
 from edge.gateway import call_unary, handle_operation, operation_of, outgoing_metadata
@@ -114,6 +115,10 @@ async def _fields(request: web.Request) -> Mapping[str, str]:
         form = await request.post()
     except ValueError as exc:  # aiohttp's multipart reader on a truncated or unparseable body
         raise _refusal(f"the form post could not be read: {exc}", "MALFORMED_FORM_POST") from None
+    except HttpProcessingError:  # a multipart part whose headers do not parse (found by schemathesis: was a 500)
+        raise _refusal(
+            "the form post could not be read: a part's headers are malformed", "MALFORMED_FORM_POST"
+        ) from None
     return {k: v for k, v in form.items() if isinstance(v, str)}
 
 
@@ -535,6 +540,11 @@ DEEP_LINKING_OPENAPI = {
                 },
                 **HTML_PAGE,
             },
+        },
+        "default": {
+            "description": "An error with its HTTP status: JSON for the API; for the form post, a page saying what "
+            "failed, why, and the request id.",
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}, **HTML_PAGE},
         },
     },
 }

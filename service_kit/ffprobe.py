@@ -40,6 +40,8 @@ DEFAULT_TIMEOUT_SECONDS = 120.0
 _NOT_SAID = frozenset({"unknown", "unspecified", "reserved", "n/a"})
 """FFmpeg's words for a property the file does not state (``color_transfer: unknown``)."""
 _QUARTER_TURNS = frozenset({90, 180, 270})
+IMAGE_DEMUXERS = frozenset({"image2", "image2pipe"})
+"""FFmpeg's demuxers of still pictures besides the ``<codec>_pipe`` ones (``png_pipe``, ``jpeg_pipe``...)."""
 
 
 def _network_options(source: str, timeout_seconds: float | None) -> list[str]:
@@ -115,6 +117,19 @@ class Report:
     """When the media starts; a negative start (an audio codec's priming) counts as 0."""
     format_name: str = ""
     """ffprobe's name of the container, e.g. ``matroska,webm`` or ``mov,mp4,m4a,3gp,3g2,mj2``."""
+    frame_count: int = 0
+    """Frames of the video stream as the container counts them (``nb_frames``); 0 when it does not say."""
+
+    @property
+    def is_still_image(self) -> bool:
+        """One picture, not a video: an image file (``png_pipe``, ``image2``...) or a stream of a single frame.
+
+        ffprobe reads a PNG or JPEG renamed ``.mp4`` as a one-frame "video" of 0.04 s,
+        and an MP4 of one frame says so in ``nb_frames``; neither has anything to play.
+        A container that does not count frames (Matroska) is not called a still here.
+        """
+        image_demuxer = self.format_name in IMAGE_DEMUXERS or self.format_name.endswith("_pipe")
+        return self.has_video and (image_demuxer or self.frame_count == 1)
 
     @property
     def needs_measured_duration(self) -> bool:
@@ -197,6 +212,7 @@ def read_report(report: Mapping[str, Any]) -> Report:
         has_video=video is not None,
         start_seconds=max(0.0, _number(container.get("start_time"))),
         format_name=str(container.get("format_name") or ""),
+        frame_count=max(0, int(_number(picture.get("nb_frames")))),
     )
 
 

@@ -325,12 +325,21 @@ def _transcode(
         if publisher is not None:
             publisher.abandon()
         if poster is not None:
-            poster.join(timeout=130)
+            poster.join(timeout=2 * transcode.poster_timeout_seconds + 10)
 
     try:
         ladder.prepare_outdir(workdir, plans)
         source = outputs.source_url(source_key, expires_in=timeouts.job_seconds + 3600)
-        poster = poster_task = PosterTask(outputs, source, workdir, plans, probe.duration_seconds, video_id, picture)
+        poster = poster_task = PosterTask(
+            outputs,
+            source,
+            workdir,
+            plans,
+            probe.duration_seconds,
+            video_id,
+            picture,
+            timeout_seconds=transcode.poster_timeout_seconds,
+        )
 
         def on_playable() -> None:
             reporter.playable()
@@ -420,8 +429,11 @@ class PosterTask:
         duration_seconds: float,
         video_id: str,
         picture: domain.PicturePlan | None = None,
+        *,
+        timeout_seconds: float = ladder.POSTER_TIMEOUT_SECONDS,
     ) -> None:
         self._outputs = outputs
+        self._timeout_seconds = timeout_seconds
         self._source = source
         self._workdir = workdir
         self._plans = plans
@@ -451,7 +463,14 @@ class PosterTask:
 
     def _run(self) -> None:
         try:
-            path = ladder.make_poster(self._source, self._workdir, self._plans, self._duration_seconds, self._picture)
+            path = ladder.make_poster(
+                self._source,
+                self._workdir,
+                self._plans,
+                self._duration_seconds,
+                self._picture,
+                timeout_seconds=self._timeout_seconds,
+            )
             self._outputs.put_file(path, domain.output_key(self._video_id, domain.POSTER))
         except adapters.StoreUnavailable as exc:
             self._store_error = exc

@@ -88,6 +88,10 @@ SDR_BT709_TAGS = ["-color_primaries", "bt709", "-color_trc", "bt709", "-colorspa
 """What a tone-mapped rendition declares in its H.264 VUI: the colours it holds."""
 POSTER_MAX_HEIGHT = 720
 STOP_GRACE_SECONDS = 5.0
+POSTER_TIMEOUT_SECONDS = 120.0
+"""TRANSCODE_POSTER_TIMEOUT_SECONDS' default: one frame of any source, read over the network."""
+
+
 NETWORK_TIMEOUT_MICROSECONDS = 30_000_000
 """How long FFmpeg waits on a stalled source URL before failing, rather than hanging."""
 
@@ -306,17 +310,28 @@ def make_poster(
     plans: Sequence[RenditionPlan],
     duration_seconds: float,
     picture: PicturePlan | None = None,
+    *,
+    timeout_seconds: float = POSTER_TIMEOUT_SECONDS,
 ) -> Path:
-    """Write OUTDIR/poster.jpg; a source too short to seek into gets its first frame."""
+    """Write OUTDIR/poster.jpg; a source too short to seek into gets its first frame.
+
+    Each FFmpeg run is killed past ``timeout_seconds`` (TRANSCODE_POSTER_TIMEOUT_SECONDS)
+    and raises :class:`LadderTimedOut`, a LadderError like any other poster failure:
+    ``subprocess.TimeoutExpired`` escaped the poster's thread before, which then died
+    without a word in the job's log.
+    """
     target = outdir / POSTER
     for duration in (duration_seconds, 0.0):
-        completed = subprocess.run(
-            poster_command(source, outdir, plans, duration, picture),
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
+        try:
+            completed = subprocess.run(
+                poster_command(source, outdir, plans, duration, picture),
+                capture_output=True,
+                text=True,
+                timeout=timeout_seconds,
+                check=False,
+            )
+        except subprocess.TimeoutExpired:
+            raise LadderTimedOut(f"the poster's FFmpeg ran longer than {timeout_seconds:g} s and was stopped") from None
         if completed.returncode == 0 and target.is_file() and target.stat().st_size > 0:
             return target
     raise LadderError(f"no poster: {failure_reason(completed.stderr)}")

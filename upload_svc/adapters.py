@@ -309,6 +309,9 @@ class Prober:
             measured = await self.measure_duration(url, size, report)
             log.info("duration measured from packets", extra={"seconds": measured, "bytes": size})
             report = report.with_measured_duration(measured)
+        elif report.has_video and domain.needs_length_check(size, report.facts.duration_seconds):
+            measured = await self.measure_duration(url, size, report)
+            domain.check_declared_length(report.facts.duration_seconds, measured)
         return domain.video_facts(report)
 
     async def measure_duration(self, url: str, size: int, report: ffprobe.Report) -> float:

@@ -549,7 +549,57 @@ def video_facts(report: ffprobe.Report) -> ProbeFacts:
         raise errors.UploadRejected("the video has zero duration: upload a video that plays")
     if facts.width <= 0 or facts.height <= 0:
         raise errors.UploadRejected("the video stream has no picture size: the file may be damaged")
+    if report.is_still_image:
+        raise errors.UploadRejected("the file is a single still picture, not a video: upload a video that plays")
+    if max(facts.width, facts.height) > MAX_PICTURE_SIDE:
+        raise errors.UploadRejected(
+            f"the picture is {facts.width}x{facts.height}, larger than {MAX_PICTURE_SIDE} pixels on a side: "
+            "export the video at 4K (3840x2160) or smaller"
+        )
     return facts
+
+
+MAX_PICTURE_SIDE = 8192
+"""The widest or tallest picture taken: 8K cameras write 7680 or 8192, H.264's and HEVC's top levels 8192.
+
+A file declaring more is a decompression bomb (an MJPEG or H.264 header saying
+16000x16000 makes each decoded frame 384 MB) or nothing a lecture needs; the
+transcoder would decode every frame at that size before scaling it down.
+"""
+
+LEAST_BITS_PER_SECOND = 1000
+"""Below this average (125 bytes a second), a declared length is checked against the packets.
+
+Even a silent, still slide in H.264 costs more: a file of a few kilobytes that
+declares ten hours has had its header altered or damaged, and the transcoder's
+timeouts, the catalog and the progress bar would all believe it.
+"""
+
+LENGTH_TOLERANCE = 0.5
+"""The packets must cover at least this share of a suspiciously small file's declared length."""
+
+
+def needs_length_check(size: int, declared_seconds: float) -> bool:
+    """Whether a file is too small for the length it declares (:data:`LEAST_BITS_PER_SECOND`)."""
+    return size > 0 and declared_seconds > 0 and size * 8 / declared_seconds < LEAST_BITS_PER_SECOND
+
+
+def check_declared_length(declared_seconds: float, measured_seconds: float) -> None:
+    """Refuse a file whose packets last far less than its header says; the packets' length is the truth."""
+    if measured_seconds < declared_seconds * LENGTH_TOLERANCE:
+        raise errors.UploadRejected(
+            f"the file declares {_human_seconds(declared_seconds)} but its media lasts "
+            f"{_human_seconds(measured_seconds)}: its header is damaged, export the video again"
+        )
+
+
+def _human_seconds(seconds: float) -> str:
+    """``10 h 0 min``, ``3 min 20 s``, ``1.0 s``: lengths as a person reads them."""
+    if seconds >= 3600:
+        return f"{int(seconds // 3600)} h {int(seconds % 3600 // 60)} min"
+    if seconds >= 60:
+        return f"{int(seconds // 60)} min {int(seconds % 60)} s"
+    return f"{seconds:.1f} s"
 
 
 MATROSKA_CLUSTER_ID = b"\x1f\x43\xb6\x75"

@@ -50,6 +50,8 @@ class TranscodeSettings:
     """TRANSCODE_RECONCILE_SECONDS: how often transcode_svc re-enqueues live jobs RQ lost (and once at start)."""
     store_wait_seconds: int = 600
     """TRANSCODE_STORE_WAIT_SECONDS: how long one attempt waits out an unreachable object store."""
+    poster_timeout_seconds: float = 120.0
+    """TRANSCODE_POSTER_TIMEOUT_SECONDS: the poster's FFmpeg (one frame) is stopped past this, each of its two tries."""
 
 
 def _retry_intervals(raw: str) -> tuple[int, ...]:
@@ -109,5 +111,11 @@ def load_transcode_settings(env: Mapping[str, str] | None = None, dotenv_path: P
             str(defaults.store_wait_seconds),
             _positive_int,
             "a positive whole number of seconds",
+        ),
+        poster_timeout_seconds=read.parsed(
+            "TRANSCODE_POSTER_TIMEOUT_SECONDS",
+            str(defaults.poster_timeout_seconds),
+            _positive_float,
+            "a positive number of seconds",
         ),
     )

@@ -74,6 +74,49 @@ def test_an_unreadable_file_says_so_with_ffprobes_reason() -> None:
     assert "could not be read as a video (Invalid data found when processing input)" in error.message
 
 
+# ---- stills, bombs and lengths a header makes up (the files: tests/security/test_hostile_media.py) -----
+
+
+@pytest.mark.parametrize("format_name", ["png_pipe", "jpeg_pipe", "image2"])
+def test_an_image_file_is_refused_as_a_still_picture(format_name: str) -> None:
+    still = ffprobe.read_report({"streams": [VIDEO_STREAM], "format": {"format_name": format_name, "duration": "0.04"}})
+    with pytest.raises(errors.UploadRejected, match="single still picture"):
+        domain.video_facts(still)
+
+
+def test_a_video_of_one_frame_is_refused_as_a_still_picture() -> None:
+    with pytest.raises(errors.UploadRejected, match="single still picture"):
+        domain.video_facts(report({**VIDEO_STREAM, "nb_frames": "1"}))
+
+
+def test_a_video_that_does_not_count_its_frames_is_not_called_a_still() -> None:
+    assert domain.video_facts(report({**VIDEO_STREAM, "nb_frames": "N/A"})).width == 1920
+    assert domain.video_facts(report({**VIDEO_STREAM, "nb_frames": "2"})).width == 1920
+
+
+@pytest.mark.parametrize(("width", "height"), [(16000, 16000), (8193, 100), (100, 8193)])
+def test_a_picture_over_8192_pixels_on_a_side_is_refused(width: int, height: int) -> None:
+    with pytest.raises(errors.UploadRejected, match=f"{width}x{height}, larger than 8192 pixels on a side"):
+        domain.video_facts(report({**VIDEO_STREAM, "width": width, "height": height}))
+
+
+def test_an_8k_picture_is_taken() -> None:
+    assert domain.video_facts(report({**VIDEO_STREAM, "width": 8192, "height": 4320})).width == 8192
+
+
+def test_only_a_file_too_small_for_its_declared_length_is_checked_against_its_packets() -> None:
+    assert domain.needs_length_check(19_000, 36_000.0)  # 4 bits a second
+    assert not domain.needs_length_check(19_000, 1.0)
+    assert not domain.needs_length_check(600_000, 3600.0)  # a still slide's hour at 1.3 kbit/s
+    assert not domain.needs_length_check(0, 36_000.0)
+
+
+def test_a_declared_length_its_packets_do_not_hold_is_refused_in_words() -> None:
+    with pytest.raises(errors.UploadRejected, match=r"declares 10 h 0 min but its media lasts 1\.0 s"):
+        domain.check_declared_length(36_000.0, 1.0)
+    domain.check_declared_length(3600.0, 3590.0)
+
+
 # ---- durations the container does not declare ------------------------------------------------
 
 
