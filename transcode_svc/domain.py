@@ -14,8 +14,10 @@ from __future__ import annotations
 import enum
 import math
 import re
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from fractions import Fraction
 
 from service_kit.auth import SessionClaims
@@ -439,6 +441,37 @@ def nominal(plan: RenditionPlan) -> MeasuredRendition:
     return MeasuredRendition(plan, plan.peak_bandwidth, plan.average_bandwidth)
 
 
+@dataclass(frozen=True)
+class PublishedRendition:
+    """A rendition as a job reports it (the contract's Rendition, and what a job row stores).
+
+    Before the job succeeds these are the planned rungs with their nominal bandwidths;
+    afterwards, what was published, with the bandwidths measured on its segments.
+    """
+
+    name: str
+    width: int
+    height: int
+    bandwidth: int
+    average_bandwidth: int
+    codecs: str
+    frame_rate: float
+
+
+def published(rendition: MeasuredRendition) -> PublishedRendition:
+    """What a job reports of one rendition of its ladder."""
+    plan = rendition.plan
+    return PublishedRendition(
+        name=plan.name,
+        width=plan.width,
+        height=plan.height,
+        bandwidth=rendition.bandwidth,
+        average_bandwidth=rendition.average_bandwidth,
+        codecs=plan.codecs,
+        frame_rate=plan.frame_rate,
+    )
+
+
 def master_playlist(renditions: Sequence[MeasuredRendition]) -> str:
     """The master playlist: one EXT-X-STREAM-INF per rung, ascending, with every attribute.
 
@@ -592,6 +625,156 @@ def failure_reason(stderr_tail: str) -> str:
     return (text or "FFmpeg failed without saying why")[:500]
 
 
+# ---- a job as recorded, and as callers see it -------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TranscodeJob:
+    """One attempt to transcode a video, as PostgreSQL records it.
+
+    ``progress`` is the last flush (every TRANSCODE_PROGRESS_FLUSH_SECONDS): Redis has
+    the live value while the job runs (:class:`LiveProgress`). ``renditions`` are the
+    published ones, empty until the job succeeds.
+    """
+
+    id: uuid.UUID
+    video_id: str
+    organization_id: str
+    course_id: str
+    """The video's course, whose staff manage the job; "" for jobs recorded before courses were."""
+    source_key: str
+    probe: ProbeFacts
+    status: JobStatus
+    progress: Progress
+    error_reason: str
+    attempts: int
+    renditions: tuple[PublishedRendition, ...]
+    created_at: datetime
+    updated_at: datetime
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+
+    def cancelled(self, at: datetime) -> TranscodeJob:
+        """The job once cancelled at ``at``: final, nothing left to wait for, nothing playable."""
+        return replace(
+            self,
+            status=JobStatus.CANCELLED,
+            progress=Progress(self.progress.percent, 0, False),
+            finished_at=at,
+            updated_at=at,
+        )
+
+
+def new_job(
+    *,
+    job_id: uuid.UUID,
+    video_id: str,
+    organization_id: str,
+    course_id: str,
+    source_key: str,
+    probe: ProbeFacts,
+    now: datetime,
+) -> TranscodeJob:
+    """A job as StartTranscode records it: queued, nothing done, no attempt yet."""
+    return TranscodeJob(
+        id=job_id,
+        video_id=video_id,
+        organization_id=organization_id,
+        course_id=course_id,
+        source_key=source_key,
+        probe=probe,
+        status=JobStatus.QUEUED,
+        progress=Progress(),
+        error_reason="",
+        attempts=0,
+        renditions=(),
+        created_at=now,
+        updated_at=now,
+    )
+
+
+@dataclass(frozen=True)
+class LiveProgress:
+    """What the workers last published of a job in Redis, fresher than the row while it runs."""
+
+    status: str
+    """The worker's word for where the job stands (a :class:`JobStatus` value), "" when it said none."""
+    percent: int = 0
+    eta_seconds: int = 0
+    playable: bool = False
+
+
+@dataclass(frozen=True)
+class JobView:
+    """A job as callers see it: the row, advanced by live progress, and the renditions it offers.
+
+    Two views are equal exactly when a caller would see no difference, which is how a
+    watch knows when to send a new snapshot.
+    """
+
+    job_id: str
+    video_id: str
+    organization_id: str
+    status: JobStatus
+    progress_percent: int
+    eta_seconds: int
+    error_reason: str
+    attempts: int
+    renditions: tuple[PublishedRendition, ...]
+    playable: bool
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+
+def offered_renditions(job: TranscodeJob) -> tuple[PublishedRendition, ...]:
+    """What the job publishes: the measured renditions once it succeeded, else the planned rungs.
+
+    A source no ladder can be planned from offers nothing (StartTranscode refuses those,
+    so only a job recorded before a planning rule changed can be one).
+    """
+    if job.status is JobStatus.SUCCEEDED and job.renditions:
+        return job.renditions
+    try:
+        plans = plan_renditions(job.probe)
+    except UnsupportedSource:
+        return ()
+    return tuple(published(nominal(plan)) for plan in plans)
+
+
+def job_view(job: TranscodeJob, live: LiveProgress | None = None) -> JobView:
+    """The job as callers see it.
+
+    While the job is not final, Redis's progress advances the row's (never backwards),
+    and a worker that says "running" makes a queued row read running. A succeeded job
+    is at 100 % and playable; only a failed one has a reason; a final one has no ETA;
+    only a running or succeeded job is playable.
+    """
+    status = job.status
+    progress = job.progress
+    if live is not None and not status.is_final:
+        progress = progress.advanced(live.percent, live.eta_seconds, live.playable)
+        if live.status == JobStatus.RUNNING.value and status is JobStatus.QUEUED:
+            status = JobStatus.RUNNING
+    if status is JobStatus.SUCCEEDED:
+        progress = progress.finished()
+    return JobView(
+        job_id=str(job.id),
+        video_id=job.video_id,
+        organization_id=job.organization_id,
+        status=status,
+        progress_percent=progress.percent,
+        eta_seconds=0 if status.is_final else progress.eta_seconds,
+        error_reason=job.error_reason if status is JobStatus.FAILED else "",
+        attempts=job.attempts,
+        renditions=offered_renditions(job),
+        playable=progress.playable and status in (JobStatus.RUNNING, JobStatus.SUCCEEDED),
+        created_at=job.created_at,
+        started_at=job.started_at,
+        finished_at=job.finished_at,
+    )
+
+
 # ---- who may read and cancel a job ------------------------------------------------------------
 
 
@@ -620,3 +803,77 @@ def job_access(caller: SessionClaims, organization_id: str, course_id: str) -> J
     if course_id and course_id != caller.course_id:
         return JobAccess.HIDDEN
     return JobAccess.MANAGE if caller.manages_course else JobAccess.NOT_STAFF
+
+
+# ---- which live jobs the queue owes a run -----------------------------------------------------
+
+QUIET_SECONDS_MIN = 15.0
+"""The shortest quiet period: a live job changed or ended in RQ more recently is left alone."""
+
+
+class RqState(enum.StrEnum):
+    """What RQ knows of one transcode job."""
+
+    MISSING = "missing"
+    """No RQ job, or one RQ calls queued or scheduled that no queue or registry holds."""
+    WAITING = "waiting"
+    """In the queue (or taken from it a moment ago), or scheduled for a retry."""
+    RUNNING = "running"
+    """Started, and its worker's heartbeat is current."""
+    ABANDONED = "abandoned"
+    """Started, but the heartbeat lapsed: the worker died."""
+    ENDED = "ended"
+    """RQ finished, failed, stopped or cancelled it."""
+
+
+@dataclass(frozen=True)
+class Sighting:
+    """RQ's state of a job, and since when (heartbeat lapse or end; None when unknown)."""
+
+    state: RqState
+    since: datetime | None = None
+
+
+@dataclass(frozen=True)
+class LiveJob:
+    """The facts of a job's row the rule needs (status, last change) and the enqueue needs (duration)."""
+
+    job_id: str
+    status: JobStatus
+    updated_at: datetime
+    duration_seconds: float
+
+    @classmethod
+    def of(cls, job: TranscodeJob) -> LiveJob:
+        return cls(str(job.id), job.status, job.updated_at, job.probe.duration_seconds)
+
+
+def quiet_seconds(progress_flush_seconds: float) -> float:
+    """How long a live job must have been left alone before it counts as lost (seconds).
+
+    Three progress flushes (TRANSCODE_PROGRESS_FLUSH_SECONDS), so that a running horse
+    that lost its worker is never taken for lost while it still writes; never less than
+    :data:`QUIET_SECONDS_MIN`.
+    """
+    return max(QUIET_SECONDS_MIN, 3 * progress_flush_seconds)
+
+
+def needs_enqueue(job: LiveJob, sighting: Sighting, now: datetime, quiet: float) -> bool:
+    """Whether ``job`` must be put in the queue again: PostgreSQL says live, RQ has lost it.
+
+    ``now`` and the job's times are aware datetimes; ``quiet`` in seconds. A final job
+    never; a job whose row changed within ``quiet`` not yet (StartTranscode between its
+    commit and its enqueue; a horse still flushing progress); a job RQ does not know,
+    yes; one RQ holds (queued, scheduled, running with a heartbeat) no; one whose
+    heartbeat lapsed or that RQ ended without the row following, once that is ``quiet``
+    old (RQ's own maintenance retries abandoned jobs, and a failure callback may be writing).
+    """
+    if job.status.is_final:
+        return False
+    if now - job.updated_at < timedelta(seconds=quiet):
+        return False
+    if sighting.state is RqState.MISSING:
+        return True
+    if sighting.state in (RqState.WAITING, RqState.RUNNING):
+        return False
+    return sighting.since is None or now - sighting.since >= timedelta(seconds=quiet)
