@@ -22,7 +22,7 @@ import asyncio
 import json
 import logging
 import mimetypes
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncGenerator, Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -270,7 +270,7 @@ class AsyncProgressBoard:
         """The flag the job polls (:meth:`ProgressBoard.is_cancelled`): its worker stops FFmpeg."""
         await self._redis.set(cancel_key(job_id), b"1", ex=PROGRESS_TTL_SECONDS)
 
-    async def changes(self, job_id: str, poll_seconds: float) -> AsyncIterator[None]:
+    async def changes(self, job_id: str, poll_seconds: float) -> AsyncGenerator[None]:
         """Yield whenever the job may have changed: a published event, or every poll interval.
 
         Pub/sub makes updates prompt; the poll covers a message missed between a read

@@ -146,8 +146,9 @@ class TranscodeServicer(transcode_pb2_grpc.TranscodeServiceServicer):
     async def WatchTranscodeJob(
         self, request: transcode_pb2.WatchTranscodeJobRequest, context: Context
     ) -> AsyncIterator[transcode_pb2.WatchTranscodeJobResponse]:
-        async for view in self._jobs.watch(require_caller(), request.job_id):
-            yield transcode_pb2.WatchTranscodeJobResponse(job=job_message(view))
+        async with contextlib.aclosing(self._jobs.watch(require_caller(), request.job_id)) as views:
+            async for view in views:
+                yield transcode_pb2.WatchTranscodeJobResponse(job=job_message(view))
 
     async def GetVideoTranscode(
         self, request: transcode_pb2.GetVideoTranscodeRequest, context: Context

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
 
@@ -173,7 +173,7 @@ class FakeBoard:
     async def announce(self, job_id: str, status: str) -> None:
         self.announced.append((job_id, status))
 
-    async def changes(self, job_id: str, poll_seconds: float) -> AsyncIterator[None]:
+    async def changes(self, job_id: str, poll_seconds: float) -> AsyncGenerator[None]:
         while self.script:
             live, row = self.script.pop(0)
             if live is not None:

@@ -21,7 +21,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass
 
 from service_kit.auth import SessionClaims
@@ -234,7 +234,7 @@ class TranscodeJobs:
             await self._outputs.delete_outputs(job.video_id)
         return domain.job_view(job)
 
-    async def watch(self, caller: SessionClaims, job_id: str) -> AsyncIterator[JobView]:
+    async def watch(self, caller: SessionClaims, job_id: str) -> AsyncGenerator[JobView]:
         """The job now, then again each time a caller would see a difference, until it is final.
 
         Workers publish to Redis; the row is re-read whenever Redis does not say
@@ -246,20 +246,21 @@ class TranscodeJobs:
         if job.status.is_final:
             return
         ticks = 0
-        async for _ in self._board.changes(str(job.id), WATCH_POLL_SECONDS):
-            ticks += 1
-            live = await self._board.live(str(job.id))
-            settled = live is not None and live.status == JobStatus.RUNNING.value
-            if not settled or ticks % DATABASE_EVERY_TICKS == 0:
-                async with self._unit("read") as work:
-                    fresh = await work.jobs.get(job.id)
-                job = fresh or job
-            current = domain.job_view(job, live)
-            if current != last:
-                last = current
-                yield current
-            if job.status.is_final:
-                return
+        async with contextlib.aclosing(self._board.changes(str(job.id), WATCH_POLL_SECONDS)) as changes:
+            async for _ in changes:
+                ticks += 1
+                live = await self._board.live(str(job.id))
+                settled = live is not None and live.status == JobStatus.RUNNING.value
+                if not settled or ticks % DATABASE_EVERY_TICKS == 0:
+                    async with self._unit("read") as work:
+                        fresh = await work.jobs.get(job.id)
+                    job = fresh or job
+                current = domain.job_view(job, live)
+                if current != last:
+                    last = current
+                    yield current
+                if job.status.is_final:
+                    return
 
     async def of_video(self, caller: SessionClaims | None, video_id: str) -> VideoTranscode | None:
         """The video's latest job (None when it has none) and, once playable, its renditions."""

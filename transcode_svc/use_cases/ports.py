@@ -16,7 +16,7 @@ no database connection waits on Redis.
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from datetime import datetime
 from types import TracebackType
 from typing import Protocol
@@ -116,8 +116,11 @@ class LiveBoard(Protocol):
         """Record a final status decided here (a cancel) and wake the job's watchers."""
         ...
 
-    def changes(self, job_id: str, poll_seconds: float) -> AsyncIterator[None]:
-        """Yield whenever the job may have changed: a published event, or every ``poll_seconds``."""
+    def changes(self, job_id: str, poll_seconds: float) -> AsyncGenerator[None]:
+        """Yield whenever the job may have changed: a published event, or every ``poll_seconds``.
+
+        A generator, so the watch closes it (and its subscription) as soon as it ends.
+        """
         ...
 
 
