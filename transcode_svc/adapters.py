@@ -1,13 +1,15 @@
 """The transcode service's ties to the outside: object storage, Redis progress, the RQ queue.
 
 - :class:`OutputStore`: the bucket (boto3, thread-safe client made once). Workers call
-  it directly; the servicer only through ``asyncio.to_thread``.
+  it directly; the use cases through :class:`AsyncOutputs` (a thread).
 - :class:`ProgressBoard`: live progress in Redis, one hash per job plus a pub/sub
-  channel, and the cancel flag. Workers write it (sync client); the servicer reads and
-  watches it (asyncio client).
+  channel, and the cancel flag. Workers write it (sync client); the use cases read and
+  watch it (:class:`AsyncProgressBoard`, asyncio client).
 - :func:`enqueue_job`: the one RQ enqueue, with deterministic job id, timeouts scaled to
   the source and bounded retries with back-off, under a per-job Redis lock so that the
-  servicer and the reconciler (:mod:`transcode_svc.reconcile`) never queue a job twice.
+  use cases and the reconciler (:mod:`transcode_svc.reconcile`) never queue a job twice.
+- :class:`RqJobQueue`, :class:`AsyncOutputs` and :class:`AsyncProgressBoard`: the use
+  cases' ports over RQ, the bucket and Redis, the synchronous ones in a thread.
 
 Object-store failures come in two kinds: :class:`StoreUnavailable` (no connection, a
 timeout, a 5xx: the store is away, the job waits for it, :mod:`transcode_svc.jobs`) and
@@ -16,10 +18,11 @@ plain :class:`StorageError` (the store answered and refused: retried as any erro
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import mimetypes
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncGenerator, Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +37,8 @@ from rq.job import Job, JobStatus
 
 from service_kit.object_store import s3_client
 from service_kit.settings import Settings
-from transcode_svc.domain import Progress, hls_prefix, job_timeouts, retry_intervals
+from transcode_svc.domain import LiveProgress, Progress, hls_prefix, job_timeouts, retry_intervals
+from transcode_svc.use_cases.ports import QueueFailed
 
 log = logging.getLogger(__name__)
 
@@ -238,7 +242,7 @@ return percent
 
 
 class AsyncProgressBoard:
-    """The servicer's view of live progress: read, watch, and raise the cancel flag."""
+    """The use cases' view of live progress: read, watch, and raise the cancel flag."""
 
     def __init__(self, connection: redis.asyncio.Redis[bytes]) -> None:
         self._redis = connection
@@ -254,10 +258,19 @@ class AsyncProgressBoard:
             _PUBLISH_SCRIPT, 1, progress_key(job_id), events_channel(job_id), fields, status, PROGRESS_TTL_SECONDS
         )
 
-    async def cancel(self, job_id: str) -> None:
+    async def live(self, job_id: str) -> LiveProgress | None:
+        """The job's progress as last published, typed; None when nothing was published."""
+        fields = await self.current(job_id)
+        if not fields:
+            return None
+        decoded = decode_status(fields)
+        return LiveProgress(decoded["status"], decoded["percent"], decoded["eta"], decoded["playable"])
+
+    async def raise_cancel_flag(self, job_id: str) -> None:
+        """The flag the job polls (:meth:`ProgressBoard.is_cancelled`): its worker stops FFmpeg."""
         await self._redis.set(cancel_key(job_id), b"1", ex=PROGRESS_TTL_SECONDS)
 
-    async def changes(self, job_id: str, poll_seconds: float) -> AsyncIterator[None]:
+    async def changes(self, job_id: str, poll_seconds: float) -> AsyncGenerator[None]:
         """Yield whenever the job may have changed: a published event, or every poll interval.
 
         Pub/sub makes updates prompt; the poll covers a message missed between a read
@@ -294,7 +307,7 @@ def enqueue_lock_key(job_id: str) -> str:
 
 
 def not_in_rq(existing: Job | None) -> bool:
-    """The servicer's test: enqueue unless RQ holds the job (queued, scheduled, running, done)."""
+    """StartTranscode's test: enqueue unless RQ holds the job (queued, scheduled, running, done)."""
     return existing is None or existing.get_status(refresh=True) in (JobStatus.FAILED, JobStatus.CANCELED, None)
 
 
@@ -384,6 +397,37 @@ def cancel_queued(connection: redis.Redis[bytes], job_id: str) -> bool:
     if status in (JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED):
         job.cancel()
     return True
+
+
+class RqJobQueue:
+    """The use cases' queue (:class:`transcode_svc.use_cases.ports.JobQueue`): RQ, off the event loop.
+
+    RQ is synchronous, so each call runs in a thread over the synchronous connection;
+    Redis failing to answer an enqueue becomes QueueFailed.
+    """
+
+    def __init__(self, connection: redis.Redis[bytes], settings: Settings) -> None:
+        self._connection = connection
+        self._settings = settings
+
+    async def enqueue(self, job_id: str, duration_seconds: float) -> bool:
+        try:
+            return await asyncio.to_thread(enqueue_job, self._connection, self._settings, job_id, duration_seconds)
+        except redis.RedisError as exc:
+            raise QueueFailed(f"the transcode queue did not answer: {exc.__class__.__name__}") from exc
+
+    async def withdraw(self, job_id: str) -> bool:
+        return await asyncio.to_thread(cancel_queued, self._connection, job_id)
+
+
+class AsyncOutputs:
+    """The use cases' view of the bucket (:class:`transcode_svc.use_cases.ports.Outputs`), off the event loop."""
+
+    def __init__(self, outputs: OutputStore) -> None:
+        self._outputs = outputs
+
+    async def delete_outputs(self, video_id: str) -> None:
+        await asyncio.to_thread(self._outputs.delete_outputs, video_id)
 
 
 def decode_status(fields: dict[str, str]) -> dict[str, Any]:

@@ -41,3 +41,9 @@ class QueueUnavailable(TranscodeError, errors.Unavailable):
     """Redis (the job queue) did not answer; the same call may succeed later."""
 
     reason = "TRANSCODE_QUEUE_UNAVAILABLE"
+
+
+class StoreUnavailable(TranscodeError, errors.Unavailable):
+    """The database did not answer or did not take the write; nothing was changed, the same call may succeed later."""
+
+    reason = "TRANSCODE_STORE_UNAVAILABLE"

@@ -8,8 +8,10 @@ waiting in the scheduler and every running one, while ``transcode.jobs`` still s
 transcode_svc sweeps once at start and then every TRANSCODE_RECONCILE_SECONDS
 (:func:`run_forever`). A sweep reads the live jobs from PostgreSQL, looks each one up
 in RQ (:func:`observe`: the job hash, the queue, the scheduled and started registries
-and the heartbeat there), and re-enqueues those :func:`needs_enqueue` picks, a pure
-rule. Several replicas, or a sweep repeated at once, never queue a job twice: only one
+and the heartbeat there), and re-enqueues those the domain's rule
+(:func:`transcode_svc.domain.needs_enqueue`) says are owed a run. This module is the
+loop and the reading of RQ, a background room beside the servicer; the decision is a
+plain function. Several replicas, or a sweep repeated at once, never queue a job twice: only one
 replica sweeps per interval (a Redis lock), and each re-enqueue looks again and decides
 again under the job's own lock in :func:`transcode_svc.adapters.enqueue_job`, with the
 job's deterministic RQ id.
@@ -24,11 +26,9 @@ worker lost Redis), and one whose RQ heartbeat lapsed or that RQ ended only mome
 from __future__ import annotations
 
 import asyncio
-import enum
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import redis
 from rq import Queue
@@ -39,79 +39,17 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from service_kit.settings import Settings
-from transcode_svc import adapters, store
-from transcode_svc.domain import JobStatus
+from transcode_svc import adapters, domain, store
+from transcode_svc.domain import LiveJob, RqState, Sighting, needs_enqueue
 
 log = logging.getLogger(__name__)
 
-QUIET_SECONDS_MIN = 15.0
-"""The shortest quiet period: a live job changed or ended in RQ more recently is left alone."""
 SWEEP_LOCK_KEY = "transcode:reconcile-lock"
 
 
-class RqState(enum.StrEnum):
-    """What RQ knows of one transcode job."""
-
-    MISSING = "missing"
-    """No RQ job, or one RQ calls queued or scheduled that no queue or registry holds."""
-    WAITING = "waiting"
-    """In the queue (or taken from it a moment ago), or scheduled for a retry."""
-    RUNNING = "running"
-    """Started, and its worker's heartbeat is current."""
-    ABANDONED = "abandoned"
-    """Started, but the heartbeat lapsed: the worker died."""
-    ENDED = "ended"
-    """RQ finished, failed, stopped or cancelled it."""
-
-
-@dataclass(frozen=True)
-class Sighting:
-    """RQ's state of a job, and since when (heartbeat lapse or end; None when unknown)."""
-
-    state: RqState
-    since: datetime | None = None
-
-
-@dataclass(frozen=True)
-class LiveJob:
-    """The facts of a job's row the rule needs (status, last change) and the enqueue needs (duration)."""
-
-    job_id: str
-    status: JobStatus
-    updated_at: datetime
-    duration_seconds: float
-
-    @classmethod
-    def of(cls, row: store.JobRow) -> LiveJob:
-        return cls(str(row.id), row.job_status, row.updated_at, row.probe_facts.duration_seconds)
-
-
 def quiet_seconds(settings: Settings) -> float:
-    """How long a live job must have been left alone before it counts as lost (seconds).
-
-    Three progress flushes, so that a running horse that lost its worker is never taken
-    for lost while it still writes; never less than :data:`QUIET_SECONDS_MIN`.
-    """
-    return max(QUIET_SECONDS_MIN, 3 * settings.transcode.progress_flush_seconds)
-
-
-def needs_enqueue(job: LiveJob, sighting: Sighting, now: datetime, quiet: float) -> bool:
-    """Whether ``job`` must be put in the queue again: PostgreSQL says live, RQ has lost it.
-
-    ``now`` and the job's times are aware datetimes; ``quiet`` in seconds. A final job
-    never; a job whose row changed within ``quiet`` not yet; a job RQ does not know, yes;
-    one RQ holds (queued, scheduled, running with a heartbeat) no; one whose heartbeat
-    lapsed or that RQ ended without the row following, once that is ``quiet`` old.
-    """
-    if job.status.is_final:
-        return False
-    if now - job.updated_at < timedelta(seconds=quiet):
-        return False
-    if sighting.state is RqState.MISSING:
-        return True
-    if sighting.state in (RqState.WAITING, RqState.RUNNING):
-        return False
-    return sighting.since is None or now - sighting.since >= timedelta(seconds=quiet)
+    """The quiet period for this process's flush interval (:func:`transcode_svc.domain.quiet_seconds`)."""
+    return domain.quiet_seconds(settings.transcode.progress_flush_seconds)
 
 
 def _when(timestamp: float) -> datetime:
@@ -187,8 +125,7 @@ async def sweep(
     ``quiet`` defaults to :func:`quiet_seconds`. Returns the ids re-enqueued.
     """
     async with sessions() as session:
-        rows = await store.live_jobs(session)
-    jobs = [LiveJob.of(row) for row in rows]
+        jobs = [LiveJob.of(job) for job in await store.live_jobs(session)]
     if not jobs:
         return []
     wait = quiet_seconds(settings) if quiet is None else quiet

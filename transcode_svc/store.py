@@ -6,8 +6,9 @@ published (JSONB: they are written once, read whole, and never queried by field)
 partial unique index keeps at most one queued or running job per video, which is what
 makes StartTranscode idempotent under concurrent calls.
 
-The servicer uses the async functions with its AsyncSession; the RQ job (a plain
-synchronous process) uses the ``*_sync`` ones with a Session over the same models.
+The use cases read and write through :class:`SqlUnitOfWork` (one transaction, driver
+errors as StoreFailed) and the reconciler reads :func:`live_jobs`; the RQ job (a plain
+synchronous process) uses the ``*_sync`` functions with a Session over the same models.
 """
 
 from __future__ import annotations
@@ -17,20 +18,31 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, CheckConstraint, DateTime, Index, Integer, Text, Uuid, select, text, update
+from sqlalchemy import Boolean, CheckConstraint, DateTime, Index, Integer, Text, Uuid, delete, select, text, update
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
-from service_kit.db import schema_metadata
+from service_kit.db import SessionUnitOfWork, schema_metadata
 from service_kit.db import utcnow as utcnow  # the one clock every store uses
-from transcode_svc.domain import JobStatus, MeasuredRendition, ProbeFacts, Progress
+from transcode_svc.domain import (
+    JobStatus,
+    MeasuredRendition,
+    ProbeFacts,
+    Progress,
+    PublishedRendition,
+    TranscodeJob,
+    published,
+)
+from transcode_svc.use_cases.ports import StoreFailed
 
 metadata = schema_metadata("transcode")
 
 _STATUSES = ", ".join(f"'{status.value}'" for status in JobStatus)
 ACTIVE = (JobStatus.QUEUED.value, JobStatus.RUNNING.value)
+STORE_ERRORS = (SQLAlchemyError, OSError)
+"""What the driver raises when the database refuses a statement or cannot be reached."""
 
 
 class Base(DeclarativeBase):
@@ -87,84 +99,131 @@ class JobRow(Base):
 
 def rendition_records(renditions: list[MeasuredRendition]) -> list[dict[str, Any]]:
     """The published renditions as stored (and as the contract's Rendition fields)."""
-    return [
-        {
-            "name": r.plan.name,
-            "width": r.plan.width,
-            "height": r.plan.height,
-            "bandwidth": r.bandwidth,
-            "average_bandwidth": r.average_bandwidth,
-            "codecs": r.plan.codecs,
-            "frame_rate": r.plan.frame_rate,
-        }
-        for r in renditions
-    ]
+    return [asdict(published(rendition)) for rendition in renditions]
 
 
-# ---- the servicer's queries (async) ----------------------------------------------------------
+# ---- the use cases' unit of work (async) ----------------------------------------------------
 
 
-async def active_job(session: AsyncSession, video_id: str) -> JobRow | None:
-    result = await session.execute(
-        select(JobRow).where(JobRow.video_id == video_id, JobRow.status.in_(ACTIVE)).limit(1)
+def to_job(row: JobRow) -> TranscodeJob:
+    """The row as the domain's record of the job."""
+    return TranscodeJob(
+        id=row.id,
+        video_id=row.video_id,
+        organization_id=row.organization_id,
+        course_id=row.course_id,
+        source_key=row.source_key,
+        probe=row.probe_facts,
+        status=row.job_status,
+        progress=row.progress,
+        error_reason=row.error_reason,
+        attempts=row.attempts,
+        renditions=tuple(PublishedRendition(**record) for record in row.renditions or []),
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        started_at=row.started_at,
+        finished_at=row.finished_at,
     )
-    return result.scalar_one_or_none()
 
 
-async def latest_job(session: AsyncSession, video_id: str) -> JobRow | None:
-    result = await session.execute(
-        select(JobRow).where(JobRow.video_id == video_id).order_by(JobRow.created_at.desc()).limit(1)
-    )
-    return result.scalar_one_or_none()
-
-
-async def live_jobs(session: AsyncSession) -> list[JobRow]:
+async def live_jobs(session: AsyncSession) -> list[TranscodeJob]:
     """Every queued or running job, oldest first: what the reconciler checks RQ still holds."""
     result = await session.execute(select(JobRow).where(JobRow.status.in_(ACTIVE)).order_by(JobRow.created_at))
-    return list(result.scalars())
+    return [to_job(row) for row in result.scalars()]
 
 
-async def get_job(session: AsyncSession, job_id: uuid.UUID, *, for_update: bool = False) -> JobRow | None:
-    statement = select(JobRow).where(JobRow.id == job_id)
-    if for_update:
-        statement = statement.with_for_update()
-    result = await session.execute(statement)
-    return result.scalar_one_or_none()
+class SqlJobs:
+    """The jobs table, read and written inside one transaction (:class:`transcode_svc.use_cases.ports.Jobs`)."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def _row(self, job_id: uuid.UUID, *, for_update: bool = False) -> JobRow | None:
+        statement = select(JobRow).where(JobRow.id == job_id)
+        if for_update:
+            statement = statement.with_for_update()
+        return (await self._session.execute(statement)).scalar_one_or_none()
+
+    async def get(self, job_id: uuid.UUID, *, for_update: bool = False) -> TranscodeJob | None:
+        row = await self._row(job_id, for_update=for_update)
+        return None if row is None else to_job(row)
+
+    async def active(self, video_id: str) -> TranscodeJob | None:
+        row = await self._session.scalar(
+            select(JobRow).where(JobRow.video_id == video_id, JobRow.status.in_(ACTIVE)).limit(1)
+        )
+        return None if row is None else to_job(row)
+
+    async def latest(self, video_id: str) -> TranscodeJob | None:
+        row = await self._session.scalar(
+            select(JobRow).where(JobRow.video_id == video_id).order_by(JobRow.created_at.desc()).limit(1)
+        )
+        return None if row is None else to_job(row)
+
+    async def add(self, job: TranscodeJob) -> bool:
+        """Insert the job; False when the video's active job exists (the partial unique index said so).
+
+        The insert runs in a savepoint, so the conflict leaves the transaction usable.
+        """
+        row = JobRow(
+            id=job.id,
+            video_id=job.video_id,
+            organization_id=job.organization_id,
+            course_id=job.course_id,
+            source_key=job.source_key,
+            probe=asdict(job.probe),
+            status=job.status.value,
+            progress_percent=job.progress.percent,
+            eta_seconds=job.progress.eta_seconds,
+            playable=job.progress.playable,
+            error_reason=job.error_reason,
+            attempts=job.attempts,
+            renditions=[asdict(rendition) for rendition in job.renditions],
+            created_at=job.created_at,
+            updated_at=job.updated_at,
+            started_at=job.started_at,
+            finished_at=job.finished_at,
+        )
+        try:
+            async with self._session.begin_nested():
+                self._session.add(row)
+        except IntegrityError:
+            return False
+        return True
+
+    async def remove(self, job_id: uuid.UUID) -> None:
+        await self._session.execute(delete(JobRow).where(JobRow.id == job_id))
+
+    async def record_cancel(self, job: TranscodeJob) -> None:
+        await self._session.execute(
+            update(JobRow)
+            .where(JobRow.id == job.id)
+            .values(
+                status=job.status.value,
+                finished_at=job.finished_at,
+                playable=job.progress.playable,
+                eta_seconds=job.progress.eta_seconds,
+                updated_at=job.updated_at,
+            )
+        )
 
 
-async def insert_job(
-    session: AsyncSession,
-    *,
-    video_id: str,
-    organization_id: str,
-    source_key: str,
-    probe: ProbeFacts,
-    course_id: str = "",
-) -> JobRow | None:
-    """A new queued job; None when another call made the video's active job first."""
-    row = JobRow(
-        id=uuid.uuid4(),
-        video_id=video_id,
-        organization_id=organization_id,
-        course_id=course_id,
-        source_key=source_key,
-        probe=asdict(probe),
-        status=JobStatus.QUEUED.value,
-        progress_percent=0,
-        eta_seconds=0,
-        playable=False,
-        error_reason="",
-        attempts=0,
-        renditions=[],
-        created_at=utcnow(),
-        updated_at=utcnow(),
-    )
-    try:
-        async with session.begin_nested():
-            session.add(row)
-    except IntegrityError:
-        return None
-    return row
+class SqlUnitOfWork(SessionUnitOfWork):
+    """The use cases' unit of work (:class:`service_kit.db.SessionUnitOfWork`) over the jobs table.
+
+    Driver errors leave as :class:`transcode_svc.use_cases.ports.StoreFailed`.
+    """
+
+    jobs: SqlJobs
+
+    def bind(self, session: AsyncSession) -> None:
+        self.jobs = SqlJobs(session)
+
+    def translate(self, error: BaseException, *, committing: bool) -> Exception | None:
+        if not isinstance(error, STORE_ERRORS):
+            return None
+        what = "did not take the write" if committing else "failed"
+        return StoreFailed(f"the store {what}: {error.__class__.__name__}")
 
 
 # ---- the worker's queries (sync) -------------------------------------------------------------

@@ -6,8 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from transcode_svc.domain import JobStatus
-from transcode_svc.reconcile import LiveJob, RqState, Sighting, needs_enqueue
+from transcode_svc.domain import JobStatus, LiveJob, RqState, Sighting, needs_enqueue, quiet_seconds
 
 NOW = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
 QUIET = 15.0
@@ -53,3 +52,10 @@ def test_a_job_rq_ended_while_the_row_stayed_live_is_queued_again_once_the_callb
     assert not needs_enqueue(running, seen(RqState.ENDED, seconds_ago=1), NOW, QUIET)
     assert needs_enqueue(running, seen(RqState.ENDED, seconds_ago=QUIET + 5), NOW, QUIET)
     assert needs_enqueue(running, seen(RqState.ENDED), NOW, QUIET)
+
+
+@pytest.mark.parametrize(("flush", "quiet"), [(1.0, 15.0), (5.0, 15.0), (10.0, 30.0)])
+def test_the_quiet_period_spans_three_progress_flushes_and_never_less_than_fifteen_seconds(
+    flush: float, quiet: float
+) -> None:
+    assert quiet_seconds(flush) == quiet

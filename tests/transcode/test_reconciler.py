@@ -18,7 +18,7 @@ from tests.transcode.conftest import TranscodeRig
 from tests.transcode.sources import make_source
 from tests.transcode.test_transcode_jobs import FINAL, SUCCEEDED, kill_machine, start, wait_until
 from transcode_svc import adapters, reconcile
-from transcode_svc.reconcile import RqState
+from transcode_svc.domain import RqState
 
 
 def sweep_now(settings: Settings) -> list[str]:
