@@ -215,7 +215,9 @@ class UploadServicer(upload_pb2_grpc.UploadServiceServicer):
                     snapshot = cast(transcode_pb2.WatchTranscodeJobResponse, event.snapshot)
                     yield upload_pb2.WatchUploadResponse(progress=snapshot)
                 else:
-                    end = upload_pb2.WatchUploadEnd(upload_id=event.upload_id, job_id=event.job_id)
+                    end = upload_pb2.WatchUploadEnd(upload_id=event.upload_id)
+                    if event.job_id:  # optional: absent while no job was ever started
+                        end.job_id = event.job_id
                     yield upload_pb2.WatchUploadResponse(end=end)
         except grpc.aio.AioRpcError as exc:
             await context.abort(exc.code(), exc.details() or "", trailing_metadata=_status_trailers(exc))
