@@ -369,9 +369,12 @@ class _Uploads(_Rows):
 
     async def save(self, upload: Upload, video: Video) -> None:
         row = await self._session.get(UploadRow, upload.id)
+        explicit = row is None or upload.updated_at != row.updated_at
         if row is not None:
             _upload_row(upload, row)
-        await self._save_video(video)
+        await self._save_video(video)  # flushes both
+        if row is not None and not explicit:
+            upload.updated_at = row.updated_at  # refreshed by ``onupdate`` when something changed
 
 
 class _Videos(_Rows):
