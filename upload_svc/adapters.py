@@ -51,24 +51,9 @@ _MISSING_OBJECT_CODES = frozenset({"404", "NoSuchKey", "NotFound"})
 _NO_SUCH_UPLOAD = "NoSuchUpload"
 
 
-@dataclass(frozen=True)
-class PresignedPost:
-    """Where and what to POST: the form fields go before the file."""
-
-    url: str
-    fields: dict[str, str]
-
-
-@dataclass(frozen=True)
-class StoredObject:
-    size: int
-    content_type: str
-
-
-@dataclass(frozen=True)
-class PartsPage:
-    parts: tuple[domain.StoredPart, ...]
-    next_marker: int | None
+PresignedPost = domain.PresignedPost
+StoredObject = domain.StoredObject
+PartsPage = domain.PartsPage
 
 
 @dataclass(frozen=True)

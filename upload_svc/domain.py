@@ -16,6 +16,7 @@ import json
 import math
 import re
 import unicodedata
+import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -712,3 +713,87 @@ def poster_key(video_id: str) -> str:
 def video_prefixes(organization_id: str, video_id: str) -> tuple[str, ...]:
     """Every prefix holding objects of one video: its source and its HLS output."""
     return (f"uploads/{organization_id}/{video_id}/", f"hls/{video_id}/")
+
+
+# ---- the catalog's records ------------------------------------------------------------------
+
+
+@dataclass
+class Video:
+    """One catalog entry as the use cases read and change it (the store maps it to ``upload.videos``).
+
+    Mutable on purpose: a use case records a probe, a transcode state or a failure on it
+    and hands it back to the unit of work, which writes it when the step commits.
+    """
+
+    id: uuid.UUID
+    organization_id: str
+    course_id: str
+    owner_id: str
+    title: str
+    status: VideoStatus
+    published: bool
+    source_key: str
+    content_type: str
+    file_size: int
+    created_at: datetime
+    updated_at: datetime
+    probe: ProbeFacts | None = None
+    error_reason: str | None = None
+    transcode_job_id: str | None = None
+    transcode_progress: int = 0
+    uploaded_at: datetime | None = None
+    """When the source was verified: the hand-off to transcode_svc is owed from then on."""
+
+    def record_transcode(self, job: TranscodeState | None) -> None:
+        """Record transcode_svc's answer; without one the video stays where it is (UPLOADED: hand-off owed)."""
+        if job is None or not can_transition(self.status, job.status):
+            return
+        self.transcode_job_id = job.job_id
+        self.status = job.status
+        self.transcode_progress = job.progress
+
+
+@dataclass
+class Upload:
+    """How one video's source is (or was) sent; multipart uploads carry their plan and S3 upload id."""
+
+    id: uuid.UUID
+    video_id: uuid.UUID
+    organization_id: str
+    owner_id: str
+    method: UploadMethod
+    filename: str
+    content_type: str
+    file_size: int
+    part_size: int
+    part_count: int
+    s3_upload_id: str | None
+    expires_at: datetime
+    created_at: datetime
+    updated_at: datetime
+    completed_at: datetime | None = None
+
+    @property
+    def plan(self) -> UploadPlan:
+        return UploadPlan(self.method, self.file_size, self.part_size, self.part_count)
+
+
+@dataclass(frozen=True)
+class PresignedPost:
+    """Where and what to POST: the form fields go before the file."""
+
+    url: str
+    fields: dict[str, str]
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    size: int
+    content_type: str
+
+
+@dataclass(frozen=True)
+class PartsPage:
+    parts: tuple[StoredPart, ...]
+    next_marker: int | None

@@ -111,3 +111,9 @@ class ProbeUnavailable(UploadError, errors.Unavailable):
     """ffprobe could not be run (missing, or timed out); the upload stays open to retry."""
 
     reason = "PROBE_UNAVAILABLE"
+
+
+class CatalogUnavailable(UploadError, errors.Unavailable):
+    """The catalog's database did not answer or did not take a write; nothing was half written, retry."""
+
+    reason = "CATALOG_UNAVAILABLE"

@@ -3,8 +3,9 @@
 ``videos`` is the catalog: one row per video with its organization, course, owner,
 title, status, source object and probe facts. ``uploads`` holds how each video's source
 is (or was) being sent: single presigned POST or S3 multipart, with the part plan and
-the S3 upload id. Functions take the caller's AsyncSession: the servicer opens one per
-RPC and decides when to commit.
+the S3 upload id. Functions take the caller's AsyncSession (the worker's jobs use them);
+the use cases go through :class:`SqlUnitOfWork`, whose repositories read and write the
+rows as :class:`upload_svc.domain.Video` and :class:`upload_svc.domain.Upload` records.
 """
 
 from __future__ import annotations
@@ -28,14 +29,28 @@ from sqlalchemy import (
     select,
     tuple_,
 )
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from service_kit.db import schema_metadata
+from service_kit.db import SessionUnitOfWork, schema_metadata
 from service_kit.db import utcnow as utcnow  # the one clock every store uses
-from upload_svc.domain import ProbeFacts, TranscodeState, UploadMethod, VideoCursor, VideoStatus, can_transition
+from upload_svc.domain import (
+    ProbeFacts,
+    TranscodeState,
+    Upload,
+    UploadMethod,
+    Video,
+    VideoCursor,
+    VideoStatus,
+    can_transition,
+)
+from upload_svc.use_cases.ports import StoreFailed
 
 metadata = schema_metadata("upload")
+
+STORE_ERRORS = (SQLAlchemyError, OSError)
+"""What the driver raises when the database refuses a statement or cannot be reached."""
 
 _STATUSES = ", ".join(f"'{status.value}'" for status in VideoStatus)
 _METHODS = ", ".join(f"'{method.value}'" for method in UploadMethod)
@@ -261,3 +276,151 @@ async def videos_awaiting_hand_off(session: AsyncSession, *, limit: int) -> Sequ
         .with_for_update(skip_locked=True)
     )
     return (await session.execute(query)).scalars().all()
+
+
+# ---- the unit of work the use cases write through ------------------------------------------
+
+_VIDEO_FIELDS = (
+    "organization_id",
+    "course_id",
+    "owner_id",
+    "title",
+    "published",
+    "source_key",
+    "content_type",
+    "file_size",
+    "error_reason",
+    "transcode_job_id",
+    "transcode_progress",
+    "uploaded_at",
+    "created_at",
+    "updated_at",
+)
+_UPLOAD_FIELDS = (
+    "video_id",
+    "organization_id",
+    "owner_id",
+    "filename",
+    "content_type",
+    "file_size",
+    "part_size",
+    "part_count",
+    "s3_upload_id",
+    "expires_at",
+    "completed_at",
+    "created_at",
+    "updated_at",
+)
+
+
+def video_record(row: VideoRow) -> Video:
+    fields = {name: getattr(row, name) for name in _VIDEO_FIELDS}
+    return Video(id=row.id, status=row.video_status, probe=row.probe, **fields)
+
+
+def upload_record(row: UploadRow) -> Upload:
+    fields = {name: getattr(row, name) for name in _UPLOAD_FIELDS}
+    return Upload(id=row.id, method=row.upload_method, **fields)
+
+
+def _video_row(video: Video, row: VideoRow | None = None) -> VideoRow:
+    """The record's values on its row (a new row when there is none); unchanged values write nothing."""
+    row = row if row is not None else VideoRow(id=video.id)
+    for name in _VIDEO_FIELDS:
+        setattr(row, name, getattr(video, name))
+    row.status = video.status.value
+    if video.probe is not None:
+        row.record_probe(video.probe)
+    return row
+
+
+def _upload_row(upload: Upload, row: UploadRow | None = None) -> UploadRow:
+    row = row if row is not None else UploadRow(id=upload.id)
+    for name in _UPLOAD_FIELDS:
+        setattr(row, name, getattr(upload, name))
+    row.method = upload.method.value
+    return row
+
+
+class _Rows:
+    """Saving records back onto the rows this transaction loaded."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def _save_video(self, video: Video) -> None:
+        row = await self._session.get(VideoRow, video.id)
+        if row is None:
+            return  # deleted meanwhile: nothing left to change
+        explicit = video.updated_at != row.updated_at
+        _video_row(video, row)
+        await self._session.flush()
+        if not explicit:
+            video.updated_at = row.updated_at  # refreshed by ``onupdate`` when something changed
+
+
+class _Uploads(_Rows):
+    async def add(self, video: Video, upload: Upload) -> None:
+        add_video_with_upload(self._session, _video_row(video), _upload_row(upload))
+
+    async def with_video(self, upload_id: uuid.UUID, *, for_update: bool = False) -> tuple[Upload, Video] | None:
+        found = await upload_with_video(self._session, upload_id, for_update=for_update)
+        return None if found is None else (upload_record(found[0]), video_record(found[1]))
+
+    async def save(self, upload: Upload, video: Video) -> None:
+        row = await self._session.get(UploadRow, upload.id)
+        explicit = row is None or upload.updated_at != row.updated_at
+        if row is not None:
+            _upload_row(upload, row)
+        await self._save_video(video)  # flushes both
+        if row is not None and not explicit:
+            upload.updated_at = row.updated_at  # refreshed by ``onupdate`` when something changed
+
+
+class _Videos(_Rows):
+    async def with_upload(self, video_id: uuid.UUID, *, for_update: bool = False) -> tuple[Video, Upload | None] | None:
+        found = await video_with_upload(self._session, video_id, for_update=for_update)
+        if found is None:
+            return None
+        video, upload = found
+        return video_record(video), None if upload is None else upload_record(upload)
+
+    async def of_course(
+        self, *, organization_id: str, course_id: str, published_only: bool, after: VideoCursor | None, limit: int
+    ) -> Sequence[tuple[Video, uuid.UUID | None]]:
+        rows = await course_videos(
+            self._session,
+            organization_id=organization_id,
+            course_id=course_id,
+            published_only=published_only,
+            after=after,
+            limit=limit,
+        )
+        return [(video_record(video), upload_id) for video, upload_id in rows]
+
+    async def save(self, video: Video) -> None:
+        await self._save_video(video)
+
+    async def delete(self, video_id: uuid.UUID) -> None:
+        await delete_video(self._session, video_id)
+
+
+class SqlUnitOfWork(SessionUnitOfWork):
+    """The use cases' unit of work (:class:`service_kit.db.SessionUnitOfWork`).
+
+    Driver errors leave as :class:`upload_svc.use_cases.ports.StoreFailed`, which the use
+    cases report as CatalogUnavailable (503).
+    """
+
+    uploads: _Uploads
+    videos: _Videos
+
+    def bind(self, session: AsyncSession) -> None:
+        self.uploads = _Uploads(session)
+        self.videos = _Videos(session)
+
+    def translate(self, error: BaseException, *, committing: bool) -> Exception | None:
+        if not isinstance(error, STORE_ERRORS):
+            return None
+        what = "did not take the write" if committing else "failed"
+        return StoreFailed(f"the store {what}: {error.__class__.__name__}")
