@@ -21,13 +21,12 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import BigInteger, DateTime, Float, ForeignKey, Index, Integer, Table, Text, Uuid, func, select, update
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from attendance_svc import domain
 from attendance_svc.use_cases.ports import StoreFailed
-from service_kit.db import SessionUnitOfWork, schema_metadata
+from service_kit.db import DRIVER_ERRORS, SessionUnitOfWork, schema_metadata
 from service_kit.db import utcnow as utcnow  # the one clock every store uses
 from service_kit.paging import Cursor
 
@@ -393,7 +392,6 @@ class _MeetingEvents:
         return await meeting_events(self._session, meeting_id)
 
 
-STORE_ERRORS = (SQLAlchemyError, OSError)
 """What the driver raises when the database refuses a statement or cannot be reached."""
 
 
@@ -413,7 +411,7 @@ class SqlUnitOfWork(SessionUnitOfWork):
         self.events = _MeetingEvents(session)
 
     def translate(self, error: BaseException, *, committing: bool) -> Exception | None:
-        if not isinstance(error, STORE_ERRORS):
+        if not isinstance(error, DRIVER_ERRORS):
             return None
         what = "did not take the write" if committing else "failed"
         return StoreFailed(f"the store {what}: {error.__class__.__name__}")

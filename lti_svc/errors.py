@@ -168,6 +168,12 @@ class PlatformUnavailable(LtiError, errors.Unavailable):
     reason = "PLATFORM_UNAVAILABLE"
 
 
+class StoreUnavailable(LtiError, errors.Unavailable):
+    """The database did not answer (down or restarting); the same request may be sent again."""
+
+    reason = "LTI_STORE_UNAVAILABLE"
+
+
 class NotASession(LtiError, errors.PermissionDenied):
     """A service's token asked to be refreshed; only users' sessions are."""
 

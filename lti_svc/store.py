@@ -39,10 +39,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from lti_svc import domain
+from lti_svc import domain, errors
 from lti_svc.domain.api_tokens import ApiTokenRecord
 from lti_svc.use_cases.ports import Conflict
-from service_kit.db import SessionUnitOfWork, schema_metadata
+from service_kit.db import DRIVER_ERRORS, SessionUnitOfWork, schema_metadata
 from service_kit.db import utcnow as utcnow  # the one clock every store uses
 from service_kit.paging import Cursor
 
@@ -479,7 +479,8 @@ class SqlUnitOfWork(SessionUnitOfWork):
 
     A uniqueness violation (the same issuer and client_id twice, a second line item for one
     live session) leaves as
-    :class:`lti_svc.use_cases.ports.Conflict`.
+    :class:`lti_svc.use_cases.ports.Conflict`; any other driver error (the database down or
+    restarting) as :class:`lti_svc.errors.StoreUnavailable`, 503.
     """
 
     registrations: _Registrations
@@ -494,6 +495,11 @@ class SqlUnitOfWork(SessionUnitOfWork):
         self.api_tokens = _ApiTokens(session)
 
     def translate(self, error: BaseException, *, committing: bool) -> Exception | None:
-        if not isinstance(error, IntegrityError):
-            return None
-        return Conflict(f"a uniqueness rule refused the write: {error.__class__.__name__}")
+        if isinstance(error, IntegrityError):
+            return Conflict(f"a uniqueness rule refused the write: {error.__class__.__name__}")
+        if isinstance(error, DRIVER_ERRORS):
+            what = "did not take the write" if committing else "could not be read"
+            return errors.StoreUnavailable(
+                f"the LTI store {what}: the database is unavailable; try again shortly ({error.__class__.__name__})"
+            )
+        return None

@@ -11,18 +11,16 @@ from datetime import datetime
 
 from sqlalchemy import DateTime, Float, Text, select
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from playback_svc import errors
 from playback_svc.domain import ViewingPosition
-from service_kit.db import SessionUnitOfWork, schema_metadata
+from service_kit.db import DRIVER_ERRORS, SessionUnitOfWork, schema_metadata
 from service_kit.db import utcnow as utcnow  # the one clock every store uses
 
 metadata = schema_metadata("playback")
 
-STORE_ERRORS = (SQLAlchemyError, OSError)
 """What the driver raises when the database refuses a statement or cannot be reached."""
 
 
@@ -84,7 +82,7 @@ class SqlUnitOfWork(SessionUnitOfWork):
         self.positions = Positions(session)
 
     def translate(self, error: BaseException, *, committing: bool) -> Exception | None:
-        if not isinstance(error, STORE_ERRORS):
+        if not isinstance(error, DRIVER_ERRORS):
             return None
         return errors.StorageUnavailable(
             f"viewing progress could not be {'saved' if committing else 'read'}: the database is unavailable; "

@@ -12,7 +12,12 @@ from types import TracebackType
 from typing import Self
 
 from sqlalchemy import MetaData
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+DRIVER_ERRORS: tuple[type[BaseException], ...] = (SQLAlchemyError, OSError)
+"""What a database outage raises through SQLAlchemy and psycopg: every store's unit of work
+turns these into its service's "store unavailable" error (503), never a 500."""
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",

@@ -20,11 +20,11 @@ from typing import Any
 
 from sqlalchemy import Boolean, CheckConstraint, DateTime, Index, Integer, Text, Uuid, delete, select, text, update
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
-from service_kit.db import SessionUnitOfWork, schema_metadata
+from service_kit.db import DRIVER_ERRORS, SessionUnitOfWork, schema_metadata
 from service_kit.db import utcnow as utcnow  # the one clock every store uses
 from transcode_svc.domain import (
     JobStatus,
@@ -41,7 +41,6 @@ metadata = schema_metadata("transcode")
 
 _STATUSES = ", ".join(f"'{status.value}'" for status in JobStatus)
 ACTIVE = (JobStatus.QUEUED.value, JobStatus.RUNNING.value)
-STORE_ERRORS = (SQLAlchemyError, OSError)
 """What the driver raises when the database refuses a statement or cannot be reached."""
 
 
@@ -220,7 +219,7 @@ class SqlUnitOfWork(SessionUnitOfWork):
         self.jobs = SqlJobs(session)
 
     def translate(self, error: BaseException, *, committing: bool) -> Exception | None:
-        if not isinstance(error, STORE_ERRORS):
+        if not isinstance(error, DRIVER_ERRORS):
             return None
         what = "did not take the write" if committing else "failed"
         return StoreFailed(f"the store {what}: {error.__class__.__name__}")

@@ -29,11 +29,10 @@ from sqlalchemy import (
     select,
     tuple_,
 )
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from service_kit.db import SessionUnitOfWork, schema_metadata
+from service_kit.db import DRIVER_ERRORS, SessionUnitOfWork, schema_metadata
 from service_kit.db import utcnow as utcnow  # the one clock every store uses
 from upload_svc.domain import (
     ProbeFacts,
@@ -49,7 +48,6 @@ from upload_svc.use_cases.ports import StoreFailed
 
 metadata = schema_metadata("upload")
 
-STORE_ERRORS = (SQLAlchemyError, OSError)
 """What the driver raises when the database refuses a statement or cannot be reached."""
 
 _STATUSES = ", ".join(f"'{status.value}'" for status in VideoStatus)
@@ -243,7 +241,7 @@ async def course_videos(
             tuple_(VideoRow.created_at, VideoRow.id) < tuple_(after.created_at, uuid.UUID(after.video_id))
         )
     query = query.order_by(VideoRow.created_at.desc(), VideoRow.id.desc()).limit(limit)
-    return [(video, upload_id) for video, upload_id in (await session.execute(query)).tuples()]
+    return [(video, upload_id) for video, upload_id in await session.execute(query)]
 
 
 async def delete_video(session: AsyncSession, video_id: uuid.UUID) -> None:
@@ -420,7 +418,7 @@ class SqlUnitOfWork(SessionUnitOfWork):
         self.videos = _Videos(session)
 
     def translate(self, error: BaseException, *, committing: bool) -> Exception | None:
-        if not isinstance(error, STORE_ERRORS):
+        if not isinstance(error, DRIVER_ERRORS):
             return None
         what = "did not take the write" if committing else "failed"
         return StoreFailed(f"the store {what}: {error.__class__.__name__}")

@@ -10,8 +10,9 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from lti_svc import domain, store
+from lti_svc import domain, errors, store
 from lti_svc.use_cases import Conflict
+from service_kit import errors as service_errors
 from service_kit.db import create_engine, session_factory
 from tests.support.processes import Infra
 
@@ -126,3 +127,19 @@ async def test_a_second_line_item_for_one_live_session_is_a_conflict_and_the_fir
     async with store.SqlUnitOfWork(sessions) as work:
         assert await work.line_items.get(first.id) == first
         assert await work.line_items.for_session("org-uow", "course-1", session_id) == first
+
+
+async def test_a_database_that_cannot_be_reached_answers_503_store_unavailable_not_a_500() -> None:
+    engine = create_engine("postgresql+psycopg://root@127.0.0.1:1/nowhere", pool_size=1)
+    try:
+        with pytest.raises(errors.StoreUnavailable, match="could not be read: the database is unavailable"):
+            async with store.SqlUnitOfWork(session_factory(engine)) as work:
+                await work.registrations.get(uuid.uuid4())
+        with pytest.raises(errors.StoreUnavailable, match="try again shortly"):
+            async with store.SqlUnitOfWork(session_factory(engine)) as work:
+                await work.registrations.add(a_record("https://down.example.edu"), ["d1"])
+                await work.commit()
+    finally:
+        await engine.dispose()
+    assert errors.StoreUnavailable.reason == "LTI_STORE_UNAVAILABLE"
+    assert issubclass(errors.StoreUnavailable, service_errors.Unavailable)  # the one table: gRPC UNAVAILABLE, HTTP 503
