@@ -331,7 +331,9 @@ def test_every_procfile_process_has_one_workload_running_its_command(base: list[
     for name, command in procfile_commands().items():
         if name in DEVELOPMENT_ONLY:
             continue
-        assert commands.count(command) == 1, f"Procfile's {name} ({command}) runs in {commands.count(command)} workloads"
+        assert commands.count(command) == 1, (
+            f"Procfile's {name} ({command}) runs in {commands.count(command)} workloads"
+        )
     known = [*procfile_commands().values(), *compose_commands().values()]
     assert [c for c in commands if c not in known] == []
 
@@ -514,9 +516,10 @@ def test_probes_services_and_scrapes_point_at_ports_that_exist(overlay: list[Man
                 names = {p.get("name") for p in services[backend["name"]]["spec"]["ports"]}
                 assert backend["port"]["name"] in names
     pdb = named(overlay, "PodDisruptionBudget")["edge"]
-    assert pdb["spec"]["selector"]["matchLabels"].items() <= named(overlay, "Deployment")["edge"]["spec"][
-        "template"
-    ]["metadata"]["labels"].items()
+    assert (
+        pdb["spec"]["selector"]["matchLabels"].items()
+        <= named(overlay, "Deployment")["edge"]["spec"]["template"]["metadata"]["labels"].items()
+    )
 
 
 def test_keda_scales_the_transcode_worker_on_rqs_transcode_list(overlay: list[Manifest], secret: Manifest) -> None:

@@ -15,7 +15,6 @@ fails the test instead of being silently left out of what is validated:
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -157,8 +156,3 @@ def _set_replicas(objects: list[Manifest], name: str, count: int) -> None:
         raise KustomizationError(f"replicas: no Deployment named {name}")
     for target in targets:
         target["spec"]["replicas"] = count
-
-
-def deep_copy(objects: list[Manifest]) -> list[Manifest]:
-    """A copy a test may change without touching another test's objects."""
-    return copy.deepcopy(objects)
