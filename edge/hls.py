@@ -62,6 +62,8 @@ HLS_PREFIX = "/api/v1/media/hls/"
 MASTER_ROUTE = ("GET", "/api/v1/media/hls/{video_id}/master.m3u8")
 VARIANT_ROUTE = ("GET", "/api/v1/media/hls/{video_id}/{rendition}/index.m3u8")
 SEGMENT_ROUTE = ("GET", "/api/v1/media/hls/{video_id}/{rendition}/{segment}")
+PLAYLIST_ROUTES = frozenset({MASTER_ROUTE[1], VARIANT_ROUTE[1]})
+"""The path templates players poll (a live variant every target duration): their access log is sampled."""
 CACHE_MAX_ENTRIES = 4096
 CACHE_MAX_BYTES = 128 * 1024 * 1024
 PREFLIGHT_MAX_AGE = "600"
