@@ -292,10 +292,25 @@ def profiled_wrk(url: str, pid: int, out: Path) -> dict[str, Any]:
     return measured
 
 
+PROFILE_COSTS = (
+    ("access log: writer thread waiting (idle)", ("QueueListener.dequeue",)),
+    ("access log: JSON lines written (writer thread)", ("QueueListener._monitor",)),
+    ("access log: records made and queued (event loop)", ("Logger._log", "Logger.info")),
+    ("metrics (counter and histogram)", ("EdgeMetrics.observe_request",)),
+    ("token check", ("verify_token", "VerifiedTokens.verify")),
+    ("routing (edge/routes.py)", ("Router.resolve",)),
+    ("request id, context, header hooks", ("accept_request_id", "security_headers", "echo_request_id")),
+    ("playlist handler, the rest (cache, headers)", ("HlsEdge.playlist",)),
+    ("socket writes", ("_SelectorSocketTransport.write", "StreamWriter._writelines", "StreamWriter._write")),
+    ("aiohttp: parse, dispatch, respond", ("RequestHandler", "Application._handle", "web_protocol.py")),
+)
+"""Where a sample's time goes: the first cost any of whose functions is on its stack."""
+
+
 def summarize_profile(folded: str, top: int = PROFILE_TOP) -> str:
-    """py-spy's folded stacks as two tables: own time per function, and time under each (inclusive)."""
+    """py-spy's folded stacks as two tables: the costs above, and the functions with the most own time."""
     own: dict[str, int] = {}
-    inclusive: dict[str, int] = {}
+    costs: dict[str, int] = {}
     total = 0
     for line in folded.splitlines():
         stack, _, count_text = line.rpartition(" ")
@@ -308,13 +323,17 @@ def summarize_profile(folded: str, top: int = PROFILE_TOP) -> str:
             for frame in stack.split(";")
         ]
         own[frames[-1]] = own.get(frames[-1], 0) + count
-        for frame in set(frames):
-            inclusive[frame] = inclusive.get(frame, 0) + count
-    lines = [f"{total} samples"]
-    for title, counts in (("own time", own), ("inclusive time", inclusive)):
-        lines += ["", f"{title}:"]
-        for frame, count in sorted(counts.items(), key=lambda item: -item[1])[:top]:
-            lines.append(f"{100 * count / max(total, 1):5.1f}%  {frame}")
+        cost = next(
+            (name for name, markers in PROFILE_COSTS if any(m in frame for frame in frames for m in markers)),
+            "event loop and the rest",
+        )
+        costs[cost] = costs.get(cost, 0) + count
+    lines = [f"{total} samples", "", "costs:"]
+    for name, count in sorted(costs.items(), key=lambda item: -item[1]):
+        lines.append(f"{100 * count / max(total, 1):5.1f}%  {name}")
+    lines += ["", "own time:"]
+    for frame, count in sorted(own.items(), key=lambda item: -item[1])[:top]:
+        lines.append(f"{100 * count / max(total, 1):5.1f}%  {frame}")
     return "\n".join(lines) + "\n"
 
 
