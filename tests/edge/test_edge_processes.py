@@ -83,7 +83,7 @@ def _answers(port: int) -> bool:
 
 def _openapi_requests_of(shared: Path, pid: int) -> float:
     """What one process counted, read from its own file in the shared directory."""
-    for metric in MultiProcessCollector.merge([str(shared / f"counter_{pid}.db")]):
+    for metric in MultiProcessCollector.merge([str(shared / f"counter_{pid}.db")]):  # type: ignore[no-untyped-call]
         for sample in metric.samples:
             if sample.name == "http_requests_total" and sample.labels.get("route") == "/openapi.json":
                 return float(sample.value)
