@@ -328,9 +328,11 @@ def summarize_profile(folded: str, top: int = PROFILE_TOP) -> str:
             "event loop and the rest",
         )
         costs[cost] = costs.get(cost, 0) + count
-    lines = [f"{total} samples", "", "costs:"]
+    idle = costs.pop(PROFILE_COSTS[0][0], 0)  # a blocked queue read, not work: out of the shares
+    busy = max(total - idle, 1)
+    lines = [f"{total} samples, {idle} of them the log writer waiting", "", "costs (share of the busy samples):"]
     for name, count in sorted(costs.items(), key=lambda item: -item[1]):
-        lines.append(f"{100 * count / max(total, 1):5.1f}%  {name}")
+        lines.append(f"{100 * count / busy:5.1f}%  {name}")
     lines += ["", "own time:"]
     for frame, count in sorted(own.items(), key=lambda item: -item[1])[:top]:
         lines.append(f"{100 * count / max(total, 1):5.1f}%  {frame}")
