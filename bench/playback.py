@@ -261,6 +261,23 @@ def edges(count: int, logs: Path) -> Iterator[list[subprocess.Popen[bytes]]]:
         ]
 
 
+def wait_for_listeners(port: int, count: int, deadline_seconds: float = STARTUP_SECONDS) -> None:
+    """Until ``count`` sockets listen on ``port`` (one per edge process with SO_REUSEPORT).
+
+    wrk keeps its connections for the whole run, so a process that binds late would get none.
+    """
+    wanted = f":{port:04X}"
+    deadline = time.monotonic() + deadline_seconds
+    while True:
+        lines = Path("/proc/net/tcp").read_text().splitlines()[1:]
+        listening = sum(1 for line in lines if line.split()[1].endswith(wanted) and line.split()[3] == "0A")
+        if listening >= count:
+            return
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{listening} of {count} edge processes listen on {port} after {deadline_seconds} s")
+        time.sleep(0.1)
+
+
 def profiled_wrk(url: str, pid: int, out: Path) -> dict[str, Any]:
     """wrk while py-spy samples one edge process; its hottest functions (own time) to ``out``."""
     py_spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
@@ -390,6 +407,7 @@ def main(*, profile: bool = False) -> dict[str, Any]:
                     edge_url = f"http://{HOST}:{env['EDGE_PORT']}"
                     for edge in edge_group:
                         wait_for_http(f"{edge_url}/openapi.json", edge, STARTUP_SECONDS)
+                    wait_for_listeners(int(env["EDGE_PORT"]), processes)
                     edge_bytes = {
                         name: check_playlist(edge_url + path, rewritten=True, segments=videos[name][1])
                         for name, path in paths.items()
