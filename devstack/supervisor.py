@@ -32,6 +32,7 @@ from devstack.envfile import ensure_env_file
 from devstack.postgres import ensure_postgres
 from devstack.redis import ensure_redis
 from devstack.seaweed import s3_client, start_seaweed
+from service_kit.settings import SettingsError
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 STATE_DIR = REPO_ROOT / ".devstack"
@@ -258,7 +259,7 @@ def run(root: Path = REPO_ROOT, procfile: str = "Procfile") -> int:
             status = 1
     except Stopped as stop:
         say(f"{stop}: stopping")
-    except DevstackError as exc:
+    except (DevstackError, SettingsError) as exc:  # a bad EDGE_PROCESSES, read to size supervisord's edge
         say(f"error: {exc}")
         status = 1
     finally:
@@ -285,7 +286,7 @@ def up(root: Path = REPO_ROOT, *, print_env: bool = False) -> int:
                 signal.pause()  # the handlers raise Stopped
     except Stopped as stop:
         say(f"{stop}: stopping")
-    except DevstackError as exc:
+    except (DevstackError, SettingsError) as exc:  # a bad EDGE_PROCESSES, read to size supervisord's edge
         say(f"error: {exc}")
         status = 1
     finally:

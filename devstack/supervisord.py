@@ -11,6 +11,12 @@ still ends everything cleanly.
 Why supervisord: it is the long-kept standard for exactly this (restart, backoff,
 stop in order, ``supervisorctl status``) and honcho, used before, ends every process
 when one exits.
+
+Replicas: with EDGE_PROCESSES=N the ``edge`` program runs N copies (supervisord's
+``numprocs``: ``media:edge_0`` ... ``edge_{N-1}``), each restarted on its own, all on
+one port by SO_REUSEPORT. They get PROMETHEUS_MULTIPROC_DIR (``state_dir/metrics/edge``,
+emptied when the configuration is written, kept across one copy's restart so the
+counters never go back) so /metrics counts all of them (edge/metrics.py).
 """
 
 from __future__ import annotations
@@ -19,12 +25,15 @@ import contextlib
 import os
 import re
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+
+from service_kit.settings import read_edge_processes
 
 STOP_WAIT_SECONDS = 20
 """What a program gets after SIGTERM before supervisord kills it (services drain in SHUTDOWN_GRACE_SECONDS)."""
@@ -37,6 +46,10 @@ GROUP = "media"
 """One group for every program: supervisord stops groups one after another but a group's programs
 at once, so Ctrl-C takes one program's drain time, not the sum of nine (``supervisorctl`` names
 them ``media:edge``, ``media:worker``, ...)."""
+
+REPLICATED_PROGRAM = "edge"
+"""The one program that may run as several copies on one port (EDGE_PROCESSES)."""
+MULTIPROCESS_DIR_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
 
 _PROCFILE_LINE = re.compile(r"^(?P<name>[A-Za-z0-9_-]+):\s*(?P<command>.+)$")
 
@@ -90,12 +103,21 @@ def _escape(value: str) -> str:
     return value.replace("%", "%%")
 
 
-def render_config(programs: list[Program], *, state_dir: Path, root: Path, path: str) -> str:
+def metrics_dir(state_dir: Path, program: str) -> Path:
+    """Where the copies of a replicated program add up their metrics."""
+    return state_dir / "metrics" / program
+
+
+def render_config(
+    programs: list[Program], *, state_dir: Path, root: Path, path: str, replicas: Mapping[str, int] | None = None
+) -> str:
     """The supervisord.conf text for these programs.
 
     Output goes to supervisord's own stdout (``/dev/fd/1``, no rotation), so ``make run``
     shows every process's JSON lines as it did; the control socket lives in ``state_dir``
-    (owner only) for ``supervisorctl``. Programs inherit supervisord's environment.
+    (owner only) for ``supervisorctl``. Programs inherit supervisord's environment; a
+    program named in ``replicas`` with more than one copy runs that many, with a shared
+    metrics directory (:func:`metrics_dir`) added to its environment.
     """
     sections = [
         "[supervisord]",
@@ -134,6 +156,14 @@ def render_config(programs: list[Program], *, state_dir: Path, root: Path, path:
             "stdout_logfile=/dev/fd/1",
             "stdout_logfile_maxbytes=0",
         ]
+        copies = (replicas or {}).get(program.name, 1)
+        if copies > 1:
+            shared = _escape(str(metrics_dir(state_dir, program.name)))
+            sections += [
+                f"numprocs={copies}",
+                "process_name=%(program_name)s_%(process_num)d",
+                f'environment={MULTIPROCESS_DIR_VARIABLE}="{shared}"',
+            ]
     return "\n".join(sections) + "\n"
 
 
@@ -142,11 +172,23 @@ def config_path(state_dir: Path) -> Path:
 
 
 def write_config(procfile: Path, *, state_dir: Path, root: Path, env: Mapping[str, str]) -> Path:
-    """Write ``state_dir/supervisord.conf`` for the Procfile's programs; its path."""
+    """Write ``state_dir/supervisord.conf`` for the Procfile's programs; its path.
+
+    EDGE_PROCESSES in ``env`` sets the edge's copies (a malformed value raises
+    :class:`service_kit.settings.SettingsError` naming it); their metrics directory starts empty.
+    """
     programs = read_procfile(procfile.read_text())
+    replicas = {REPLICATED_PROGRAM: read_edge_processes(env)}
     state_dir.mkdir(parents=True, exist_ok=True)
+    for name, copies in replicas.items():
+        shared = metrics_dir(state_dir, name)
+        shutil.rmtree(shared, ignore_errors=True)
+        if copies > 1:
+            shared.mkdir(parents=True)
     path = config_path(state_dir)
-    path.write_text(render_config(programs, state_dir=state_dir, root=root, path=env.get("PATH", "")))
+    path.write_text(
+        render_config(programs, state_dir=state_dir, root=root, path=env.get("PATH", ""), replicas=replicas)
+    )
     path.chmod(0o600)
     return path
 

@@ -33,7 +33,7 @@ from edge.backends import Backends, BackendService
 from edge.errors import error_middleware
 from edge.gateway import handle_operation, make_dispatcher
 from edge.health import HealthChecker
-from edge.hls import hls_preflight_middleware
+from edge.hls import PLAYLIST_ROUTES, hls_preflight_middleware
 from edge.keys import (
     ATTENDANCE_SETTINGS,
     BACKENDS,
@@ -123,8 +123,11 @@ def create_app(
     offers = compile_offers(operations, {k: v for k, v in ROUTE_ENCODINGS.items() if k in _keys(operations)})
     rules = rules_by_route(rate_limits) if rate_limits is not None else {}
     router = build_router(operations, overrides or {}, rules)
+    access_log = request_context_middleware(
+        sampled_routes=PLAYLIST_ROUTES, access_log_sample=settings.edge_access_log_sample
+    )
     app = web.Application(
-        middlewares=[request_context_middleware(), error_middleware, api_token_middleware(), hls_preflight_middleware()]
+        middlewares=[access_log, error_middleware, api_token_middleware(), hls_preflight_middleware()]
     )
     install_api_tokens(app)
     install(app, pages or Pages(Catalogues.load(), Assets.empty()))

@@ -13,6 +13,10 @@ playback_svc per request, and a rewritten hour-long variant (600 signed URLs, ~2
 crosses that hop each time; bench/playback.py measures both. Here a request costs the
 token check (one HMAC, :func:`playback_svc.domain.verify_token`, the very function
 playback_svc uses) and a dict lookup; playback_svc is called only to fill the cache.
+A player asks with the same token for as long as it plays, so a token whose signature
+and video were checked once is remembered (:class:`VerifiedTokens`): later requests
+re-check only its expiry (a profile of the edge under load put the full check at about
+a twentieth of a request's time).
 
 The cache key is (video, rendition, links expiry), the links expiry being the token's
 expiry rounded down to a window (:func:`playback_svc.domain.links_expiry`), so all the
@@ -62,6 +66,8 @@ HLS_PREFIX = "/api/v1/media/hls/"
 MASTER_ROUTE = ("GET", "/api/v1/media/hls/{video_id}/master.m3u8")
 VARIANT_ROUTE = ("GET", "/api/v1/media/hls/{video_id}/{rendition}/index.m3u8")
 SEGMENT_ROUTE = ("GET", "/api/v1/media/hls/{video_id}/{rendition}/{segment}")
+PLAYLIST_ROUTES = frozenset({MASTER_ROUTE[1], VARIANT_ROUTE[1]})
+"""The path templates players poll (a live variant every target duration): their access log is sampled."""
 CACHE_MAX_ENTRIES = 4096
 CACHE_MAX_BYTES = 128 * 1024 * 1024
 PREFLIGHT_MAX_AGE = "600"
@@ -136,6 +142,39 @@ class CachedPlaylist:
         return self.parts[0] if len(self.parts) == 1 else token.join(self.parts)
 
 
+VERIFIED_TOKENS_MAX = 65536
+"""Verified tokens remembered per edge process (each under 1 kB), then forgotten all at once."""
+
+
+class VerifiedTokens:
+    """Tokens already verified for a video, so a player's next request re-checks only the expiry.
+
+    Only tokens that passed :func:`playback_svc.domain.verify_token` are kept, under the
+    secret, the exact token text and the video, so nothing a client makes up can enter or
+    match; an expired one is dropped and checked in full again, which answers as before.
+    """
+
+    def __init__(self, max_entries: int = VERIFIED_TOKENS_MAX) -> None:
+        self._max_entries = max_entries
+        self._tokens: dict[tuple[str, str, str], domain.AccessToken] = {}
+
+    def verify(self, secret: str, token: str, *, video_id: str, now: float) -> domain.AccessToken:
+        key = (secret, token, video_id)
+        known = self._tokens.get(key)
+        if known is not None:
+            if known.expires_at > now:
+                return known
+            del self._tokens[key]
+        verified = domain.verify_token(secret, token, video_id=video_id, now=now)
+        if len(self._tokens) >= self._max_entries:
+            self._tokens.clear()
+        self._tokens[key] = verified
+        return verified
+
+    def __len__(self) -> int:
+        return len(self._tokens)
+
+
 def accepts_gzip(accept_encoding: str) -> bool:
     """Whether an Accept-Encoding header admits gzip (``gzip;q=0`` refuses it)."""
     for item in accept_encoding.split(","):
@@ -165,6 +204,7 @@ class HlsEdge:
         self._playback = playback
         self._clock = clock
         self._window = domain.window_seconds(playback.token_ttl_seconds)
+        self._tokens = VerifiedTokens()
         self._cache: ExpiringCache[tuple[str, str, int], CachedPlaylist] = ExpiringCache(
             max_entries=CACHE_MAX_ENTRIES, max_weight=CACHE_MAX_BYTES, weigh=lambda entry: entry.size
         )
@@ -197,7 +237,7 @@ class HlsEdge:
         token_text = request.query.get("token", "")
         now = self._clock()
         try:
-            token = domain.verify_token(request.app[SETTINGS].hls_proxy_secret, token_text, video_id=video_id, now=now)
+            token = self._tokens.verify(request.app[SETTINGS].hls_proxy_secret, token_text, video_id=video_id, now=now)
             if rendition:
                 domain.check_rendition_name(rendition)
         except ServiceError as exc:
@@ -256,7 +296,7 @@ class HlsEdge:
         video_id, rendition, segment = params["video_id"], params["rendition"], params["segment"]
         token_text = request.query.get("token", "")
         try:
-            domain.verify_token(
+            self._tokens.verify(
                 request.app[SETTINGS].hls_proxy_secret, token_text, video_id=video_id, now=self._clock()
             )
             domain.check_rendition_name(rendition)

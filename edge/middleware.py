@@ -6,6 +6,13 @@ including the error responses. The request id is accepted from the client's
 line of the request carries it, forwarded to backends, and echoed on the response by
 an ``on_response_prepare`` hook, which also covers streamed responses whose headers
 leave before the handler returns.
+
+Access-log sampling (EDGE_ACCESS_LOG_SAMPLE=N): players poll the HLS playlists, and at
+thousands of requests a second one JSON line each was the edge's largest cost after
+aiohttp itself (docs/ARCHITECTURE.md, "The edge under load"). On the routes named as
+sampled, one success (2xx) in N is logged, with ``"sample": N`` so a reader can scale
+counts back up; every other answer (4xx, 5xx, 499) on those routes, and every answer on
+every other route, is still logged. Metrics count every request whatever the sampling.
 """
 
 from __future__ import annotations
@@ -26,7 +33,41 @@ log = logging.getLogger("edge.access")
 CLIENT_CLOSED_REQUEST = 499
 
 
-def request_context_middleware() -> Middleware:
+class AccessLogSampler:
+    """Which answers get an access-log line: all but the successes of the sampled routes, 1 in ``every``.
+
+    A counter per process, not a random draw, so exactly one success in ``every`` is kept
+    and a test can count them; the processes sharing the port each keep their own.
+    """
+
+    def __init__(self, sampled_routes: frozenset[str], every: int) -> None:
+        if every < 1:
+            raise ValueError(f"an access-log sample is 1 in at least 1 requests, not {every}")
+        self._sampled_routes = sampled_routes if every > 1 else frozenset()
+        self.every = every
+        self._seen = 0
+
+    def keeps(self, route: str, status: int) -> bool:
+        """Whether this answer is logged; successes of sampled routes are counted and 1 in ``every`` kept."""
+        if route not in self._sampled_routes or not 200 <= status < 300:
+            return True
+        self._seen += 1
+        if self._seen < self.every:
+            return False
+        self._seen = 0
+        return True
+
+    def weight(self, route: str, status: int) -> int:
+        """How many answers a kept line stands for (``every`` for a sampled success, else 1)."""
+        return self.every if route in self._sampled_routes and 200 <= status < 300 else 1
+
+
+def request_context_middleware(
+    *, sampled_routes: frozenset[str] = frozenset(), access_log_sample: int = 1
+) -> Middleware:
+    """The outer middleware; ``sampled_routes`` (path templates) log 1 in ``access_log_sample`` successes."""
+    sampler = AccessLogSampler(sampled_routes, access_log_sample)
+
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
         request_id = accept_request_id(request.headers.get("X-Request-ID"))
@@ -50,16 +91,17 @@ def request_context_middleware() -> Middleware:
             match = request.get(MATCH)
             route = match.route if match is not None else UNMATCHED_ROUTE
             request.app[METRICS].observe_request(request.method, route, status, elapsed)
-            log.info(
-                "request",
-                extra={
+            if sampler.keeps(route, status) and log.isEnabledFor(logging.INFO):
+                fields: dict[str, object] = {
                     "method": request.method,
                     "route": route,
                     "status": status,
                     "duration_ms": round(elapsed * 1000, 2),
                     "request_id": request_id,
-                },
-            )
+                }
+                if (weight := sampler.weight(route, status)) > 1:
+                    fields["sample"] = weight
+                log.info("request", extra=fields)
             user_id_var.reset(user_token)
             request_id_var.reset(request_token)
 

@@ -21,6 +21,7 @@ at startup when they share an HTTP method, so the rule is total.
 from __future__ import annotations
 
 import enum
+import functools
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -77,9 +78,15 @@ class PathTemplate:
     variables: tuple[Variable, ...]
     verb: str | None
 
-    @property
+    @functools.cached_property
     def has_deep_wildcard(self) -> bool:
+        """Whether the last segment is ``**`` (asked on every match, so computed once)."""
         return bool(self.segments) and self.segments[-1].kind is SegmentKind.DEEP_WILDCARD
+
+    def fits_length(self, components: int) -> bool:
+        """Whether a path of this many components can match at all: the router's index."""
+        count = len(self.segments)
+        return components >= count - 1 if self.has_deep_wildcard else components == count
 
     @property
     def precedence(self) -> tuple[tuple[int, ...], int]:
@@ -248,6 +255,10 @@ class MethodNotAllowed:
     allowed: tuple[str, ...]
 
 
+MAX_INDEXED_COMPONENTS = 32
+"""Paths longer than this are matched without being remembered, so odd URLs cannot grow the index."""
+
+
 @dataclass
 class _Entry(Generic[T]):
     template: PathTemplate
@@ -264,6 +275,9 @@ class Router(Generic[T]):
     def __init__(self) -> None:
         self._entries: list[_Entry[T]] = []
         self._by_source: dict[str, _Entry[T]] = {}
+        self._by_length: dict[int, tuple[_Entry[T], ...]] = {}
+        """The entries a path of n components can match, in precedence order, filled as paths arrive:
+        a request tries the few templates of its length, not all of them."""
 
     def add(self, method: str, template: PathTemplate, target: T) -> None:
         """Register ``target``; refuses a (method, shape) pair already taken."""
@@ -277,6 +291,7 @@ class Router(Generic[T]):
             self._by_source[template.source] = same
             self._entries.append(same)
             self._entries.sort(key=lambda e: e.template.precedence)
+            self._by_length.clear()
         same.targets[method] = target
 
     def routes(self) -> Iterable[tuple[str, PathTemplate, T]]:
@@ -289,7 +304,7 @@ class Router(Generic[T]):
         """Find the route for a request; see the module doc for the precedence rule."""
         components = split_path(raw_path)
         allowed: set[str] = set()
-        for entry in self._entries:
+        for entry in self._candidates(len(components)):
             params = entry.template.match(components)
             if params is None:
                 continue
@@ -300,3 +315,12 @@ class Router(Generic[T]):
         if allowed:
             return MethodNotAllowed(tuple(sorted(allowed)))
         return NotFound()
+
+    def _candidates(self, length: int) -> tuple[_Entry[T], ...]:
+        """The entries that can match a path of ``length`` components; longer paths than any route are not kept."""
+        found = self._by_length.get(length)
+        if found is None:
+            found = tuple(entry for entry in self._entries if entry.template.fits_length(length))
+            if length <= MAX_INDEXED_COMPONENTS:
+                self._by_length[length] = found
+        return found

@@ -27,6 +27,7 @@ from service_kit.settings.core import (
     load_database_url,
     load_settings,
     load_settings_or_exit,
+    read_edge_processes,
 )
 from service_kit.settings.lti import LtiSettings, load_lti_settings
 from service_kit.settings.playback import HLS_SEGMENT_DELIVERIES, PlaybackSettings, load_playback_settings
@@ -59,4 +60,5 @@ __all__ = [
     "load_settings",
     "load_settings_or_exit",
     "load_transcode_settings",
+    "read_edge_processes",
 ]

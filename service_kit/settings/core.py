@@ -32,6 +32,8 @@ WORKER_NAMES = ("transcode", "upload")
 DEFAULT_WORKER_METRICS_PORTS = {"transcode": 9106, "upload": 9107}
 
 MIB = 1024 * 1024
+MAX_ACCESS_LOG_SAMPLE = 1_000_000
+MAX_EDGE_PROCESSES = 64
 S3_MIN_PART_BYTES = 5 * MIB
 """S3's smallest part (all but the last part of a multipart upload)."""
 S3_MAX_SINGLE_UPLOAD_BYTES = 5 * 1024 * MIB
@@ -93,6 +95,14 @@ class Settings:
     """EDGE_IDLE_TIMEOUT_SECONDS: how long the edge keeps a connection that has no complete request
     (headers still arriving, or idle between keep-alive requests) before closing it; slow clients
     (slowloris) are dropped after it."""
+    edge_access_log_sample: int = 1
+    """EDGE_ACCESS_LOG_SAMPLE: the edge writes one access-log line in this many successful (2xx) answers
+    on the HLS playlist routes, which players poll; every other answer (errors above all) on every route is
+    still logged, and the metrics still count every request. 1 (the default) logs every request."""
+    edge_processes: int = 1
+    """EDGE_PROCESSES: how many ``python -m edge`` processes share the edge's port (SO_REUSEPORT), one
+    event loop per core; supervisord starts them (devstack/supervisord.py). Above 1, /metrics adds up
+    every process's counts from ``PROMETHEUS_MULTIPROC_DIR``."""
     transcode: TranscodeSettings = field(default_factory=lambda: TranscodeSettings())
     """Transcoding: see :class:`TranscodeSettings` (its own module, :mod:`service_kit.settings.transcode`)."""
     notices: tuple[str, ...] = ()
@@ -104,6 +114,24 @@ class Settings:
 
     def endpoint(self, service: str) -> ServiceEndpoint:
         return self.services[service]
+
+
+def read_edge_processes(env: Mapping[str, str]) -> int:
+    """EDGE_PROCESSES alone, validated as :func:`load_settings` does.
+
+    devstack sizes supervisord's edge program with it before any process starts, from an
+    environment that need not hold every other setting.
+    """
+    return _edge_processes(_Reader(env))
+
+
+def _edge_processes(read: _Reader) -> int:
+    return read.parsed(
+        "EDGE_PROCESSES",
+        "1",
+        _whole_number_between(1, MAX_EDGE_PROCESSES),
+        f"a whole number of edge processes from 1 to {MAX_EDGE_PROCESSES} (about one per CPU core)",
+    )
 
 
 def load_settings(env: Mapping[str, str] | None = None, dotenv_path: Path | None = None) -> Settings:
@@ -153,6 +181,14 @@ def load_settings(env: Mapping[str, str] | None = None, dotenv_path: Path | None
         sse_keepalive_seconds=read.parsed("SSE_KEEPALIVE_SECONDS", "15", _positive_float, "a positive number"),
         shutdown_grace_seconds=read.parsed("SHUTDOWN_GRACE_SECONDS", "10", _positive_float, "a positive number"),
         edge_idle_timeout_seconds=read.parsed("EDGE_IDLE_TIMEOUT_SECONDS", "30", _positive_float, "a positive number"),
+        edge_access_log_sample=read.parsed(
+            "EDGE_ACCESS_LOG_SAMPLE",
+            "1",
+            _whole_number_between(1, MAX_ACCESS_LOG_SAMPLE),
+            f"a whole number from 1 (log every request) to {MAX_ACCESS_LOG_SAMPLE}: "
+            "one access-log line per that many successful playlist requests",
+        ),
+        edge_processes=_edge_processes(read),
         session_token_ttl_seconds=read.parsed(
             "SESSION_TOKEN_TTL_SECONDS", "3600", _positive_int, "a positive whole number of seconds"
         ),

@@ -93,3 +93,27 @@ def _target(router: Router[str], path: str, method: str = "GET") -> str:
     resolved = router.resolve(method, path)
     assert isinstance(resolved, Match), resolved
     return resolved.target
+
+
+def test_the_length_index_finds_what_a_full_scan_finds_for_every_length() -> None:
+    router: Router[str] = Router()
+    for method, template in (
+        ("GET", "/v1/files/{path=**}"),
+        ("GET", "/v1/files/{id}"),
+        ("POST", "/v1/files/{id}/parts/{part}"),
+        ("GET", "/v1/files/{id}/parts/{part}"),
+        ("GET", "/v1/echo/{id}:shout"),
+    ):
+        router.add(method, parse_template(template), f"{method} {template}")
+    deep = "/v1/files/" + "/".join(["a"] * 40)
+    for _ in range(2):  # the second pass answers from the index the first one filled
+        assert isinstance(found := router.resolve("GET", "/v1/files/7"), Match) and found.target.endswith("{id}")
+        assert isinstance(found := router.resolve("GET", "/v1/files/7/parts/2"), Match)
+        assert found.target == "GET /v1/files/{id}/parts/{part}"
+        assert isinstance(found := router.resolve("GET", "/v1/files/7/x/2"), Match) and found.target.endswith("**}")
+        assert isinstance(found := router.resolve("GET", deep), Match) and found.params["path"].count("a") == 40
+        assert isinstance(found := router.resolve("GET", "/v1/echo/1:shout"), Match) and found.params == {"id": "1"}
+        assert isinstance(router.resolve("GET", "/v1/echo/1/2"), NotFound)
+        assert isinstance(router.resolve("DELETE", "/v1/files/7/parts/2"), MethodNotAllowed)
+    router.add("GET", parse_template("/v1/echo/{id}/{more}"), "added later")
+    assert isinstance(found := router.resolve("GET", "/v1/echo/1/2"), Match) and found.target == "added later"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from service_kit.settings import SettingsError, load_settings
+from service_kit.settings import SettingsError, load_settings, read_edge_processes
 from tests.support.settings import MINIMAL_ENV, SECRET
 
 NO_DOTENV = Path("/nonexistent/.env")
@@ -40,12 +40,32 @@ def test_a_missing_required_setting_is_named(name: str) -> None:
         ("JWT_SECRET_KEY", "short", "too short"),
         ("MEDIA_ENV", "staging", "development, production or test"),
         ("TRANSCODE_WORKER_METRICS_PORT", "70000", "a port number from 1 to 65535, or 0 for any free port"),
+        ("EDGE_ACCESS_LOG_SAMPLE", "0", "a whole number from 1 (log every request)"),
+        ("EDGE_ACCESS_LOG_SAMPLE", "1%", "one access-log line per that many successful playlist requests"),
+        ("EDGE_PROCESSES", "0", "a whole number of edge processes from 1 to 64"),
+        ("EDGE_PROCESSES", "two", "about one per CPU core"),
     ],
 )
 def test_a_malformed_setting_says_what_is_expected(name: str, value: str, expected: str) -> None:
     with pytest.raises(SettingsError, match=name) as raised:
         load_settings({**MINIMAL_ENV, name: value}, dotenv_path=NO_DOTENV)
     assert expected in str(raised.value)
+
+
+def test_the_edge_logs_every_request_in_one_process_unless_told_otherwise() -> None:
+    settings = load_settings(MINIMAL_ENV, dotenv_path=NO_DOTENV)
+    assert (settings.edge_access_log_sample, settings.edge_processes) == (1, 1)
+    tuned = load_settings(
+        {**MINIMAL_ENV, "EDGE_ACCESS_LOG_SAMPLE": "100", "EDGE_PROCESSES": "2"}, dotenv_path=NO_DOTENV
+    )
+    assert (tuned.edge_access_log_sample, tuned.edge_processes) == (100, 2)
+
+
+def test_edge_processes_alone_is_read_and_refused_as_the_full_settings_do() -> None:
+    assert read_edge_processes({}) == 1
+    assert read_edge_processes({"EDGE_PROCESSES": "3"}) == 3
+    with pytest.raises(SettingsError, match=r"^EDGE_PROCESSES='65' is malformed: expected a whole number"):
+        read_edge_processes({"EDGE_PROCESSES": "65"})
 
 
 def test_each_worker_has_a_metrics_port_and_0_leaves_the_choice_to_the_os() -> None:
