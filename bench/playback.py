@@ -61,6 +61,7 @@ from bench._support import (
     write_result,
 )
 from bench.gateway import parse_wrk
+from devstack.probe import listening_sockets
 
 NAME = "playback"
 CONNECTIONS = 64
@@ -266,11 +267,9 @@ def wait_for_listeners(port: int, count: int, deadline_seconds: float = STARTUP_
 
     wrk keeps its connections for the whole run, so a process that binds late would get none.
     """
-    wanted = f":{port:04X}"
     deadline = time.monotonic() + deadline_seconds
     while True:
-        lines = Path("/proc/net/tcp").read_text().splitlines()[1:]
-        listening = sum(1 for line in lines if line.split()[1].endswith(wanted) and line.split()[3] == "0A")
+        listening = listening_sockets(port)
         if listening >= count:
             return
         if time.monotonic() > deadline:

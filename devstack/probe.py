@@ -30,3 +30,16 @@ def probe(url: str, timeout: float = 3.0) -> bool:
                 return False
             return bool(reply.status == health_pb2.HealthCheckResponse.SERVING)
     raise ValueError(f"cannot probe {url!r}: expected http://, https:// or grpc://")
+
+
+def listening_sockets(port: int) -> int:
+    """How many IPv4 sockets listen on ``port`` on this machine (Linux ``/proc/net/tcp``, state 0A).
+
+    With SO_REUSEPORT each edge process has its own listening socket; the kernel spreads
+    new connections only over the ones that exist, so a process that binds late gets none
+    of the connections opened before it: benchmarks and tests wait for all of them.
+    """
+    wanted = f":{port:04X}"
+    with open("/proc/net/tcp") as table:
+        rows = [line.split() for line in table.readlines()[1:]]
+    return sum(1 for row in rows if row[1].endswith(wanted) and row[3] == "0A")

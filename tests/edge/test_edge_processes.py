@@ -14,6 +14,7 @@ import pytest
 from prometheus_client.multiprocess import MultiProcessCollector
 
 from devstack import supervisord as programs
+from devstack.probe import listening_sockets
 from service_kit.settings import SettingsError
 from tests.edge.conftest import free_port
 from tests.support.metrics import Scrape
@@ -56,7 +57,12 @@ def two_edges(tmp_path: Path) -> Iterator[tuple[int, list[subprocess.Popen[bytes
     ]
     try:
         deadline = time.monotonic() + START_SECONDS
-        while not all(_has_metrics_file(shared, edge.pid) for edge in edges) or not _answers(port):
+        # Both must listen before the requests: a process that binds late gets no connection.
+        while (
+            not all(_has_metrics_file(shared, edge.pid) for edge in edges)
+            or listening_sockets(port) < len(edges)
+            or not _answers(port)
+        ):
             for n, edge in enumerate(edges):
                 assert edge.poll() is None, (tmp_path / f"edge-{n}.log").read_text()
             assert time.monotonic() < deadline, "the two edges did not start"
