@@ -82,8 +82,10 @@ class SegmentPublisher:
         outdir: Path,
         plans: Sequence[RenditionPlan],
         on_playable: Callable[[], None],
+        target_duration: int = 0,
     ) -> None:
         self._outputs = outputs
+        self._target_duration = target_duration
         self._video_id = video_id
         self._outdir = outdir
         self._plans = plans
@@ -124,7 +126,7 @@ class SegmentPublisher:
                 uploaded.add(segment.uri)
             if uploaded:
                 self._outputs.put_text(
-                    domain.event_playlist(text),
+                    domain.event_playlist(text, self._target_duration),
                     domain.output_key(self._video_id, f"{plan.name}/{domain.VARIANT_PLAYLIST}"),
                 )
                 self._published_playlist[plan.name] = text
@@ -314,7 +316,12 @@ def _transcode(
     picture = domain.plan_picture(probe)
     transcode = settings.transcode
     timeouts = domain.job_timeouts(probe.duration_seconds, transcode.timeout_factor)
-    options = ladder.LadderOptions(preset=transcode.preset, segment_seconds=transcode.segment_seconds)
+    options = ladder.LadderOptions(
+        preset=transcode.preset,
+        segment_seconds=transcode.segment_seconds,
+        opening_segment_seconds=transcode.opening_segment_seconds,
+        opening_segments=transcode.opening_segments,
+    )
     reporter = Reporter(board, sessions, job_uuid, probe.duration_seconds, transcode.progress_flush_seconds, start)
     workdir = Path(tempfile.mkdtemp(prefix=f"transcode-{job_id}-"))
     publisher: SegmentPublisher | None = None
@@ -348,7 +355,9 @@ def _transcode(
             log.info("transcode playable", extra={"video_id": video_id, "seconds": reporter.elapsed_seconds()})
             poster_task.start()
 
-        publisher = SegmentPublisher(outputs, video_id, workdir, plans, on_playable)
+        publisher = SegmentPublisher(
+            outputs, video_id, workdir, plans, on_playable, target_duration=options.grid.target_duration
+        )
         publisher.start()
         command = ladder.build_command(
             source, workdir, plans, has_audio=probe.has_audio, options=options, picture=picture
@@ -365,7 +374,7 @@ def _transcode(
         poster.start()
         poster.join()
         poster.raise_if_store_was_away()
-        renditions = ladder.finish_outputs(workdir, plans)
+        renditions = ladder.finish_outputs(workdir, plans, options.grid.target_duration)
         expected = _publish_final(outputs, video_id, workdir, renditions)
         outputs.delete_outputs(video_id, keep=expected)
         with sessions.begin() as session:
