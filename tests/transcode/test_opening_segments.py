@@ -4,7 +4,7 @@ The grid's rules by plain calls, then the ladder's real FFmpeg output read back 
 ffprobe: the opening segments are no longer than their setting, the rest as long as
 HLS_SEGMENT_SECONDS, every rung cuts at the same instants (the grid's, each segment
 starting on a keyframe), and every playlist's target duration covers its segments
-from the first version published while encoding to the VOD one.
+from the first version published while encoding to the VOD one, in the job too.
 """
 
 from __future__ import annotations
@@ -12,11 +12,14 @@ from __future__ import annotations
 import json
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from service_kit.settings import load_transcode_settings
+from tests.transcode.conftest import TranscodeRig
 from tests.transcode.sources import make_source
+from tests.transcode.test_transcode_jobs import FINAL, SUCCEEDED, start, wait_until
 from transcode_svc.domain import (
     SegmentGrid,
     event_playlist,
@@ -135,3 +138,18 @@ def test_every_playlist_declares_a_target_duration_covering_each_segment(
         declared = int(next(line for line in text.splitlines() if line.startswith("#EXT-X-TARGETDURATION:"))[22:])
         assert declared == OPTIONS.grid.target_duration == 3
         assert all(round(segment.duration) <= declared for segment in parse_variant_playlist(text).segments)
+
+
+def test_a_job_publishes_opening_segments_under_the_grids_target_duration(
+    stub: Any, rig: TranscodeRig, tmp_path: Path
+) -> None:
+    # 4 s on a grid of 2 x 1 s then 3 s: segments of 1, 1 and 2 s, of which FFmpeg would
+    # declare a target of 2; the playlists say 3 from their first version to the VOD one.
+    video_id, job_id = start(stub, rig, make_source(tmp_path / "in.mp4", size="960x540", seconds=4, rate=FRAME_RATE))
+    rig.start_worker(HLS_SEGMENT_SECONDS="3", HLS_OPENING_SEGMENT_SECONDS="1", HLS_OPENING_SEGMENTS="2")
+    assert wait_until(stub, rig, job_id, lambda job: job.status in FINAL, timeout=90).status == SUCCEEDED
+    for rung in ("360p", "480p"):
+        variant = rig.read(f"hls/{video_id}/{rung}/index.m3u8").decode()
+        durations = [segment.duration for segment in parse_variant_playlist(variant).segments]
+        assert durations == pytest.approx([1.0, 1.0, 2.0], abs=FRAME)
+        assert "#EXT-X-TARGETDURATION:3" in variant.splitlines() and variant.rstrip().endswith("#EXT-X-ENDLIST")
