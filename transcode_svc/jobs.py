@@ -76,7 +76,16 @@ def _thread_in_this_context(target: Callable[[], None], name: str) -> threading.
 
 
 class SegmentPublisher:
-    """Uploads finished segments and playlists from FFmpeg's output folder while it runs."""
+    """Uploads finished segments and playlists from FFmpeg's output folder while it runs.
+
+    The master goes up once every rung has a segment, not as soon as the lowest has
+    (issue 17 asked which): one FFmpeg feeds every rung from one decoded frame, so the
+    highest rung's first segment follows the lowest's by about 0.1 to 0.2 s (measured by
+    bench/transcode_job.py), while a master naming rungs without segments fails in
+    hls.js (an empty level is an error, and it drops the level), and a master naming
+    only some would keep players that read it on those rungs, since they never read
+    the master again.
+    """
 
     def __init__(
         self,
