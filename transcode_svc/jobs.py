@@ -80,8 +80,8 @@ class SegmentPublisher:
 
     The master goes up once every rung has a segment, not as soon as the lowest has
     (issue 17 asked which): one FFmpeg feeds every rung from one decoded frame, so the
-    highest rung's first segment follows the lowest's by about 0.1 to 0.2 s (measured by
-    bench/transcode_job.py). A master naming rungs without segments costs more than
+    highest rung's first segment follows the lowest's by 0.2 to 0.3 s (0.7 s under a
+    load of 11 on 2 cores; measured by bench/transcode_job.py). A master naming rungs without segments costs more than
     that: in hls.js 1.7 (web/'s player) a rung whose playlist is not stored yet or
     lists no segment is a LEVEL_LOAD_ERROR or LEVEL_EMPTY_ERROR, answered by a retry
     after a back-off or a switch of rung; and a master naming only some rungs would
