@@ -8,15 +8,30 @@ just before StartTranscode and reads ``GetTranscodeJob`` every 100 ms, as a clie
 would: playable is the first reply with ``playable`` set (the master playlist is in the
 bucket, which is checked), ready the first with SUCCEEDED.
 
-The issue's target: the first playable segment within 10 s of the job starting,
-whatever the source's length. Sources: 1 minute and 10 minutes, 1080p30 H.264 at about
-8 Mbit/s with AAC, veryfast (the 10-minute one makes this bench last about 15 minutes;
-BENCH_TRANSCODE_SHORT=1 leaves it out).
+Time to playable *after complete* adds what upload_svc does first on complete: ffprobe
+of the source over a presigned GET (timed here the same way, ``probe``), then
+StartTranscode. The stages in between come from the worker's log lines (each with
+seconds since the job's row was written): ``horse`` when the work horse has the job
+(enqueue, RQ's dequeue, the fork, the horse's set-up), ``ffmpeg`` when FFmpeg is
+spawned, the first segment of the lowest and of the highest rung seen by the
+publisher (seconds since FFmpeg started) and the slowest first upload, and playable as
+the worker saw it.
+
+Each source runs once per segment grid, each with its own worker: ``6 s`` (no opening
+segments: the grid before issue 17) and ``2 s opening`` (the defaults: 3 x 2 s, then
+6 s), and the ratio of their times to playable after complete is printed.
+
+Issue 17's target: playable within 5 s of complete, whatever the source's length.
+Sources: 1 minute and 10 minutes, 1080p30 H.264 at about 8 Mbit/s with AAC, veryfast
+(the 10-minute one makes this bench last about half an hour; BENCH_TRANSCODE_SHORT=1
+leaves it out; BENCH_TRANSCODE_LENGTHS=60,180 picks lengths in seconds,
+BENCH_TRANSCODE_GRIDS="6 s" one grid).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import sys
 import tempfile
@@ -32,6 +47,7 @@ from bench._support import RESULTS_DIR, spawned, table, write_result
 from bench.stack import environment, infrastructure, service_ports
 from bench.transcode import make_source
 from media.transcode.v1 import transcode_pb2, transcode_pb2_grpc
+from service_kit import ffprobe
 from service_kit.auth import INSTRUCTOR, issue_session_token
 from service_kit.object_store import s3_client
 from service_kit.settings import load_settings
@@ -41,7 +57,10 @@ NAME = "transcode_job"
 ORGANIZATION = "bench-org"
 POLL_SECONDS = 0.1
 STARTUP_SECONDS = 60.0
-TARGET_PLAYABLE_SECONDS = 10.0
+TARGET_PLAYABLE_SECONDS = 5.0
+GRIDS = {"6 s": {"HLS_OPENING_SEGMENTS": "0"}, "2 s opening": {}}
+"""The segment grids compared: before issue 17 (every segment 6 s) and the defaults."""
+BEFORE, AFTER = "6 s", "2 s opening"
 SUCCEEDED = transcode_pb2.TRANSCODE_JOB_STATUS_SUCCEEDED
 FINAL = {SUCCEEDED, transcode_pb2.TRANSCODE_JOB_STATUS_FAILED, transcode_pb2.TRANSCODE_JOB_STATUS_CANCELLED}
 
@@ -65,18 +84,26 @@ class JobPath:
         )
         self.metadata = (("authorization", f"Bearer {token}"),)
 
-    def time_job(self, source: Path, deadline_seconds: float) -> dict[str, float]:
-        """Store the source as upload_svc would, start the job, and time it to playable and ready."""
+    def time_job(self, source: Path, deadline_seconds: float, worker_log: Path | None = None) -> dict[str, float]:
+        """Store the source as upload_svc would, start the job, and time it to playable and ready.
+
+        With ``worker_log``, the worker's stages of this job are read from it too.
+        """
         video_id = str(uuid.uuid4())
         key = f"uploads/{ORGANIZATION}/{video_id}/source"
         self.s3.upload_file(str(source), self.bucket, key)
         facts = probe_file(str(source))
+        url = self.s3.generate_presigned_url("get_object", Params={"Bucket": self.bucket, "Key": key}, ExpiresIn=600)
+        probe_started = time.perf_counter()
+        ffprobe.probe(url, timeout_seconds=60)  # what upload_svc does on complete, over a presigned GET
+        probe_seconds = time.perf_counter() - probe_started
         probe = transcode_pb2.ProbeFacts(**dataclasses.asdict(facts))
         request = transcode_pb2.StartTranscodeRequest(
             video_id=video_id, organization_id=ORGANIZATION, source_key=key, probe=probe
         )
         started = time.perf_counter()
         job_id = self.stub.StartTranscode(request, metadata=self.metadata, timeout=10).job.job_id
+        start_seconds = time.perf_counter() - started
         playable: float | None = None
         while time.perf_counter() - started < deadline_seconds:
             job = self.stub.GetTranscodeJob(
@@ -90,11 +117,16 @@ class JobPath:
                 if job.status != SUCCEEDED:
                     raise RuntimeError(f"the job ended {transcode_pb2.TranscodeJobStatus.Name(job.status)}")
                 queued = job.started_at.ToDatetime() - job.created_at.ToDatetime()
-                return {
-                    "playable_s": round(playable if playable is not None else now, 2),
+                playable = playable if playable is not None else now
+                timed = {
+                    "probe_s": round(probe_seconds, 3),
+                    "start_rpc_s": round(start_seconds, 3),
+                    "playable_s": round(playable, 2),
+                    "playable_after_complete_s": round(probe_seconds + playable, 2),
                     "ready_s": round(now, 2),
                     "queued_s": round(queued.total_seconds(), 2),
                 }
+                return timed | (worker_stages(worker_log, video_id) if worker_log is not None else {})
             time.sleep(POLL_SECONDS)
         raise TimeoutError(f"the job did not finish within {deadline_seconds:.0f} s")
 
@@ -102,42 +134,121 @@ class JobPath:
         self.channel.close()
 
 
+def worker_stages(worker_log: Path, video_id: str) -> dict[str, float]:
+    """The worker's timings of one job, from its JSON log lines (see the module's docstring)."""
+    lines = []
+    for raw in worker_log.read_text(errors="replace").splitlines():
+        try:
+            line = json.loads(raw)
+        except ValueError:
+            continue
+        if isinstance(line, dict) and line.get("video_id") == video_id:
+            lines.append(line)
+    first = [line for line in lines if line.get("msg") == "first segment published"]
+
+    def since_created(message: str) -> float:
+        return float(next(line["since_created_seconds"] for line in lines if line.get("msg") == message))
+
+    return {
+        "horse_s": since_created("transcode started"),
+        "ffmpeg_s": since_created("ffmpeg started"),
+        "first_segment_lowest_s": min(float(line["seen_seconds"]) for line in first),
+        "first_segment_highest_s": max(float(line["seen_seconds"]) for line in first),
+        "first_upload_s": max(float(line["upload_seconds"]) for line in first),
+        "playable_worker_s": since_created("transcode playable"),
+    }
+
+
+def _grids() -> dict[str, dict[str, str]]:
+    """The grids to run: all, or those BENCH_TRANSCODE_GRIDS names (comma-separated labels of GRIDS)."""
+    chosen = os.environ.get("BENCH_TRANSCODE_GRIDS")
+    if not chosen:
+        return GRIDS
+    return {label.strip(): GRIDS[label.strip()] for label in chosen.split(",") if label.strip()}
+
+
+def _lengths() -> list[int]:
+    chosen = os.environ.get("BENCH_TRANSCODE_LENGTHS")
+    if chosen:
+        return [int(part) for part in chosen.split(",") if part.strip()]
+    return [60] if os.environ.get("BENCH_TRANSCODE_SHORT") else [60, 600]
+
+
 def main() -> dict[str, Any]:
     logs = RESULTS_DIR / "logs"
-    lengths = [60] if os.environ.get("BENCH_TRANSCODE_SHORT") else [60, 600]
+    lengths = _lengths()
     result: dict[str, Any] = {"benchmark": NAME, "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "cpus": os.cpu_count()}
+    result["load_average"] = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="bench-transcode-job-") as scratch_name:
         scratch = Path(scratch_name)
-        with infrastructure(scratch, schemas=["transcode"], redis_db=12, object_store=True) as env:
+        redis_db = int(os.environ.get("BENCH_REDIS_DB", "12"))
+        with infrastructure(scratch, schemas=["transcode"], redis_db=redis_db, object_store=True) as env:
             service_ports(env, "transcode_svc")
             env["TRANSCODE_PRESET"] = os.environ.get("TRANSCODE_PRESET", "veryfast")
             result["preset"] = env["TRANSCODE_PRESET"]
+            sources = {seconds: scratch / f"source_{seconds}.mp4" for seconds in lengths}
+            for seconds, source in sources.items():
+                make_source(source, seconds, preset="faster" if seconds <= 60 else "superfast")
+            warm_up = scratch / "warm_up.mp4"
+            make_source(warm_up, 2)
             with (
                 environment(env),
                 spawned([sys.executable, "-m", "transcode_svc"], logs / "transcode_svc.log"),
-                spawned([sys.executable, "-m", "transcode_svc.worker"], logs / "transcode_worker.log"),
             ):
                 path = JobPath(env)
                 try:
-                    warm_up = scratch / "warm_up.mp4"
-                    make_source(warm_up, 2)
-                    _retry_until_served(lambda: path.time_job(warm_up, STARTUP_SECONDS))
-                    for seconds in lengths:
-                        source = scratch / f"source_{seconds}.mp4"
-                        make_source(source, seconds, preset="faster" if seconds <= 60 else "superfast")
-                        result[f"source_{seconds}s"] = path.time_job(source, deadline_seconds=seconds * 20 + 120)
-                        source.unlink()
+                    for grid, settings in _grids().items():
+                        worker_log = logs / f"transcode_worker_{grid.replace(' ', '_')}.log"
+                        with (
+                            environment({"LOG_LEVEL": "INFO", "HLS_OPENING_SEGMENTS": "3", **settings}),
+                            spawned([sys.executable, "-m", "transcode_svc.worker"], worker_log),
+                        ):
+                            _retry_until_served(lambda: path.time_job(warm_up, STARTUP_SECONDS))
+                            for seconds, source in sources.items():
+                                result[f"{grid}: source_{seconds}s"] = path.time_job(
+                                    source, deadline_seconds=seconds * 20 + 120, worker_log=worker_log
+                                )
                 finally:
                     path.close()
-    timed = {seconds: result[f"source_{seconds}s"] for seconds in lengths}
-    rows = [[f"{s} s", str(t["queued_s"]), str(t["playable_s"]), str(t["ready_s"])] for s, t in timed.items()]
-    print(table(["source", "queued s", "playable s", "ready s"], rows))
+    print(stage_table(result, lengths))
+    for seconds in lengths if {BEFORE, AFTER} <= set(_grids()) else []:
+        before = result[f"{BEFORE}: source_{seconds}s"]["playable_after_complete_s"]
+        after = result[f"{AFTER}: source_{seconds}s"]["playable_after_complete_s"]
+        result[f"playable_ratio_{seconds}s"] = round(after / before, 2)
+        print(f"{seconds} s source: playable after complete {before:.2f} s -> {after:.2f} s ({after / before:.2f}x)")
     print(
-        f"through transcode_svc, an RQ worker and SeaweedFS ({result['preset']}); "
-        f"target: playable within {TARGET_PLAYABLE_SECONDS:.0f} s whatever the length"
+        f"through transcode_svc, an RQ worker and SeaweedFS ({result['preset']}, load average "
+        f"{result['load_average']:.2f} at the start); target: playable within {TARGET_PLAYABLE_SECONDS:.0f} s "
+        "of complete whatever the length"
     )
     write_result(NAME, result)
     return result
+
+
+STAGE_COLUMNS = (
+    ("probe", "probe_s"),
+    ("start rpc", "start_rpc_s"),
+    ("horse", "horse_s"),
+    ("ffmpeg", "ffmpeg_s"),
+    ("1st seg low", "first_segment_lowest_s"),
+    ("1st seg high", "first_segment_highest_s"),
+    ("1st upload", "first_upload_s"),
+    ("playable (worker)", "playable_worker_s"),
+    ("playable (client)", "playable_s"),
+    ("after complete", "playable_after_complete_s"),
+    ("ready", "ready_s"),
+)
+"""horse, ffmpeg and playable (worker) count from the job's row; first segments from FFmpeg's start."""
+
+
+def stage_table(result: dict[str, Any], lengths: list[int]) -> str:
+    """One row per grid and source: the stages of time to playable, in seconds."""
+    rows = []
+    for grid in _grids():
+        for seconds in lengths:
+            timed = result[f"{grid}: source_{seconds}s"]
+            rows.append([grid, f"{seconds} s", *(f"{timed[key]:.2f}" for _, key in STAGE_COLUMNS)])
+    return table(["grid", "source", *(label for label, _ in STAGE_COLUMNS)], rows)
 
 
 def _retry_until_served(attempt: Callable[[], object]) -> None:

@@ -38,6 +38,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +53,9 @@ from transcode_svc.domain import JobStatus, Progress, RenditionPlan
 
 log = logging.getLogger(__name__)
 
-PUBLISH_POLL_SECONDS = 0.3
+PUBLISH_POLL_SECONDS = 0.1
+"""How often the publisher looks for finished segments: a segment waits half of it on average
+before its upload starts (0.15 s at 0.3; reading four small playlists ten times a second is nothing)."""
 CANCEL_POLL_SECONDS = 0.5
 REDIS_PROGRESS_MIN_INTERVAL = 0.5
 
@@ -73,7 +76,17 @@ def _thread_in_this_context(target: Callable[[], None], name: str) -> threading.
 
 
 class SegmentPublisher:
-    """Uploads finished segments and playlists from FFmpeg's output folder while it runs."""
+    """Uploads finished segments and playlists from FFmpeg's output folder while it runs.
+
+    The master goes up once every rung has a segment, not as soon as the lowest has
+    (issue 17 asked which): one FFmpeg feeds every rung from one decoded frame, so the
+    highest rung's first segment follows the lowest's by 0.2 to 0.3 s (0.7 s under a
+    load of 11 on 2 cores; measured by bench/transcode_job.py). A master naming rungs without segments costs more than
+    that: in hls.js 1.7 (web/'s player) a rung whose playlist is not stored yet or
+    lists no segment is a LEVEL_LOAD_ERROR or LEVEL_EMPTY_ERROR, answered by a retry
+    after a back-off or a switch of rung; and a master naming only some rungs would
+    keep players that read it on those, since they never read the master again.
+    """
 
     def __init__(
         self,
@@ -82,13 +95,16 @@ class SegmentPublisher:
         outdir: Path,
         plans: Sequence[RenditionPlan],
         on_playable: Callable[[], None],
+        target_duration: int = 0,
     ) -> None:
         self._outputs = outputs
+        self._target_duration = target_duration
         self._video_id = video_id
         self._outdir = outdir
         self._plans = plans
         self._on_playable = on_playable
         self._uploaded: dict[str, set[str]] = {plan.name: set() for plan in plans}
+        self._started = time.monotonic()
         self._published_playlist: dict[str, str] = {}
         self._playable = False
         self._stop = threading.Event()
@@ -120,11 +136,14 @@ class SegmentPublisher:
                 if segment.uri in uploaded:
                     continue
                 relative = f"{plan.name}/{segment.uri}"
+                found = time.monotonic()
                 self._outputs.put_file(self._outdir / relative, domain.output_key(self._video_id, relative))
+                if not uploaded:
+                    self._log_first_segment(plan.name, found)
                 uploaded.add(segment.uri)
             if uploaded:
                 self._outputs.put_text(
-                    domain.event_playlist(text),
+                    domain.event_playlist(text, self._target_duration),
                     domain.output_key(self._video_id, f"{plan.name}/{domain.VARIANT_PLAYLIST}"),
                 )
                 self._published_playlist[plan.name] = text
@@ -133,6 +152,18 @@ class SegmentPublisher:
             self._outputs.put_text(master, domain.output_key(self._video_id, domain.MASTER_PLAYLIST))
             self._playable = True
             self._on_playable()
+
+    def _log_first_segment(self, rung: str, found: float) -> None:
+        """When a rung's first segment was seen and how long its upload took: the stages of time to playable."""
+        log.info(
+            "first segment published",
+            extra={
+                "video_id": self._video_id,
+                "rung": rung,
+                "seen_seconds": round(found - self._started, 3),
+                "upload_seconds": round(time.monotonic() - found, 3),
+            },
+        )
 
     @property
     def failed(self) -> bool:
@@ -249,6 +280,7 @@ def transcode_video(job_id: str) -> str:
     away past TRANSCODE_STORE_WAIT_SECONDS the last StoreUnavailable reaches RQ, which
     retries the attempt with back-off.
     """
+    entered = time.monotonic()
     settings = load_settings()
     job_id_var.set(job_id)
     connection = redis.Redis.from_url(settings.redis_url)
@@ -257,7 +289,7 @@ def transcode_video(job_id: str) -> str:
     try:
         for rerun in itertools.count():
             try:
-                return _transcode(settings, connection, outputs, uuid.UUID(job_id))
+                return _transcode(settings, connection, outputs, uuid.UUID(job_id), entered)
             except adapters.StoreUnavailable as exc:
                 log.warning("object store unreachable: waiting for it", extra={"error": str(exc), "rerun": rerun})
                 if rerun >= STORE_RERUNS_MAX or not wait_for_store(outputs, give_up_at):
@@ -282,8 +314,14 @@ def _blame_source(outputs: adapters.OutputStore, source_key: str, error: ladder.
 
 
 def _transcode(
-    settings: Settings, connection: redis.Redis[bytes], outputs: adapters.OutputStore, job_uuid: uuid.UUID
+    settings: Settings,
+    connection: redis.Redis[bytes],
+    outputs: adapters.OutputStore,
+    job_uuid: uuid.UUID,
+    entered: float | None = None,
 ) -> str:
+    """One run of the job; ``entered`` (monotonic) is when the work horse took it, for the hand-off's timings."""
+    entered = time.monotonic() if entered is None else entered
     job_id = str(job_uuid)
     sessions = _sessions(settings)
     board = adapters.ProgressBoard(connection)
@@ -300,7 +338,10 @@ def _transcode(
         video_id, source_key, probe, start = row.video_id, row.source_key, row.probe_facts, row.progress
         attempt = row.attempts
         created_at = row.created_at
-    log.info("transcode started", extra={"video_id": video_id, "attempt": attempt})
+    log.info(
+        "transcode started",
+        extra={"video_id": video_id, "attempt": attempt, "since_created_seconds": _seconds_since(created_at)},
+    )
     try:
         outputs.confirm_source(source_key)
     except adapters.SourceMissing as exc:
@@ -314,7 +355,12 @@ def _transcode(
     picture = domain.plan_picture(probe)
     transcode = settings.transcode
     timeouts = domain.job_timeouts(probe.duration_seconds, transcode.timeout_factor)
-    options = ladder.LadderOptions(preset=transcode.preset, segment_seconds=transcode.segment_seconds)
+    options = ladder.LadderOptions(
+        preset=transcode.preset,
+        segment_seconds=transcode.segment_seconds,
+        opening_segment_seconds=transcode.opening_segment_seconds,
+        opening_segments=transcode.opening_segments,
+    )
     reporter = Reporter(board, sessions, job_uuid, probe.duration_seconds, transcode.progress_flush_seconds, start)
     workdir = Path(tempfile.mkdtemp(prefix=f"transcode-{job_id}-"))
     publisher: SegmentPublisher | None = None
@@ -345,15 +391,32 @@ def _transcode(
             reporter.playable()
             if not start.playable:  # once per job: a retry of a playable job is not timed again
                 metrics.became_playable(created_at)
-            log.info("transcode playable", extra={"video_id": video_id, "seconds": reporter.elapsed_seconds()})
+            log.info(
+                "transcode playable",
+                extra={
+                    "video_id": video_id,
+                    "seconds": reporter.elapsed_seconds(),
+                    "since_created_seconds": _seconds_since(created_at),
+                },
+            )
             poster_task.start()
 
-        publisher = SegmentPublisher(outputs, video_id, workdir, plans, on_playable)
+        publisher = SegmentPublisher(
+            outputs, video_id, workdir, plans, on_playable, target_duration=options.grid.target_duration
+        )
         publisher.start()
         command = ladder.build_command(
             source, workdir, plans, has_audio=probe.has_audio, options=options, picture=picture
         )
         encode_started = time.monotonic()
+        log.info(
+            "ffmpeg started",
+            extra={
+                "video_id": video_id,
+                "setup_seconds": round(encode_started - entered, 3),
+                "since_created_seconds": _seconds_since(created_at),
+            },
+        )
         ladder.run_command(
             command,
             on_progress=reporter.encoded,
@@ -365,7 +428,7 @@ def _transcode(
         poster.start()
         poster.join()
         poster.raise_if_store_was_away()
-        renditions = ladder.finish_outputs(workdir, plans)
+        renditions = ladder.finish_outputs(workdir, plans, options.grid.target_duration)
         expected = _publish_final(outputs, video_id, workdir, renditions)
         outputs.delete_outputs(video_id, keep=expected)
         with sessions.begin() as session:
@@ -410,6 +473,11 @@ def _transcode(
     finally:
         quiesce()
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _seconds_since(created_at: datetime) -> float:
+    """Seconds since the job's row was written (StartTranscode): the worker's clock against the servicer's."""
+    return round((store.utcnow() - created_at).total_seconds(), 3)
 
 
 class PosterTask:

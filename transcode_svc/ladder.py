@@ -6,7 +6,7 @@ Shared by the RQ job (:mod:`transcode_svc.jobs`) and the operator's CLI::
 
 which writes OUTDIR/master.m3u8, OUTDIR/{rung}/index.m3u8 + segments and
 OUTDIR/poster.jpg from a local file (no Redis, no object store), honouring
-TRANSCODE_PRESET and HLS_SEGMENT_SECONDS.
+TRANSCODE_PRESET, HLS_SEGMENT_SECONDS and the opening segments (HLS_OPENING_*).
 
 The argv is a plain list, in the order FFmpeg's documentation gives: global options,
 the input, one ``-filter_complex`` graph of comma-joined chains with our own labels,
@@ -30,7 +30,10 @@ Why the command looks the way it does (numbers in bench/transcode.py):
   (:func:`picture_filters`; the reasons are in docs/ARCHITECTURE.md, Transcoding).
 - Keyframes are forced on the segment grid (``-force_key_frames`` by time, which
   holds for variable frame rates too) with a fixed GOP and no scene-cut keyframes, so
-  every rung cuts its segments at the same instants and players switch cleanly.
+  every rung cuts its segments at the same instants and players switch cleanly. The
+  grid opens with a few short segments (:class:`transcode_svc.domain.SegmentGrid`,
+  HLS_OPENING_SEGMENT_SECONDS x HLS_OPENING_SEGMENTS), so the first segment of every
+  rung, and with it playback, comes after 2 s of encoding rather than 6.
 - Every rung has its own HLS muxer writing an EVENT playlist, so segments are usable
   (and published) while the encode runs; the job turns them into VOD at the end.
 """
@@ -62,6 +65,7 @@ from transcode_svc.domain import (
     PicturePlan,
     ProbeFacts,
     RenditionPlan,
+    SegmentGrid,
     UnsupportedSource,
     failure_reason,
     finalize_variant_playlist,
@@ -118,6 +122,13 @@ class LadderOptions:
 
     preset: str = "veryfast"
     segment_seconds: float = 6.0
+    opening_segment_seconds: float = 2.0
+    opening_segments: int = 3
+
+    @property
+    def grid(self) -> SegmentGrid:
+        """Where every rung cuts: the opening segments, then ``segment_seconds``."""
+        return SegmentGrid(self.segment_seconds, self.opening_segment_seconds, self.opening_segments)
 
 
 def _is_url(source: str) -> bool:
@@ -196,7 +207,12 @@ def build_command(
     """
     picture = picture or PicturePlan()
     graph, labels = filter_graph(plans, picture)
-    segment = f"{options.segment_seconds:g}"
+    grid = options.grid
+    segment = f"{grid.seconds:g}"
+    # FFmpeg's HLS muxer cuts at the first keyframe at or after hls_init_time x the
+    # segments so far (with hls_list_size 0, for the whole file), and keyframes come
+    # only on the grid, so every grid keyframe, and only those, begins a segment.
+    opening = ["-hls_init_time", f"{grid.opening_seconds:g}"] if grid.opens_short else []
     command = [
         "ffmpeg",
         "-nostdin",
@@ -239,7 +255,7 @@ def build_command(
             "-sc_threshold",
             "0",
             "-force_key_frames",
-            f"expr:gte(t,n_forced*{segment})",
+            grid.keyframe_expression(),
         ]
         if picture.tone_maps:
             command += SDR_BT709_TAGS
@@ -250,6 +266,7 @@ def build_command(
             "hls",
             "-hls_time",
             segment,
+            *opening,
             "-hls_list_size",
             "0",
             "-hls_playlist_type",
@@ -431,8 +448,12 @@ def prepare_outdir(outdir: Path, plans: Sequence[RenditionPlan]) -> None:
         (outdir / plan.name).mkdir(parents=True, exist_ok=True)
 
 
-def finish_outputs(outdir: Path, plans: Sequence[RenditionPlan]) -> list[MeasuredRendition]:
-    """Turn the finished EVENT playlists into VOD and write the measured master playlist."""
+def finish_outputs(outdir: Path, plans: Sequence[RenditionPlan], target_duration: int = 0) -> list[MeasuredRendition]:
+    """Turn the finished EVENT playlists into VOD and write the measured master playlist.
+
+    ``target_duration`` is the grid's (:attr:`SegmentGrid.target_duration`), which the
+    EVENT playlists declared while encoding ran: the VOD ones keep it.
+    """
     measured = []
     for plan in plans:
         playlist_path = outdir / plan.name / VARIANT_PLAYLIST
@@ -442,7 +463,7 @@ def finish_outputs(outdir: Path, plans: Sequence[RenditionPlan]) -> list[Measure
             raise LadderError(f"FFmpeg wrote no segment for {plan.name}")
         sizes = [(segment.duration, (outdir / plan.name / segment.uri).stat().st_size) for segment in playlist.segments]
         peak, average = measured_bandwidths(sizes)
-        playlist_path.write_text(finalize_variant_playlist(text))
+        playlist_path.write_text(finalize_variant_playlist(text, target_duration))
         measured.append(with_measured_bandwidth(plan, peak, average))
     (outdir / MASTER_PLAYLIST).write_text(master_playlist(measured))
     return measured
@@ -494,7 +515,7 @@ def transcode_file(source: str, outdir: Path, options: LadderOptions) -> LadderR
     started = time.monotonic()
     run_command(build_command(source, outdir, plans, has_audio=probe.has_audio, options=options, picture=picture))
     make_poster(source, outdir, plans, probe.duration_seconds, picture)
-    renditions = finish_outputs(outdir, plans)
+    renditions = finish_outputs(outdir, plans, options.grid.target_duration)
     return LadderResult(renditions, time.monotonic() - started, probe.duration_seconds)
 
 
@@ -503,7 +524,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     parser = argparse.ArgumentParser(
         prog="python -m transcode_svc.ladder",
-        description="Transcode a local video into the HLS ladder (honours TRANSCODE_PRESET, HLS_SEGMENT_SECONDS).",
+        description="Transcode a local video into the HLS ladder (honours TRANSCODE_PRESET, HLS_*SEGMENT* settings).",
     )
     parser.add_argument("source", help="the video file to transcode")
     parser.add_argument("outdir", type=Path, help="folder for master.m3u8, the renditions and poster.jpg")
@@ -516,7 +537,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not os.path.exists(args.source):
         print(f"error: {args.source}: no such file", file=sys.stderr)
         return 1
-    options = LadderOptions(preset=settings.preset, segment_seconds=settings.segment_seconds)
+    options = LadderOptions(
+        preset=settings.preset,
+        segment_seconds=settings.segment_seconds,
+        opening_segment_seconds=settings.opening_segment_seconds,
+        opening_segments=settings.opening_segments,
+    )
     try:
         result = transcode_file(args.source, args.outdir, options)
     except LadderError as exc:

@@ -34,6 +34,14 @@ class TranscodeSettings:
     """TRANSCODE_PRESET: the x264 preset of every rung (tests use ultrafast)."""
     segment_seconds: float = 6.0
     """HLS_SEGMENT_SECONDS: target segment length; keyframes are forced on this grid."""
+    opening_segment_seconds: float = 2.0
+    """HLS_OPENING_SEGMENT_SECONDS: length of the first segments, so a video is playable sooner.
+
+    Only shorter than HLS_SEGMENT_SECONDS makes a difference: otherwise every segment is
+    HLS_SEGMENT_SECONDS long (a deployment that set 1 or 2 s segments keeps its plain grid).
+    """
+    opening_segments: int = 3
+    """HLS_OPENING_SEGMENTS: how many segments of that length open every rung (0: none)."""
     max_attempts: int = 3
     """TRANSCODE_MAX_ATTEMPTS: runs of one job at most, the first included."""
     retry_intervals: tuple[int, ...] = (10, 60, 300)
@@ -71,10 +79,24 @@ def load_transcode_settings(env: Mapping[str, str] | None = None, dotenv_path: P
     """Read the TRANSCODE_* and HLS_* variables, raising :class:`SettingsError` on a bad one."""
     read = _Reader(_environment_with_dotenv(os.environ if env is None else env, dotenv_path))
     defaults = TranscodeSettings()
+    segment_seconds = read.parsed(
+        "HLS_SEGMENT_SECONDS", str(defaults.segment_seconds), _positive_float, "a positive number of seconds"
+    )
+    opening_segment_seconds = read.parsed(
+        "HLS_OPENING_SEGMENT_SECONDS",
+        str(defaults.opening_segment_seconds),
+        _positive_float,
+        "a positive number of seconds",
+    )
     return TranscodeSettings(
         preset=read.parsed("TRANSCODE_PRESET", defaults.preset, _preset, f"one of {', '.join(X264_PRESETS)}"),
-        segment_seconds=read.parsed(
-            "HLS_SEGMENT_SECONDS", str(defaults.segment_seconds), _positive_float, "a positive number of seconds"
+        segment_seconds=segment_seconds,
+        opening_segment_seconds=opening_segment_seconds,
+        opening_segments=read.parsed(
+            "HLS_OPENING_SEGMENTS",
+            str(defaults.opening_segments),
+            _whole_number_between(0, 100),
+            "a whole number 0-100",
         ),
         max_attempts=read.parsed(
             "TRANSCODE_MAX_ATTEMPTS", str(defaults.max_attempts), _whole_number_between(1, 20), "a whole number 1-20"

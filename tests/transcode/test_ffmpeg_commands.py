@@ -40,6 +40,9 @@ TONE_MAP_TO_480 = (
     "format=gbrpf32le,zscale=p=bt709,tonemap=tonemap=hable:desat=0,zscale=t=bt709:m=bt709:r=tv,format=yuv420p,"
 )
 BT709 = "-color_primaries bt709 -color_trc bt709 -colorspace bt709 -color_range tv"
+OPENING_KEYFRAMES = "-force_key_frames expr:if(lte(n_forced,3),gte(t,n_forced*2),gte(t,6+(n_forced-3)*6))"
+"""The default grid: keyframes at 0, 2, 4, 6 s (three 2-second opening segments), then every 6 s."""
+HLS_OPENING = "-hls_time 6 -hls_init_time 2"
 
 
 def argv(*lines: str) -> list[str]:
@@ -55,16 +58,28 @@ def test_an_sdr_source_read_over_a_url_gets_one_command_with_a_scaler_chain_and_
         "[n1]scale=640:360:flags=bilinear,setsar=1[r0]",
         "-map [r0] -map 0:a:0 -c:v libx264 -preset veryfast -profile:v high -level:v 3.0",
         "-b:v 800000 -maxrate 880000 -bufsize 1200000 -g 180 -keyint_min 180 -sc_threshold 0",
-        "-force_key_frames expr:gte(t,n_forced*6) -c:a aac -b:a 128000 -ac 2",
-        f"-f hls -hls_time 6 {HLS_EVENT} -hls_segment_filename /w/out/360p/seg_%05d.ts /w/out/360p/index.m3u8",
+        f"{OPENING_KEYFRAMES} -c:a aac -b:a 128000 -ac 2",
+        f"-f hls {HLS_OPENING} {HLS_EVENT} -hls_segment_filename /w/out/360p/seg_%05d.ts /w/out/360p/index.m3u8",
         "-map [r1] -map 0:a:0 -c:v libx264 -preset veryfast -profile:v high -level:v 3.1",
         "-b:v 1400000 -maxrate 1540000 -bufsize 2100000 -g 180 -keyint_min 180 -sc_threshold 0",
+        f"{OPENING_KEYFRAMES} -c:a aac -b:a 128000 -ac 2",
+        f"-f hls {HLS_OPENING} {HLS_EVENT} -hls_segment_filename /w/out/480p/seg_%05d.ts /w/out/480p/index.m3u8",
+    )
+
+
+def test_without_opening_segments_keyframes_and_segments_keep_one_grid() -> None:
+    options = LadderOptions(opening_segments=0)
+    command = build_command(URL, Path("/w/out"), plan_renditions(SDR)[:1], has_audio=True, options=options)
+    assert command[command.index("-map") :] == argv(
+        "-map [r0] -map 0:a:0 -c:v libx264 -preset veryfast -profile:v high -level:v 3.0",
+        "-b:v 800000 -maxrate 880000 -bufsize 1200000 -g 180 -keyint_min 180 -sc_threshold 0",
         "-force_key_frames expr:gte(t,n_forced*6) -c:a aac -b:a 128000 -ac 2",
-        f"-f hls -hls_time 6 {HLS_EVENT} -hls_segment_filename /w/out/480p/seg_%05d.ts /w/out/480p/index.m3u8",
+        f"-f hls -hls_time 6 {HLS_EVENT} -hls_segment_filename /w/out/360p/seg_%05d.ts /w/out/360p/index.m3u8",
     )
 
 
 def test_a_silent_interlaced_dvd_picture_is_deinterlaced_first_and_gets_video_only_rungs() -> None:
+    # 1-second segments: the 2-second opening is not shorter, so the grid is plain.
     options = LadderOptions(preset="ultrafast", segment_seconds=1)
     command = build_command(
         "in.vob", Path("out"), plan_renditions(DVD), has_audio=False, options=options, picture=plan_picture(DVD)
@@ -95,12 +110,12 @@ def test_an_hdr_source_is_tone_mapped_once_and_every_rung_declares_bt709() -> No
         "[n1]scale=640:360:flags=bilinear,setsar=1[r0]",
         "-map [r0] -map 0:a:0 -c:v libx264 -preset veryfast -profile:v high -level:v 3.0",
         "-b:v 800000 -maxrate 880000 -bufsize 1200000 -g 150 -keyint_min 150 -sc_threshold 0",
-        f"-force_key_frames expr:gte(t,n_forced*6) {BT709} -c:a aac -b:a 128000 -ac 2",
-        f"-f hls -hls_time 6 {HLS_EVENT} -hls_segment_filename out/360p/seg_%05d.ts out/360p/index.m3u8",
+        f"{OPENING_KEYFRAMES} {BT709} -c:a aac -b:a 128000 -ac 2",
+        f"-f hls {HLS_OPENING} {HLS_EVENT} -hls_segment_filename out/360p/seg_%05d.ts out/360p/index.m3u8",
         "-map [r1] -map 0:a:0 -c:v libx264 -preset veryfast -profile:v high -level:v 3.0",
         "-b:v 1400000 -maxrate 1540000 -bufsize 2100000 -g 150 -keyint_min 150 -sc_threshold 0",
-        f"-force_key_frames expr:gte(t,n_forced*6) {BT709} -c:a aac -b:a 128000 -ac 2",
-        f"-f hls -hls_time 6 {HLS_EVENT} -hls_segment_filename out/480p/seg_%05d.ts out/480p/index.m3u8",
+        f"{OPENING_KEYFRAMES} {BT709} -c:a aac -b:a 128000 -ac 2",
+        f"-f hls {HLS_OPENING} {HLS_EVENT} -hls_segment_filename out/480p/seg_%05d.ts out/480p/index.m3u8",
     )
 
 

@@ -21,6 +21,79 @@ MASTER_PLAYLIST = "master.m3u8"
 POSTER = "poster.jpg"
 
 
+# ---- the segment grid -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SegmentGrid:
+    """Where every rung cuts its segments: a few short opening segments, then the normal length.
+
+    A video is playable once every rung has its first segment, and FFmpeg closes a
+    segment only when the next one's keyframe reaches its muxer: with 6-second
+    segments from the start, a user waited for 6 s of every rung to be encoded. Short
+    opening segments (``opening_segments`` of ``opening_seconds``) make the first
+    segment close after ``opening_seconds`` of encoding; the rest of the video keeps
+    ``seconds`` (fewer requests, better compression). Keyframes are forced at exactly
+    these instants on every rung, so rungs stay aligned and players switch between them
+    at any boundary. With the defaults (3 x 2 s, then 6 s) the opening spans one normal
+    segment, so every boundary from 6 s on is where it was before.
+
+    RFC 8216 4.3.3.1 lets a segment be any length up to EXT-X-TARGETDURATION, and 6.2.1
+    forbids that target to change in a playlist: :attr:`target_duration` is declared
+    from the first published playlist on, not the opening's 2 that FFmpeg writes first.
+    """
+
+    seconds: float = 6.0
+    opening_seconds: float = 2.0
+    opening_segments: int = 3
+
+    @property
+    def opens_short(self) -> bool:
+        """Whether there are opening segments shorter than the rest (none: one plain grid)."""
+        return self.opening_segments > 0 and self.opening_seconds < self.seconds
+
+    @property
+    def opening_span(self) -> float:
+        """Seconds of video in the opening segments (0 without them)."""
+        return self.opening_segments * self.opening_seconds if self.opens_short else 0.0
+
+    def boundaries(self, duration_seconds: float) -> list[float]:
+        """Instants (seconds from the start) where segments begin, up to ``duration_seconds``."""
+        instants: list[float] = []
+        index = 0
+        while (instant := self.boundary(index)) < duration_seconds:
+            instants.append(instant)
+            index += 1
+        return instants
+
+    def boundary(self, index: int) -> float:
+        """Where segment ``index`` (0-based) begins."""
+        if not self.opens_short or index <= self.opening_segments:
+            step = self.opening_seconds if self.opens_short else self.seconds
+            return index * step
+        return self.opening_span + (index - self.opening_segments) * self.seconds
+
+    def keyframe_expression(self) -> str:
+        """FFmpeg's ``-force_key_frames`` expression putting a keyframe at every :meth:`boundary`.
+
+        ``n_forced`` counts the keyframes forced so far, so keyframe ``n`` is forced on the
+        first frame at or after ``boundary(n)``; by time, so it holds for variable frame
+        rates too.
+        """
+        if not self.opens_short:
+            return f"expr:gte(t,n_forced*{self.seconds:g})"
+        count, opening = self.opening_segments, self.opening_seconds
+        return (
+            f"expr:if(lte(n_forced,{count}),gte(t,n_forced*{opening:g}),"
+            f"gte(t,{self.opening_span:g}+(n_forced-{count})*{self.seconds:g}))"
+        )
+
+    @property
+    def target_duration(self) -> int:
+        """The EXT-X-TARGETDURATION every playlist declares from its first version on (4.3.3.1)."""
+        return target_duration([self.seconds, self.opening_seconds if self.opens_short else 0.0])
+
+
 # ---- playlists ------------------------------------------------------------------------------
 
 
@@ -75,19 +148,24 @@ def target_duration(segment_durations: Sequence[float], declared: int = 0) -> in
     return max(1, declared, longest)
 
 
-def with_target_duration(text: str) -> str:
-    """``text`` with an EXT-X-TARGETDURATION that covers every segment it lists (see :func:`target_duration`)."""
+def with_target_duration(text: str, at_least: int = 0) -> str:
+    """``text`` with an EXT-X-TARGETDURATION that covers every segment it lists (see :func:`target_duration`).
+
+    ``at_least`` is the grid's target (:attr:`SegmentGrid.target_duration`): FFmpeg
+    declares the longest segment so far, 2 while only opening segments exist, then 6.
+    """
     lines = text.splitlines()
     segments = parse_variant_playlist(text).segments
     for index, line in enumerate(lines):
         match = _TARGET_DURATION.fullmatch(line.strip())
         if match:
-            lines[index] = f"#EXT-X-TARGETDURATION:{target_duration([s.duration for s in segments], int(match[1]))}"
+            declared = max(int(match[1]), at_least)
+            lines[index] = f"#EXT-X-TARGETDURATION:{target_duration([s.duration for s in segments], declared)}"
             break
     return "\n".join(lines) + "\n"
 
 
-def event_playlist(text: str) -> str:
+def event_playlist(text: str, target_at_least: int = 0) -> str:
     """The EVENT playlist players get while encoding runs, from the one FFmpeg writes.
 
     Adds ``#EXT-X-START:TIME-OFFSET=0`` (RFC 8216 4.3.5.2) after the header: without it
@@ -95,19 +173,25 @@ def event_playlist(text: str) -> str:
     three target durations from the edge), so someone opening a lecture while it
     encodes would miss its first minutes. The tag goes in the media playlists only,
     since 4.3.5 asks that it not appear in both the master and its media playlists.
-    The target duration is made to cover every segment (:func:`target_duration`).
+    The target duration is made to cover every segment (:func:`target_duration`) and
+    is at least ``target_at_least``, the grid's, so it does not change as the playlist grows.
     """
-    lines = [line for line in with_target_duration(text).splitlines() if not line.startswith("#EXT-X-START:")]
+    lines = [
+        line
+        for line in with_target_duration(text, target_at_least).splitlines()
+        if not line.startswith("#EXT-X-START:")
+    ]
     header = 2 if len(lines) > 1 and lines[1].startswith("#EXT-X-VERSION:") else 1
     return "\n".join([*lines[:header], START_AT_BEGINNING, *lines[header:]]) + "\n"
 
 
-def finalize_variant_playlist(text: str) -> str:
+def finalize_variant_playlist(text: str, target_at_least: int = 0) -> str:
     """The VOD form of a finished EVENT playlist: type VOD, EXT-X-ENDLIST once, a target covering every segment.
 
-    No EXT-X-START: a VOD playlist starts at its beginning by default.
+    No EXT-X-START: a VOD playlist starts at its beginning by default. ``target_at_least``
+    keeps the target the EVENT playlist declared (:func:`event_playlist`).
     """
-    text = with_target_duration(text)
+    text = with_target_duration(text, target_at_least)
     lines = [
         line
         for line in text.splitlines()
