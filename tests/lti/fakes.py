@@ -41,6 +41,30 @@ def caller(
     return SessionClaims(user_id, organization_id, course_id, frozenset(roles), issued_at=0, expires_at=2**31)
 
 
+def a_registration_record(
+    *, issuer: str, at: datetime, organization_id: str = "org1", client_id: str = "client-1"
+) -> domain.RegistrationRecord:
+    """A registration whose endpoints were all given under ``issuer`` (key set, login, token)."""
+    return domain.RegistrationRecord(
+        id=uuid.uuid4(),
+        organization_id=organization_id,
+        issuer=issuer,
+        client_id=client_id,
+        key_set_url=f"{issuer}/jwks",
+        auth_login_url=f"{issuer}/auth",
+        auth_token_url=f"{issuer}/token",
+        key_set_url_source="given",
+        auth_login_url_source="given",
+        auth_token_url_source="given",
+        endpoints_origin="",
+        zoom_account_id="",
+        zoom_client_id_sealed=None,
+        zoom_client_secret_sealed=None,
+        created_at=at,
+        updated_at=at,
+    )
+
+
 @dataclasses.dataclass
 class FakeStore:
     records: dict[uuid.UUID, domain.RegistrationRecord] = dataclasses.field(default_factory=dict)

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime
 
 import pytest
 
 from lti_svc import domain, errors
 from lti_svc.use_cases.advantage import CourseServices, NewScore
-from tests.lti.fakes import FakeAccessTokens, FakeGradebook, FakeRosters, FakeStore, StoreDown, caller
+from tests.lti.fakes import (
+    FakeAccessTokens,
+    FakeGradebook,
+    FakeRosters,
+    FakeStore,
+    StoreDown,
+    a_registration_record,
+    caller,
+)
 
 NOW = datetime(2026, 3, 2, 14, 0, tzinfo=UTC)
 ISSUER = "https://lms.example.edu"
@@ -45,24 +52,7 @@ class Setup:
         lineitems_url: str = LINEITEMS,
         scopes: tuple[str, ...] = (domain.SCOPE_AGS_LINEITEM, domain.SCOPE_AGS_SCORE),
     ) -> domain.RegistrationRecord:
-        record = domain.RegistrationRecord(
-            id=uuid.uuid4(),
-            organization_id=organization_id,
-            issuer=f"{ISSUER}/{organization_id}",
-            client_id="client-1",
-            key_set_url=f"{ISSUER}/jwks",
-            auth_login_url=f"{ISSUER}/auth",
-            auth_token_url=f"{ISSUER}/token",
-            key_set_url_source="given",
-            auth_login_url_source="given",
-            auth_token_url_source="given",
-            endpoints_origin="",
-            zoom_account_id="",
-            zoom_client_id_sealed=None,
-            zoom_client_secret_sealed=None,
-            created_at=NOW,
-            updated_at=NOW,
-        )
+        record = a_registration_record(issuer=f"{ISSUER}/{organization_id}", at=NOW, organization_id=organization_id)
         self.store.records[record.id] = record
         self.store.deployments[record.id] = ["dep-1"]
         self.store.courses[(organization_id, course_id)] = domain.CourseLink(

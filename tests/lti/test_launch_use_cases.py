@@ -28,6 +28,7 @@ from tests.lti.fakes import (
     FakeStore,
     FakeToolKeys,
     StoreDown,
+    a_registration_record,
     caller,
 )
 
@@ -44,24 +45,7 @@ PLATFORM_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
 
 def a_registration(organization_id: str = "org1", client_id: str = "client-1") -> domain.RegistrationRecord:
     moment = datetime.fromtimestamp(NOW, UTC)
-    return domain.RegistrationRecord(
-        id=uuid.uuid4(),
-        organization_id=organization_id,
-        issuer=ISSUER,
-        client_id=client_id,
-        key_set_url=f"{ISSUER}/jwks",
-        auth_login_url=f"{ISSUER}/auth",
-        auth_token_url=f"{ISSUER}/token",
-        key_set_url_source="given",
-        auth_login_url_source="given",
-        auth_token_url_source="given",
-        endpoints_origin="",
-        zoom_account_id="",
-        zoom_client_id_sealed=None,
-        zoom_client_secret_sealed=None,
-        created_at=moment,
-        updated_at=moment,
-    )
+    return a_registration_record(issuer=ISSUER, at=moment, organization_id=organization_id, client_id=client_id)
 
 
 class Setup:
