@@ -438,3 +438,44 @@ def decode_status(fields: dict[str, str]) -> dict[str, Any]:
         "playable": fields.get("playable") == "1",
         "status": fields.get("status", ""),
     }
+
+
+def chunk_ticket_id(job_id: str, ticket: int) -> str:
+    """RQ id of a chunked job's ``ticket``-th chunk ticket (a retried job reuses them)."""
+    return f"transcode-chunk-{job_id}-{ticket}"
+
+
+def enqueue_chunk_tickets(connection: redis.Redis[bytes], job_id: str, count: int, timeout_seconds: int) -> int:
+    """Queue ``count`` chunk tickets for a chunked job on the transcode queue; returns how many were queued.
+
+    A ticket is an invitation, not an assignment: the worker that takes it claims
+    whichever chunk is pending in PostgreSQL (:func:`transcode_svc.store.claim_chunk_sync`)
+    and claims again until none is left, so tickets need no retries of their own (a
+    dead holder's chunk is claimed again once its lease lapses). A ticket still waiting
+    under the same id is left alone; one that ran (a retried job) is queued again.
+    Tickets queue behind the work already waiting, as any job: other videos are not
+    starved, and the job's own worker encodes chunks meanwhile.
+    """
+    queue = Queue(TRANSCODE_QUEUE, connection=connection)
+    queued = 0
+    for ticket in range(1, count + 1):
+        ticket_id = chunk_ticket_id(job_id, ticket)
+        try:
+            existing: Job | None = Job.fetch(ticket_id, connection=connection)
+        except NoSuchJobError:
+            existing = None
+        if existing is not None and existing.get_status(refresh=True) in (JobStatus.QUEUED, JobStatus.STARTED):
+            continue
+        if existing is not None:
+            _forget(connection, existing)
+        queue.enqueue(
+            "transcode_svc.chunk_work.transcode_chunks",
+            job_id,
+            job_id=ticket_id,
+            job_timeout=timeout_seconds,
+            result_ttl=3600,
+            failure_ttl=7 * 24 * 3600,
+            description=f"transcode chunks of {job_id}",
+        )
+        queued += 1
+    return queued

@@ -28,8 +28,6 @@ A cancel (flag in Redis) stops FFmpeg and removes the partial outputs.
 
 from __future__ import annotations
 
-import contextvars
-import functools
 import itertools
 import logging
 import shutil
@@ -38,41 +36,31 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import redis
-from sqlalchemy import Engine, create_engine
-from sqlalchemy.orm import Session, sessionmaker
 
 from service_kit.context import job_id_var
 from service_kit.settings import Settings, load_settings
-from transcode_svc import adapters, domain, ladder, metrics, store
+from transcode_svc import adapters, chunk_work, chunked, domain, ladder, metrics, store
 from transcode_svc.domain import JobStatus, Progress, RenditionPlan
+from transcode_svc.job_support import (
+    CancelWatch,
+    PosterTask,
+    Reporter,
+    blame_source,
+    record_final_failure,
+    seconds_since,
+    sessions_for,
+    thread_in_this_context,
+)
 
 log = logging.getLogger(__name__)
 
 PUBLISH_POLL_SECONDS = 0.1
 """How often the publisher looks for finished segments: a segment waits half of it on average
 before its upload starts (0.15 s at 0.3; reading four small playlists ten times a second is nothing)."""
-CANCEL_POLL_SECONDS = 0.5
-REDIS_PROGRESS_MIN_INTERVAL = 0.5
-
-
-@functools.cache
-def _engine(url: str) -> Engine:
-    return create_engine(url, pool_size=2, pool_pre_ping=True)
-
-
-def _sessions(settings: Settings) -> sessionmaker[Session]:
-    return sessionmaker(_engine(settings.database_url), expire_on_commit=False)
-
-
-def _thread_in_this_context(target: Callable[[], None], name: str) -> threading.Thread:
-    """A daemon thread that sees the job's context variables, so its log lines carry the job id."""
-    context = contextvars.copy_context()
-    return threading.Thread(target=context.run, args=(target,), name=name, daemon=True)
 
 
 class SegmentPublisher:
@@ -109,7 +97,7 @@ class SegmentPublisher:
         self._playable = False
         self._stop = threading.Event()
         self._error: BaseException | None = None
-        self._thread = _thread_in_this_context(self._run, "segment-publisher")
+        self._thread = thread_in_this_context(self._run, "segment-publisher")
 
     def start(self) -> None:
         self._thread.start()
@@ -187,72 +175,10 @@ class SegmentPublisher:
             self._thread.join(timeout=30)
 
 
-class Reporter:
-    """Progress of one attempt: Redis on every FFmpeg report (throttled), PostgreSQL every few seconds."""
-
-    def __init__(
-        self,
-        board: adapters.ProgressBoard,
-        sessions: sessionmaker[Session],
-        job_id: uuid.UUID,
-        duration_seconds: float,
-        flush_seconds: float,
-        start: Progress,
-    ) -> None:
-        self._board = board
-        self._sessions = sessions
-        self._job_id = job_id
-        self._duration = duration_seconds
-        self._flush_seconds = flush_seconds
-        self._started = time.monotonic()
-        self._lock = threading.Lock()
-        self.progress = start
-        self._last_redis = 0.0
-        self._last_db = time.monotonic()
-
-    def encoded(self, seconds: float) -> None:
-        percent = domain.encoded_percent(seconds, self._duration)
-        eta = domain.eta_seconds(time.monotonic() - self._started, seconds, self._duration)
-        with self._lock:
-            self.progress = self.progress.advanced(percent, eta)
-        self._report()
-
-    def elapsed_seconds(self) -> float:
-        return round(time.monotonic() - self._started, 2)
-
-    def playable(self) -> None:
-        with self._lock:
-            self.progress = Progress(self.progress.percent, self.progress.eta_seconds, True)
-        self._report(force=True)
-
-    def _report(self, force: bool = False) -> None:
-        now = time.monotonic()
-        if force or now - self._last_redis >= REDIS_PROGRESS_MIN_INTERVAL:
-            self._last_redis = now
-            self._board.publish(str(self._job_id), self.progress, JobStatus.RUNNING.value)
-        if force or now - self._last_db >= self._flush_seconds:
-            self._last_db = now
-            with self._sessions.begin() as session:
-                store.flush_progress_sync(session, self._job_id, self.progress)
-
-
 def _stop_check(board: adapters.ProgressBoard, job_id: str, publisher: SegmentPublisher) -> Callable[[], bool]:
     """FFmpeg stops on a cancel, and when the publisher failed (encoding on could not be published)."""
-    cancelled = _cancel_check(board, job_id)
+    cancelled = CancelWatch(board, job_id)
     return lambda: publisher.failed or cancelled()
-
-
-def _cancel_check(board: adapters.ProgressBoard, job_id: str) -> Callable[[], bool]:
-    last = [0.0]
-
-    def cancelled() -> bool:
-        now = time.monotonic()
-        if now - last[0] < CANCEL_POLL_SECONDS:
-            return False
-        last[0] = now
-        return board.is_cancelled(job_id)
-
-    return cancelled
 
 
 STORE_PROBE_SECONDS = (1.0, 2.0, 3.0, 5.0)
@@ -300,19 +226,6 @@ def transcode_video(job_id: str) -> str:
         connection.close()
 
 
-def _blame_source(outputs: adapters.OutputStore, source_key: str, error: ladder.LadderError) -> str:
-    """FFmpeg failed: return its reason when the source is at fault, raise when the store is.
-
-    Raises :class:`adapters.StoreUnavailable` (the store is away: wait),
-    :class:`adapters.SourceMissing` (404: final), or :class:`adapters.StorageError` when
-    FFmpeg's reason is a lost connection to a store that answers again (RQ retries).
-    """
-    outputs.confirm_source(source_key)
-    if domain.is_network_failure(error.reason):
-        raise adapters.StorageError(f"FFmpeg lost its connection to the object store: {error.reason}")
-    return error.reason
-
-
 def _transcode(
     settings: Settings,
     connection: redis.Redis[bytes],
@@ -323,7 +236,7 @@ def _transcode(
     """One run of the job; ``entered`` (monotonic) is when the work horse took it, for the hand-off's timings."""
     entered = time.monotonic() if entered is None else entered
     job_id = str(job_uuid)
-    sessions = _sessions(settings)
+    sessions = sessions_for(settings)
     board = adapters.ProgressBoard(connection)
     with sessions.begin() as session:
         row = store.get_job_sync(session, job_uuid, for_update=True)
@@ -340,13 +253,13 @@ def _transcode(
         created_at = row.created_at
     log.info(
         "transcode started",
-        extra={"video_id": video_id, "attempt": attempt, "since_created_seconds": _seconds_since(created_at)},
+        extra={"video_id": video_id, "attempt": attempt, "since_created_seconds": seconds_since(created_at)},
     )
     try:
         outputs.confirm_source(source_key)
     except adapters.SourceMissing as exc:
         outputs.delete_outputs(video_id)
-        _record_final_failure(sessions, board, job_uuid, str(exc), metrics.SOURCE_MISSING)
+        record_final_failure(sessions, board, job_uuid, str(exc), metrics.SOURCE_MISSING)
         log.info("transcode failed", extra={"video_id": video_id, "reason": str(exc)})
         return JobStatus.FAILED.value
     metrics.ATTEMPTS.inc()
@@ -355,13 +268,16 @@ def _transcode(
     picture = domain.plan_picture(probe)
     transcode = settings.transcode
     timeouts = domain.job_timeouts(probe.duration_seconds, transcode.timeout_factor)
-    options = ladder.LadderOptions(
-        preset=transcode.preset,
-        segment_seconds=transcode.segment_seconds,
-        opening_segment_seconds=transcode.opening_segment_seconds,
-        opening_segments=transcode.opening_segments,
-    )
+    options = ladder.LadderOptions.of(transcode)
     reporter = Reporter(board, sessions, job_uuid, probe.duration_seconds, transcode.progress_flush_seconds, start)
+    if domain.chunks_wanted(probe.duration_seconds, transcode.chunk_threshold_seconds):
+        job = chunk_work.ChunkedJob(
+            job_uuid, video_id, source_key, tuple(plans), picture, options, probe.duration_seconds, probe.has_audio
+        )
+        run = chunked.ChunkedRun(
+            settings, connection, outputs, sessions, board, job, reporter, created_at, start.playable
+        )
+        return chunked.coordinate(run)
     workdir = Path(tempfile.mkdtemp(prefix=f"transcode-{job_id}-"))
     publisher: SegmentPublisher | None = None
     poster: PosterTask | None = None
@@ -396,7 +312,7 @@ def _transcode(
                 extra={
                     "video_id": video_id,
                     "seconds": reporter.elapsed_seconds(),
-                    "since_created_seconds": _seconds_since(created_at),
+                    "since_created_seconds": seconds_since(created_at),
                 },
             )
             poster_task.start()
@@ -414,7 +330,7 @@ def _transcode(
             extra={
                 "video_id": video_id,
                 "setup_seconds": round(encode_started - entered, 3),
-                "since_created_seconds": _seconds_since(created_at),
+                "since_created_seconds": seconds_since(created_at),
             },
         )
         ladder.run_command(
@@ -463,92 +379,16 @@ def _transcode(
         # FFmpeg's verdict on a source the store still serves is final: retrying cannot change it.
         quiesce()
         try:
-            reason, kind = _blame_source(outputs, source_key, exc), metrics.failure_of(exc)
+            reason, kind = blame_source(outputs, source_key, exc), metrics.failure_of(exc)
         except adapters.SourceMissing as missing:
             reason, kind = str(missing), metrics.SOURCE_MISSING
         outputs.delete_outputs(video_id)
-        _record_final_failure(sessions, board, job_uuid, reason, kind)
+        record_final_failure(sessions, board, job_uuid, reason, kind)
         log.info("transcode failed", extra={"video_id": video_id, "reason": reason})
         return JobStatus.FAILED.value
     finally:
         quiesce()
         shutil.rmtree(workdir, ignore_errors=True)
-
-
-def _seconds_since(created_at: datetime) -> float:
-    """Seconds since the job's row was written (StartTranscode): the worker's clock against the servicer's."""
-    return round((store.utcnow() - created_at).total_seconds(), 3)
-
-
-class PosterTask:
-    """The poster, extracted beside the ladder once the video is playable (or at the end).
-
-    Not at the start: its FFmpeg decodes up to a GOP of the source and would take CPU
-    from the first segments, which is what a waiting user needs first. A poster
-    failure never fails the job.
-    """
-
-    def __init__(
-        self,
-        outputs: adapters.OutputStore,
-        source: str,
-        workdir: Path,
-        plans: Sequence[RenditionPlan],
-        duration_seconds: float,
-        video_id: str,
-        picture: domain.PicturePlan | None = None,
-        *,
-        timeout_seconds: float = ladder.POSTER_TIMEOUT_SECONDS,
-    ) -> None:
-        self._outputs = outputs
-        self._timeout_seconds = timeout_seconds
-        self._source = source
-        self._workdir = workdir
-        self._plans = plans
-        self._duration_seconds = duration_seconds
-        self._video_id = video_id
-        self._picture = picture
-        self._thread = _thread_in_this_context(self._run, "poster")
-        self._lock = threading.Lock()
-        self._store_error: adapters.StoreUnavailable | None = None
-
-    def start(self) -> None:
-        """Begin extracting, once; later calls do nothing."""
-        with self._lock:
-            if self._thread.ident is None:
-                self._thread.start()
-
-    def join(self, timeout: float | None = None) -> None:
-        with self._lock:
-            started = self._thread.ident is not None
-        if started:
-            self._thread.join(timeout)
-
-    def raise_if_store_was_away(self) -> None:
-        """Raise the StoreUnavailable that cost the poster: the attempt waits and runs again."""
-        if self._store_error is not None:
-            raise self._store_error
-
-    def _run(self) -> None:
-        try:
-            path = ladder.make_poster(
-                self._source,
-                self._workdir,
-                self._plans,
-                self._duration_seconds,
-                self._picture,
-                timeout_seconds=self._timeout_seconds,
-            )
-            self._outputs.put_file(path, domain.output_key(self._video_id, domain.POSTER))
-        except adapters.StoreUnavailable as exc:
-            self._store_error = exc
-        except ladder.LadderError as exc:
-            if not self._outputs.reachable():
-                self._store_error = adapters.StoreUnavailable(f"the poster could not read the source: {exc.reason}")
-            else:
-                log.warning("no poster", extra={"video_id": self._video_id, "error": str(exc)})
-        except (adapters.StorageError, OSError) as exc:
-            log.warning("no poster", extra={"video_id": self._video_id, "error": str(exc)})
 
 
 def _publish_final(
@@ -574,16 +414,6 @@ def _publish_final(
     return expected
 
 
-def _record_final_failure(
-    sessions: sessionmaker[Session], board: adapters.ProgressBoard, job_uuid: uuid.UUID, reason: str, kind: str
-) -> None:
-    with sessions.begin() as session:
-        won = store.finish_sync(session, job_uuid, JobStatus.FAILED, error_reason=reason)
-    if won:
-        board.publish(str(job_uuid), Progress(), JobStatus.FAILED.value)
-        metrics.failed(kind)
-
-
 def record_failure(job: Any, connection: redis.Redis[bytes], exc_type: Any, exc_value: Any, traceback: Any) -> None:
     """RQ failure callback: once no retry is left, the job is FAILED with the error in words.
 
@@ -597,8 +427,8 @@ def record_failure(job: Any, connection: redis.Redis[bytes], exc_type: Any, exc_
         return
     settings = load_settings()
     reason = f"gave up after {settings.transcode.max_attempts} attempts: {exc_value or exc_type.__name__}"
-    _record_final_failure(
-        _sessions(settings),
+    record_final_failure(
+        sessions_for(settings),
         adapters.ProgressBoard(connection),
         uuid.UUID(job_id),
         reason[:500],

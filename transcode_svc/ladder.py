@@ -53,20 +53,26 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 from service_kit import ffprobe
+
+if TYPE_CHECKING:
+    from service_kit.settings import TranscodeSettings
 from transcode_svc.domain import (
+    AUDIO_RENDITION,
     MASTER_PLAYLIST,
     POSTER,
     SEGMENT_NAME_PATTERN,
     VARIANT_PLAYLIST,
+    ChunkPlan,
     MeasuredRendition,
     PicturePlan,
     ProbeFacts,
     RenditionPlan,
     SegmentGrid,
     UnsupportedSource,
+    chunk_keyframe_expression,
     failure_reason,
     finalize_variant_playlist,
     keyframe_interval,
@@ -124,6 +130,16 @@ class LadderOptions:
     segment_seconds: float = 6.0
     opening_segment_seconds: float = 2.0
     opening_segments: int = 3
+
+    @classmethod
+    def of(cls, settings: TranscodeSettings) -> LadderOptions:
+        """The options TRANSCODE_PRESET, HLS_SEGMENT_SECONDS and HLS_OPENING_* ask for."""
+        return cls(
+            preset=settings.preset,
+            segment_seconds=settings.segment_seconds,
+            opening_segment_seconds=settings.opening_segment_seconds,
+            opening_segments=settings.opening_segments,
+        )
 
     @property
     def grid(self) -> SegmentGrid:
@@ -208,78 +224,146 @@ def build_command(
     picture = picture or PicturePlan()
     graph, labels = filter_graph(plans, picture)
     grid = options.grid
-    segment = f"{grid.seconds:g}"
-    # FFmpeg's HLS muxer cuts at the first keyframe at or after hls_init_time x the
-    # segments so far (with hls_list_size 0, for the whole file), and keyframes come
-    # only on the grid, so every grid keyframe, and only those, begins a segment.
-    opening = ["-hls_init_time", f"{grid.opening_seconds:g}"] if grid.opens_short else []
-    command = [
-        "ffmpeg",
-        "-nostdin",
-        "-hide_banner",
-        "-loglevel",
-        "error",
-        "-nostats",
-        "-progress",
-        "pipe:1",
-        "-y",
-        *input_arguments(source),
-        "-filter_complex",
-        graph,
-    ]
+    command = [*_FFMPEG_HEAD, *input_arguments(source), "-filter_complex", graph]
     for plan, label in zip(plans, labels, strict=True):
-        rung_dir = outdir / plan.name
-        keyint = str(keyframe_interval(plan.frame_rate, options.segment_seconds))
         command += ["-map", f"[{label}]"]
         if has_audio:
             command += ["-map", "0:a:0"]
-        command += [
-            "-c:v",
-            "libx264",
-            "-preset",
-            options.preset,
-            "-profile:v",
-            "high",
-            "-level:v",
-            plan.level,
-            "-b:v",
-            str(plan.video_bitrate),
-            "-maxrate",
-            str(plan.max_bitrate),
-            "-bufsize",
-            str(plan.buffer_size),
-            "-g",
-            keyint,
-            "-keyint_min",
-            keyint,
-            "-sc_threshold",
-            "0",
-            "-force_key_frames",
-            grid.keyframe_expression(),
-        ]
-        if picture.tone_maps:
-            command += SDR_BT709_TAGS
+        command += video_encoder_arguments(plan, options, grid.keyframe_expression(), picture)
         if has_audio:
             command += ["-c:a", "aac", "-b:a", str(plan.audio_bitrate), "-ac", "2"]
-        command += [
-            "-f",
-            "hls",
-            "-hls_time",
-            segment,
-            *opening,
-            "-hls_list_size",
-            "0",
-            "-hls_playlist_type",
-            "event",
-            "-hls_flags",
-            "independent_segments+temp_file",
-            "-start_number",
-            "0",
-            "-hls_segment_filename",
-            str(rung_dir / SEGMENT_NAME_PATTERN),
-            str(rung_dir / VARIANT_PLAYLIST),
-        ]
+        command += hls_arguments(outdir / plan.name, grid, opening=grid.opens_short)
     return command
+
+
+_FFMPEG_HEAD = ("ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error", "-nostats", "-progress", "pipe:1", "-y")
+"""Quiet, progress as key=value blocks on stdout (:func:`run_command` reads them), overwrite."""
+
+
+def video_encoder_arguments(
+    plan: RenditionPlan, options: LadderOptions, keyframes: str, picture: PicturePlan
+) -> list[str]:
+    """libx264 for one rung: its level and VBV, a fixed GOP, keyframes only where ``keyframes`` puts them."""
+    keyint = str(keyframe_interval(plan.frame_rate, options.segment_seconds))
+    arguments = [
+        "-c:v",
+        "libx264",
+        "-preset",
+        options.preset,
+        "-profile:v",
+        "high",
+        "-level:v",
+        plan.level,
+        "-b:v",
+        str(plan.video_bitrate),
+        "-maxrate",
+        str(plan.max_bitrate),
+        "-bufsize",
+        str(plan.buffer_size),
+        "-g",
+        keyint,
+        "-keyint_min",
+        keyint,
+        "-sc_threshold",
+        "0",
+        "-force_key_frames",
+        keyframes,
+    ]
+    return arguments + (SDR_BT709_TAGS if picture.tone_maps else [])
+
+
+def hls_arguments(rung_dir: Path, grid: SegmentGrid, *, opening: bool, start_number: int = 0) -> list[str]:
+    """The HLS muxer writing one rung's EVENT playlist and numbered segments into ``rung_dir``.
+
+    FFmpeg's HLS muxer cuts at the first keyframe at or after hls_init_time x the
+    segments so far (with hls_list_size 0, for the whole file), and keyframes come
+    only on the grid, so every grid keyframe, and only those, begins a segment.
+    ``opening`` gives the grid's short opening segments (``-hls_init_time``).
+    """
+    init = ["-hls_init_time", f"{grid.opening_seconds:g}"] if opening else []
+    return [
+        "-f",
+        "hls",
+        "-hls_time",
+        f"{grid.seconds:g}",
+        *init,
+        "-hls_list_size",
+        "0",
+        "-hls_playlist_type",
+        "event",
+        "-hls_flags",
+        "independent_segments+temp_file",
+        "-start_number",
+        str(start_number),
+        "-hls_segment_filename",
+        str(rung_dir / SEGMENT_NAME_PATTERN),
+        str(rung_dir / VARIANT_PLAYLIST),
+    ]
+
+
+def chunk_command(
+    source: str,
+    outdir: Path,
+    plans: Sequence[RenditionPlan],
+    chunk: ChunkPlan,
+    *,
+    options: LadderOptions,
+    picture: PicturePlan | None = None,
+) -> list[str]:
+    """FFmpeg for one chunk of a chunked job: every rung's video of ``[chunk.start, chunk.end)``, no audio.
+
+    The input is cut with ``-ss``/``-t`` before ``-i``: FFmpeg seeks to the keyframe
+    before the start and decodes from there, dropping frames before the start, and
+    stops before the end, so every frame of the source lands in exactly one chunk.
+    Frames keep their time in the source: ``-output_ts_offset`` adds the chunk's start
+    back, and ``-avoid_negative_ts disabled`` keeps FFmpeg from shifting each output on
+    its own (it would, by the B-frame delay, and by the AAC priming in the audio
+    rendition), so video and audio stay on one timeline. Segments are numbered on from
+    ``chunk.first_segment``.
+    """
+    picture = picture or PicturePlan()
+    graph, labels = filter_graph(plans, picture)
+    grid = options.grid
+    window = ["-ss", f"{chunk.start_seconds:.6f}", "-t", f"{chunk.seconds:.6f}"]
+    command = [*_FFMPEG_HEAD, *window, *input_arguments(source), "-filter_complex", graph]
+    keyframes = chunk_keyframe_expression(grid, chunk)
+    for plan, label in zip(plans, labels, strict=True):
+        command += ["-map", f"[{label}]", "-an"]
+        command += video_encoder_arguments(plan, options, keyframes, picture)
+        command += [*_TIMELINE, "-output_ts_offset", f"{chunk.start_seconds:.6f}"]
+        command += hls_arguments(
+            outdir / plan.name, grid, opening=chunk.opening and grid.opens_short, start_number=chunk.first_segment
+        )
+    return command
+
+
+_TIMELINE = ["-avoid_negative_ts", "disabled"]
+"""Source time in, source time out (plus the MPEG-TS muxer's fixed delay, the same for every output)."""
+
+
+def audio_command(source: str, outdir: Path, audio_bitrate: int, *, options: LadderOptions) -> list[str]:
+    """FFmpeg for a chunked job's audio rendition: the whole source's first audio stream, once.
+
+    AAC-LC stereo at the ladder's rate into ``outdir/audio/``, segments on the video's
+    grid (audio cuts at any AAC frame, so they end within 21 ms of the video's), on the
+    chunks' timeline (see :func:`chunk_command`).
+    """
+    grid = options.grid
+    return [
+        *_FFMPEG_HEAD,
+        *input_arguments(source),
+        "-map",
+        "0:a:0",
+        "-vn",
+        "-c:a",
+        "aac",
+        "-b:a",
+        str(audio_bitrate),
+        "-ac",
+        "2",
+        *_TIMELINE,
+        *hls_arguments(outdir / AUDIO_RENDITION, grid, opening=grid.opens_short),
+    ]
 
 
 def poster_command(
@@ -537,12 +621,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not os.path.exists(args.source):
         print(f"error: {args.source}: no such file", file=sys.stderr)
         return 1
-    options = LadderOptions(
-        preset=settings.preset,
-        segment_seconds=settings.segment_seconds,
-        opening_segment_seconds=settings.opening_segment_seconds,
-        opening_segments=settings.opening_segments,
-    )
+    options = LadderOptions.of(settings)
     try:
         result = transcode_file(args.source, args.outdir, options)
     except LadderError as exc:

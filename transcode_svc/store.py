@@ -1,5 +1,8 @@
 """The transcode service's table (schema ``transcode``) and the queries on it.
 
+``chunks`` holds the chunks of a job transcoded in chunks (issue 17): who holds each,
+under a lease, and what it has published; the workers coordinate through it.
+
 ``jobs`` holds one row per attempt to transcode a video: the source, the probe facts it
 was planned from, where it stands, its last flushed progress, and the renditions it
 published (JSONB: they are written once, read whole, and never queried by field). A
@@ -14,12 +17,28 @@ synchronous process) uses the ``*_sync`` functions with a Session over the same 
 from __future__ import annotations
 
 import uuid
-from dataclasses import asdict
-from datetime import datetime
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Boolean, CheckConstraint, DateTime, Index, Integer, Text, Uuid, delete, select, text, update
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    Text,
+    Uuid,
+    delete,
+    false,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
@@ -27,11 +46,14 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 from service_kit.db import DRIVER_ERRORS, SessionUnitOfWork, schema_metadata
 from service_kit.db import utcnow as utcnow  # the one clock every store uses
 from transcode_svc.domain import (
+    ChunkPlan,
+    ChunkProgress,
     JobStatus,
     MeasuredRendition,
     ProbeFacts,
     Progress,
     PublishedRendition,
+    PublishedSegment,
     TranscodeJob,
     published,
 )
@@ -271,3 +293,220 @@ def finish_sync(
         update(JobRow).where(JobRow.id == job_id, JobRow.status.in_(ACTIVE)).values(**values).returning(JobRow.id)
     )
     return result.first() is not None
+
+
+# ---- chunks of chunked jobs (sync: the workers') ---------------------------------------------
+
+CHUNK_STATES = ("pending", "running", "done", "failed")
+
+
+class ChunkRow(Base):
+    """One chunk of a chunked job: its window of the source, who holds it, what it published.
+
+    A worker *claims* a chunk (state ``running``, a fresh ``claim`` id, a lease); it
+    renews the lease as it publishes segments and records them in ``segments``
+    (``{rung: [[uri, seconds, bytes], ...]}``); a lease that lapses (the worker died)
+    lets any other worker claim the chunk again, and the old holder's next write, under
+    its stale claim id, changes nothing, which tells it to stop.
+    """
+
+    __tablename__ = "chunks"
+    __table_args__ = (CheckConstraint("state IN ('pending', 'running', 'done', 'failed')", name="state"),)
+
+    job_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True)
+    chunk_index: Mapped[int] = mapped_column(Integer, primary_key=True)
+    start_seconds: Mapped[float] = mapped_column(Float)
+    end_seconds: Mapped[float] = mapped_column(Float)
+    first_segment: Mapped[int] = mapped_column(Integer)
+    opening: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    state: Mapped[str] = mapped_column(Text, default="pending", server_default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    claim: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    worker: Mapped[str] = mapped_column(Text, default="", server_default="")
+    encoded_seconds: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
+    encode_seconds: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
+    """Wall seconds of the encode that counted (the bench's per-chunk times)."""
+    segments: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict, server_default="{}")
+    error_reason: Mapped[str] = mapped_column(Text, default="", server_default="")
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+    @property
+    def plan(self) -> ChunkPlan:
+        return ChunkPlan(self.chunk_index, self.start_seconds, self.end_seconds, self.first_segment, self.opening)
+
+    @property
+    def progress(self) -> ChunkProgress:
+        segments = {
+            rung: tuple(PublishedSegment.of_record(record) for record in records)
+            for rung, records in (self.segments or {}).items()
+        }
+        return ChunkProgress(self.chunk_index, self.state == "done", self.encoded_seconds, segments)
+
+
+@dataclass(frozen=True)
+class ChunkClaim:
+    """A chunk a worker holds: what to encode, and the claim id its writes must carry."""
+
+    job_id: uuid.UUID
+    plan: ChunkPlan
+    claim: uuid.UUID
+    attempt: int
+
+
+def add_chunks_sync(session: Session, job_id: uuid.UUID, plans: list[ChunkPlan]) -> list[ChunkPlan]:
+    """Record a job's chunks unless an earlier attempt did; returns the chunks as recorded.
+
+    A retried job keeps the plan (and the finished chunks) of its first attempt, even if
+    the chunk settings changed since: its segments are already numbered by that plan.
+    """
+    if plans:
+        session.execute(
+            pg_insert(ChunkRow)
+            .values(
+                [
+                    {
+                        "job_id": job_id,
+                        "chunk_index": plan.index,
+                        "start_seconds": plan.start_seconds,
+                        "end_seconds": plan.end_seconds,
+                        "first_segment": plan.first_segment,
+                        "opening": plan.opening,
+                        "updated_at": utcnow(),
+                    }
+                    for plan in plans
+                ]
+            )
+            .on_conflict_do_nothing(index_elements=["job_id", "chunk_index"])
+        )
+    return [row.plan for row in chunk_rows_sync(session, job_id)]
+
+
+def chunk_rows_sync(session: Session, job_id: uuid.UUID) -> list[ChunkRow]:
+    return list(session.scalars(select(ChunkRow).where(ChunkRow.job_id == job_id).order_by(ChunkRow.chunk_index)))
+
+
+def claim_chunk_sync(session: Session, job_id: uuid.UUID, worker: str, lease_seconds: float) -> ChunkClaim | None:
+    """Take the lowest chunk that is pending or whose holder's lease lapsed; None when there is none.
+
+    ``FOR UPDATE SKIP LOCKED`` lets any number of workers claim at once, each a
+    different chunk; only a running job's chunks are handed out (a cancelled or
+    failed job's are not).
+    """
+    now = utcnow()
+    candidate = (
+        select(ChunkRow.job_id, ChunkRow.chunk_index)
+        .join(JobRow, JobRow.id == ChunkRow.job_id)
+        .where(
+            ChunkRow.job_id == job_id,
+            JobRow.status == JobStatus.RUNNING.value,
+            (ChunkRow.state == "pending") | ((ChunkRow.state == "running") & (ChunkRow.lease_until < now)),
+        )
+        .order_by(ChunkRow.chunk_index)
+        .limit(1)
+        .with_for_update(of=ChunkRow, skip_locked=True)
+    ).subquery()
+    claim = uuid.uuid4()
+    row = session.execute(
+        update(ChunkRow)
+        .where(ChunkRow.job_id == candidate.c.job_id, ChunkRow.chunk_index == candidate.c.chunk_index)
+        .values(
+            state="running",
+            claim=claim,
+            lease_until=now + timedelta(seconds=lease_seconds),
+            worker=worker,
+            attempts=ChunkRow.attempts + 1,
+            encoded_seconds=0.0,
+            updated_at=now,
+        )
+        .returning(
+            ChunkRow.chunk_index,
+            ChunkRow.start_seconds,
+            ChunkRow.end_seconds,
+            ChunkRow.first_segment,
+            ChunkRow.opening,
+            ChunkRow.attempts,
+        )
+    ).first()
+    if row is None:
+        return None
+    return ChunkClaim(job_id, ChunkPlan(row[0], row[1], row[2], row[3], row[4]), claim, row[5])
+
+
+def _held(claim: ChunkClaim) -> Any:
+    """The claim is still the chunk's, and the job still runs (a cancel or a failure ends every claim)."""
+    running = select(JobRow.id).where(JobRow.id == claim.job_id, JobRow.status == JobStatus.RUNNING.value)
+    return (
+        (ChunkRow.job_id == claim.job_id)
+        & (ChunkRow.chunk_index == claim.plan.index)
+        & (ChunkRow.claim == claim.claim)
+        & (ChunkRow.state == "running")
+        & ChunkRow.job_id.in_(running)
+    )
+
+
+def chunk_changes_sync(session: Session, job_id: uuid.UUID) -> list[tuple[int, str, datetime]]:
+    """``(index, state, updated_at)`` of every chunk: what a publisher polls before reading segments."""
+    rows = session.execute(
+        select(ChunkRow.chunk_index, ChunkRow.state, ChunkRow.updated_at)
+        .where(ChunkRow.job_id == job_id)
+        .order_by(ChunkRow.chunk_index)
+    )
+    return [(index, state, updated) for index, state, updated in rows]
+
+
+def chunks_by_index_sync(session: Session, job_id: uuid.UUID, indexes: list[int]) -> list[ChunkRow]:
+    return list(session.scalars(select(ChunkRow).where(ChunkRow.job_id == job_id, ChunkRow.chunk_index.in_(indexes))))
+
+
+def record_chunk_sync(
+    session: Session,
+    claim: ChunkClaim,
+    segments: dict[str, list[list[object]]],
+    encoded_seconds: float,
+    lease_seconds: float,
+) -> bool:
+    """Record what the chunk published so far and renew the lease; False if the claim was lost."""
+    result = session.execute(
+        update(ChunkRow)
+        .where(_held(claim))
+        .values(
+            segments=segments,
+            encoded_seconds=encoded_seconds,
+            lease_until=utcnow() + timedelta(seconds=lease_seconds),
+            updated_at=utcnow(),
+        )
+        .returning(ChunkRow.chunk_index)
+    )
+    return result.first() is not None
+
+
+def finish_chunk_sync(
+    session: Session, claim: ChunkClaim, segments: dict[str, list[list[object]]], encode_seconds: float
+) -> bool:
+    """The chunk is done, with every segment it published; False if the claim was lost meanwhile."""
+    result = session.execute(
+        update(ChunkRow)
+        .where(_held(claim))
+        .values(
+            state="done",
+            segments=segments,
+            encoded_seconds=ChunkRow.end_seconds - ChunkRow.start_seconds,
+            encode_seconds=encode_seconds,
+            lease_until=None,
+            updated_at=utcnow(),
+        )
+        .returning(ChunkRow.chunk_index)
+    )
+    return result.first() is not None
+
+
+def release_chunk_sync(session: Session, claim: ChunkClaim, reason: str, *, final: bool) -> None:
+    """Give the chunk back: ``pending`` for another try, or ``failed`` with ``reason`` (final)."""
+    session.execute(
+        update(ChunkRow)
+        .where(_held(claim))
+        .values(
+            state="failed" if final else "pending", error_reason=reason[:500], lease_until=None, updated_at=utcnow()
+        )
+    )

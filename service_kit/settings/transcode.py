@@ -60,6 +60,10 @@ class TranscodeSettings:
     """TRANSCODE_STORE_WAIT_SECONDS: how long one attempt waits out an unreachable object store."""
     poster_timeout_seconds: float = 120.0
     """TRANSCODE_POSTER_TIMEOUT_SECONDS: the poster's FFmpeg (one frame) is stopped past this, each of its two tries."""
+    chunk_threshold_seconds: float = 300.0
+    """TRANSCODE_CHUNK_THRESHOLD_SECONDS: longer sources are encoded in chunks by every free worker (0: never)."""
+    chunk_seconds: float = 60.0
+    """TRANSCODE_CHUNK_SECONDS: about how long each chunk is (rounded to whole segments)."""
 
 
 def _retry_intervals(raw: str) -> tuple[int, ...]:
@@ -67,6 +71,13 @@ def _retry_intervals(raw: str) -> tuple[int, ...]:
     if not values or any(value < 0 for value in values):
         raise ValueError(raw)
     return values
+
+
+def _non_negative_float(raw: str) -> float:
+    value = float(raw)
+    if not value >= 0 or value == float("inf"):
+        raise ValueError(raw)
+    return value
 
 
 def _preset(raw: str) -> str:
@@ -133,6 +144,15 @@ def load_transcode_settings(env: Mapping[str, str] | None = None, dotenv_path: P
             str(defaults.store_wait_seconds),
             _positive_int,
             "a positive whole number of seconds",
+        ),
+        chunk_threshold_seconds=read.parsed(
+            "TRANSCODE_CHUNK_THRESHOLD_SECONDS",
+            str(defaults.chunk_threshold_seconds),
+            _non_negative_float,
+            "a number of seconds, 0 or more (0: never chunk)",
+        ),
+        chunk_seconds=read.parsed(
+            "TRANSCODE_CHUNK_SECONDS", str(defaults.chunk_seconds), _positive_float, "a positive number of seconds"
         ),
         poster_timeout_seconds=read.parsed(
             "TRANSCODE_POSTER_TIMEOUT_SECONDS",

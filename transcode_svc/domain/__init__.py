@@ -12,6 +12,8 @@ callers write ``domain.plan_renditions`` whichever module holds it:
   reasons, and the job as callers see it (the row merged with live progress)
 - :mod:`.access`: who may read, watch and cancel a job
 - :mod:`.requeue`: which live jobs the queue owes a run (the reconciler's rule)
+- :mod:`.chunks`: chunked transcoding: where a long source is cut, what the chunks
+  publish and how they join into one rendition per rung
 
 :mod:`transcode_svc.ladder` turns the plans into one FFmpeg command.
 """
@@ -19,6 +21,19 @@ callers write ``domain.plan_renditions`` whichever module holds it:
 from transcode_svc.domain.access import (
     JobAccess,
     job_access,
+)
+from transcode_svc.domain.chunks import (
+    MIN_CHUNK_SEGMENTS,
+    ChunkPlan,
+    ChunkProgress,
+    PublishedSegment,
+    chunk_keyframe_expression,
+    chunks_wanted,
+    encoded_seconds,
+    plan_chunks,
+    published_segments,
+    segment_bandwidths,
+    variant_playlist,
 )
 from transcode_svc.domain.jobs import (
     FFMPEG_BASE_SECONDS,
@@ -42,6 +57,8 @@ from transcode_svc.domain.jobs import (
     retry_intervals,
 )
 from transcode_svc.domain.playlists import (
+    AUDIO_GROUP,
+    AUDIO_RENDITION,
     MASTER_PLAYLIST,
     POSTER,
     SEGMENT_NAME_PATTERN,
@@ -98,7 +115,9 @@ from transcode_svc.domain.requeue import (
 
 __all__ = [
     "AAC_LC_CODECS",
+    "AUDIO_GROUP",
     "AUDIO_KBPS",
+    "AUDIO_RENDITION",
     "BUFSIZE_FACTOR",
     "DEFAULT_FRAME_RATE",
     "FFMPEG_BASE_SECONDS",
@@ -110,6 +129,7 @@ __all__ = [
     "LADDER",
     "MASTER_PLAYLIST",
     "MAXRATE_FACTOR",
+    "MIN_CHUNK_SEGMENTS",
     "NETWORK_FAILURE_MARKERS",
     "POSTER",
     "PUBLISH_MARGIN_SECONDS",
@@ -118,6 +138,8 @@ __all__ = [
     "SMALLEST_VIDEO_KBPS",
     "START_AT_BEGINNING",
     "VARIANT_PLAYLIST",
+    "ChunkPlan",
+    "ChunkProgress",
     "JobAccess",
     "JobStatus",
     "JobView",
@@ -128,6 +150,7 @@ __all__ = [
     "ProbeFacts",
     "Progress",
     "PublishedRendition",
+    "PublishedSegment",
     "RenditionPlan",
     "RqState",
     "Rung",
@@ -138,7 +161,10 @@ __all__ = [
     "TranscodeJob",
     "UnsupportedSource",
     "VariantPlaylist",
+    "chunk_keyframe_expression",
+    "chunks_wanted",
     "encoded_percent",
+    "encoded_seconds",
     "eta_seconds",
     "event_playlist",
     "failure_reason",
@@ -158,12 +184,16 @@ __all__ = [
     "offered_renditions",
     "output_key",
     "parse_variant_playlist",
+    "plan_chunks",
     "plan_picture",
     "plan_renditions",
     "published",
+    "published_segments",
     "quiet_seconds",
     "retry_intervals",
+    "segment_bandwidths",
     "target_duration",
+    "variant_playlist",
     "with_measured_bandwidth",
     "with_target_duration",
 ]

@@ -19,6 +19,10 @@ SEGMENT_NAME_PATTERN = "seg_%05d.ts"
 VARIANT_PLAYLIST = "index.m3u8"
 MASTER_PLAYLIST = "master.m3u8"
 POSTER = "poster.jpg"
+AUDIO_RENDITION = "audio"
+"""A chunked video's audio rendition, encoded once for the whole source: ``hls/{video_id}/audio/``."""
+AUDIO_GROUP = "audio"
+"""GROUP-ID of that EXT-X-MEDIA rendition, which every variant names in its AUDIO attribute."""
 
 
 # ---- the segment grid -----------------------------------------------------------------------
@@ -266,18 +270,29 @@ def published(rendition: MeasuredRendition) -> PublishedRendition:
     )
 
 
-def master_playlist(renditions: Sequence[MeasuredRendition]) -> str:
+def master_playlist(renditions: Sequence[MeasuredRendition], *, separate_audio: bool = False) -> str:
     """The master playlist: one EXT-X-STREAM-INF per rung, ascending, with every attribute.
 
     BANDWIDTH, AVERAGE-BANDWIDTH, RESOLUTION, CODECS and FRAME-RATE let a player choose a
     rung before fetching any of them; variants live at ``{name}/index.m3u8``.
+
+    ``separate_audio`` (a chunked video) adds the audio rendition as EXT-X-MEDIA
+    TYPE=AUDIO (RFC 8216 4.3.4.1) at ``audio/index.m3u8``, and every variant names its
+    group (AUDIO, 4.3.4.2); the bandwidths and CODECS given already count the audio,
+    as 4.3.4.2 asks of a variant whose renditions play together.
     """
     lines = ["#EXTM3U", "#EXT-X-VERSION:3", "#EXT-X-INDEPENDENT-SEGMENTS"]
+    audio = f',AUDIO="{AUDIO_GROUP}"' if separate_audio else ""
+    if separate_audio:
+        lines.append(
+            f'#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="{AUDIO_GROUP}",NAME="Audio",DEFAULT=YES,AUTOSELECT=YES,'
+            f'CHANNELS="2",URI="{AUDIO_RENDITION}/{VARIANT_PLAYLIST}"'
+        )
     for rendition in sorted(renditions, key=lambda r: (r.plan.height * r.plan.width, r.bandwidth)):
         plan = rendition.plan
         lines.append(
             f"#EXT-X-STREAM-INF:BANDWIDTH={rendition.bandwidth},AVERAGE-BANDWIDTH={rendition.average_bandwidth},"
-            f'RESOLUTION={plan.width}x{plan.height},CODECS="{plan.codecs}",FRAME-RATE={plan.frame_rate:.3f}'
+            f'RESOLUTION={plan.width}x{plan.height},CODECS="{plan.codecs}",FRAME-RATE={plan.frame_rate:.3f}{audio}'
         )
         lines.append(f"{plan.name}/{VARIANT_PLAYLIST}")
     return "\n".join(lines) + "\n"
