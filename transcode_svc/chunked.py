@@ -433,6 +433,13 @@ def _join(run: ChunkedRun, audio_segments: list[PublishedSegment]) -> str:
         renditions: list[MeasuredRendition] = []
         for plan in job.plans:
             segments = domain.published_segments(plan.name, progress)
+            hole = domain.hole_in(plan.name, progress)
+            if hole is not None:
+                window = chunk_rows[hole].plan
+                raise ladder.LadderError(
+                    f"FFmpeg found no picture between {window.start_seconds:g} s and {window.end_seconds:g} s"
+                    " of the source, though later parts have some"
+                )
             if not segments:
                 raise ladder.LadderError(f"no segment of {plan.name} was encoded")
             peak, average = domain.segment_bandwidths(segments)

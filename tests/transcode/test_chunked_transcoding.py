@@ -116,6 +116,9 @@ def decoded_audio(media: Path, seconds: float) -> bytes:
     ).stdout
 
 
+PCM_OUT = ("-f", "s16le", "-ac", "2", "-ar", "48000", "-")
+
+
 def chunk_rows(rig: TranscodeRig, job_id: str) -> list[tuple[int, str, int, str, float]]:
     """(index, state, attempts, worker, encode_seconds) of the job's chunks, in order."""
     url = rig.infra.settings.database_url.replace("postgresql+psycopg://", "postgresql://")

@@ -129,16 +129,34 @@ class ChunkProgress:
 def published_segments(rung: str, chunks: Sequence[ChunkProgress]) -> list[PublishedSegment]:
     """The segments of ``rung`` players may see: every done chunk in order, then what the next one has.
 
-    Stops at the first chunk that is not done (after its segments so far), so the
+    Stops at the first chunk that is not done (after its segments so far), or missing, so the
     playlist only ever grows at its end, as an EVENT playlist must (RFC 8216 6.2.1),
     whatever order the chunks finish in.
     """
     listed: list[PublishedSegment] = []
-    for chunk in sorted(chunks, key=lambda c: c.index):
+    for position, chunk in enumerate(sorted(chunks, key=lambda c: c.index)):
+        if chunk.index != position:
+            break  # a chunk not heard of yet: nothing after it may show
         listed.extend(chunk.segments.get(rung, ()))
         if not chunk.done:
             break
     return listed
+
+
+def hole_in(rung: str, chunks: Sequence[ChunkProgress]) -> int | None:
+    """The index of a done chunk with no segment of ``rung`` that a later chunk follows with some; None if none.
+
+    A source that ends before its declared duration leaves its last chunks empty, and
+    the video is simply shorter (as a single pass would make it); an empty chunk
+    *before* a full one would be a hole in the timeline, and the join refuses it.
+    """
+    empty: int | None = None
+    for chunk in sorted(chunks, key=lambda c: c.index):
+        if not chunk.segments.get(rung):
+            empty = chunk.index if empty is None else empty
+        elif empty is not None:
+            return empty
+    return None
 
 
 def encoded_seconds(chunks: Sequence[ChunkProgress], plans: Sequence[ChunkPlan]) -> float:
