@@ -40,7 +40,7 @@ from service_kit.context import job_id_var
 from service_kit.settings import Settings, load_settings
 from transcode_svc import adapters, domain, ladder, store
 from transcode_svc.domain import PicturePlan, PublishedSegment, RenditionPlan
-from transcode_svc.job_support import CancelWatch, blame_source, sessions_for, thread_in_this_context
+from transcode_svc.job_support import CancelWatch, Poller, blame_source, sessions_for
 
 log = logging.getLogger(__name__)
 
@@ -138,7 +138,7 @@ class ChunkOutcome(enum.StrEnum):
     """The source is at fault: recorded on the chunk as final, for the coordinator to report."""
 
 
-class _ChunkRecorder:
+class _ChunkRecorder(Poller):
     """The uploader thread of one chunk: segments up, then their record (and a renewed lease)."""
 
     def __init__(
@@ -151,23 +151,14 @@ class _ChunkRecorder:
         self._renew_every = max(1.0, settings.transcode.heartbeat_seconds / 2)
         self.encoded_seconds = 0.0
         self.lost = False
-        self.error: BaseException | None = None
-        self._stop = threading.Event()
-        self._thread = thread_in_this_context(self._run, "chunk-uploads")
+        self._last_record = 0.0
+        super().__init__("chunk-uploads", UPLOAD_POLL_SECONDS)
 
-    def start(self) -> None:
-        self._thread.start()
-
-    def _run(self) -> None:
-        last = 0.0
-        try:
-            while not self._stop.wait(UPLOAD_POLL_SECONDS):
-                changed = self._uploads.upload_new()
-                if changed or time.monotonic() - last >= self._renew_every:
-                    last = time.monotonic()
-                    self.record()
-        except BaseException as exc:  # reported by finish(): the chunk is given back
-            self.error = exc
+    def tick(self) -> None:
+        """Upload what FFmpeg closed; record it (and renew the lease) when anything went up, or when due."""
+        if self._uploads.upload_new() or time.monotonic() - self._last_record >= self._renew_every:
+            self._last_record = time.monotonic()
+            self.record()
 
     def record(self) -> None:
         with self._sessions.begin() as session:
@@ -175,22 +166,6 @@ class _ChunkRecorder:
                 session, self._claim, self._uploads.records(), self.encoded_seconds, self._lease
             )
         self.lost = self.lost or not held
-
-    def finish(self) -> None:
-        """Stop the thread, upload what is left, raise what the thread hit."""
-        self._stop.set()
-        self._thread.join()
-        if self.error is not None:
-            raise self.error
-        self._uploads.upload_new()
-
-    def abandon(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=30)
-
-    @property
-    def failed(self) -> bool:
-        return self.error is not None
 
 
 def encode_chunk(

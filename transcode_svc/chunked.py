@@ -54,6 +54,7 @@ from transcode_svc.domain import (
 )
 from transcode_svc.job_support import (
     CancelWatch,
+    Poller,
     PosterTask,
     Reporter,
     blame_source,
@@ -128,7 +129,7 @@ class AudioRendition:
         self._thread.join(timeout=30)
 
 
-class ChunkedPublisher:
+class ChunkedPublisher(Poller):
     """Publishes a chunked job's EVENT playlists and, once, its master, from the chunk table.
 
     Only this thread writes a chunked job's playlists, so they never race. A playlist
@@ -163,19 +164,10 @@ class ChunkedPublisher:
         self.playable = False
         self.all_done = False
         self.failure = ""
-        self.error: BaseException | None = None
-        self._stop = threading.Event()
-        self._thread = thread_in_this_context(self._run, "chunk-publisher")
+        super().__init__("chunk-publisher", PUBLISH_POLL_SECONDS)
 
-    def start(self) -> None:
-        self._thread.start()
-
-    def _run(self) -> None:
-        try:
-            while not self._stop.wait(PUBLISH_POLL_SECONDS):
-                self.publish()
-        except BaseException as exc:  # the coordinator raises it: the job retries
-            self.error = exc
+    def tick(self) -> None:
+        self.publish()
 
     def publish(self) -> None:
         """One pass: read what changed, publish playlists that grew, the master once, the progress."""
@@ -216,18 +208,6 @@ class ChunkedPublisher:
         text = domain.variant_playlist(segments, self._target, ended=False)
         self._outputs.put_text(text, domain.output_key(self._job.video_id, f"{rung}/{domain.VARIANT_PLAYLIST}"))
         self._published[rung] = names
-
-    def finish(self) -> None:
-        """Stop the thread and raise what it hit."""
-        self._stop.set()
-        self._thread.join()
-        if self.error is not None:
-            raise self.error
-
-    def abandon(self) -> None:
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout=30)
 
 
 @dataclass(frozen=True)
@@ -320,7 +300,6 @@ def coordinate(run: ChunkedRun) -> str:
         _encode_until_done(run, first, publisher, stop)
         audio_segments = audio.finish() if audio is not None else []
         publisher.finish()
-        publisher.publish()
         poster.start()
         poster.join()
         poster.raise_if_store_was_away()

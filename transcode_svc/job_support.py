@@ -48,6 +48,61 @@ def thread_in_this_context(target: Callable[[], None], name: str) -> threading.T
     return threading.Thread(target=context.run, args=(target,), name=name, daemon=True)
 
 
+class Poller:
+    """A thread calling :meth:`tick` every ``interval`` seconds until stopped; what it raises waits for its owner.
+
+    The publishers and chunk recorders that upload while FFmpeg encodes are pollers: the
+    encoder never waits on the network, and a failed upload stops FFmpeg (the owner's
+    ``should_stop`` reads :attr:`failed`) and is raised by :meth:`finish`, so the
+    attempt fails as a whole rather than publishing a video with holes.
+    """
+
+    def __init__(self, name: str, interval: float) -> None:
+        self._interval = interval
+        self._halt = threading.Event()
+        self._error: BaseException | None = None
+        self._thread = thread_in_this_context(self._run, name)
+
+    def tick(self) -> None:
+        raise NotImplementedError
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            while not self._halt.wait(self._interval):
+                self.tick()
+        except BaseException as exc:  # raised by finish() in the owner's thread
+            self._error = exc
+
+    @property
+    def failed(self) -> bool:
+        """Whether a tick raised: encoding on would be for nothing."""
+        return self._error is not None
+
+    @property
+    def error(self) -> BaseException | None:
+        return self._error
+
+    def raise_if_failed(self) -> None:
+        if self._error is not None:
+            raise self._error
+
+    def finish(self) -> None:
+        """Stop the thread, raise what it hit, then tick once more for what is left."""
+        self._halt.set()
+        self._thread.join()
+        self.raise_if_failed()
+        self.tick()
+
+    def abandon(self) -> None:
+        """Stop the thread without a last tick (the attempt is ending anyway)."""
+        self._halt.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=30)
+
+
 class CancelWatch:
     """Whether the job was cancelled: its Redis flag, asked at most every CANCEL_POLL_SECONDS.
 

@@ -32,7 +32,6 @@ import itertools
 import logging
 import shutil
 import tempfile
-import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -47,13 +46,13 @@ from transcode_svc import adapters, chunk_work, chunked, domain, ladder, metrics
 from transcode_svc.domain import JobStatus, Progress, RenditionPlan
 from transcode_svc.job_support import (
     CancelWatch,
+    Poller,
     PosterTask,
     Reporter,
     blame_source,
     record_final_failure,
     seconds_since,
     sessions_for,
-    thread_in_this_context,
 )
 
 log = logging.getLogger(__name__)
@@ -63,7 +62,7 @@ PUBLISH_POLL_SECONDS = 0.1
 before its upload starts (0.15 s at 0.3; reading four small playlists ten times a second is nothing)."""
 
 
-class SegmentPublisher:
+class SegmentPublisher(Poller):
     """Uploads finished segments and playlists from FFmpeg's output folder while it runs.
 
     The master goes up once every rung has a segment, not as soon as the lowest has
@@ -95,19 +94,10 @@ class SegmentPublisher:
         self._started = time.monotonic()
         self._published_playlist: dict[str, str] = {}
         self._playable = False
-        self._stop = threading.Event()
-        self._error: BaseException | None = None
-        self._thread = thread_in_this_context(self._run, "segment-publisher")
+        super().__init__("segment-publisher", PUBLISH_POLL_SECONDS)
 
-    def start(self) -> None:
-        self._thread.start()
-
-    def _run(self) -> None:
-        try:
-            while not self._stop.wait(PUBLISH_POLL_SECONDS):
-                self.publish_ready()
-        except BaseException as exc:  # reported by finish(): the job retries
-            self._error = exc
+    def tick(self) -> None:
+        self.publish_ready()
 
     def publish_ready(self) -> None:
         """Upload what FFmpeg has finished since the last pass; playlists after their segments."""
@@ -152,27 +142,6 @@ class SegmentPublisher:
                 "upload_seconds": round(time.monotonic() - found, 3),
             },
         )
-
-    @property
-    def failed(self) -> bool:
-        """Whether an upload failed: FFmpeg is stopped then rather than encoding for nothing."""
-        return self._error is not None
-
-    def raise_if_failed(self) -> None:
-        if self._error is not None:
-            raise self._error
-
-    def finish(self) -> None:
-        """Stop the thread, then publish whatever is left; raise what the thread hit."""
-        self._stop.set()
-        self._thread.join()
-        self.raise_if_failed()
-        self.publish_ready()
-
-    def abandon(self) -> None:
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout=30)
 
 
 def _stop_check(board: adapters.ProgressBoard, job_id: str, publisher: SegmentPublisher) -> Callable[[], bool]:

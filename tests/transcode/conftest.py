@@ -74,6 +74,13 @@ class TranscodeRig:
             keys += [item["Key"].removeprefix(prefix) for item in page.get("Contents", []) if "Key" in item]
         return sorted(keys)
 
+    def outputs_left_after(self, video_id: str, seconds: float) -> list[str]:
+        """The video's outputs once they are gone, or as they stand after ``seconds`` (a cancel's clean-up)."""
+        deadline = time.monotonic() + seconds
+        while (keys := self.output_keys(video_id)) and time.monotonic() < deadline:
+            time.sleep(0.3)
+        return keys
+
     def read(self, key: str) -> bytes:
         return self.s3.get_object(Bucket=self.bucket, Key=key)["Body"].read()
 

@@ -143,12 +143,18 @@ def twelve_seconds(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return make_source(tmp_path_factory.mktemp("src") / "in.mp4", size="854x480", seconds=12, rate=25)
 
 
-def test_a_long_source_becomes_one_timeline_per_rung_with_its_audio_encoded_once(
-    stub: Any, rig: TranscodeRig, tmp_path: Path, twelve_seconds: Path
-) -> None:
+@pytest.fixture
+def chunked_twelve_seconds(stub: Any, rig: TranscodeRig, tmp_path: Path, twelve_seconds: Path) -> tuple[str, Path]:
+    """The 12-second source transcoded in three chunks by one worker: (job id, its outputs as files)."""
     rig.start_worker(**CHUNKED)
     video_id, job_id = run_to_the_end(stub, rig, twelve_seconds)
-    out = download(rig, video_id, tmp_path / "out")
+    return job_id, download(rig, video_id, tmp_path / "out")
+
+
+def test_a_long_source_becomes_one_timeline_per_rung_with_its_audio_encoded_once(
+    rig: TranscodeRig, chunked_twelve_seconds: tuple[str, Path]
+) -> None:
+    job_id, out = chunked_twelve_seconds
 
     assert [(index, state) for index, state, *_ in chunk_rows(rig, job_id)] == [(0, "done"), (1, "done"), (2, "done")]
     master = (out / "master.m3u8").read_text()
@@ -176,11 +182,9 @@ def test_a_long_source_becomes_one_timeline_per_rung_with_its_audio_encoded_once
 
 
 def test_audio_across_the_joins_is_sample_for_sample_a_single_pass_encode(
-    stub: Any, rig: TranscodeRig, tmp_path: Path, twelve_seconds: Path
+    tmp_path: Path, twelve_seconds: Path, chunked_twelve_seconds: tuple[str, Path]
 ) -> None:
-    rig.start_worker(**CHUNKED)
-    video_id, _ = run_to_the_end(stub, rig, twelve_seconds)
-    out = download(rig, video_id, tmp_path / "out")
+    _, out = chunked_twelve_seconds
     single_pass = tmp_path / "single.m4a"
     subprocess.run(
         [
@@ -318,9 +322,7 @@ def test_a_cancelled_chunked_job_stops_every_worker_and_leaves_no_outputs(
     video_id, job_id = start(stub, rig, source)
     wait_until(stub, rig, job_id, lambda j: j.status == RUNNING and j.playable)
     stub.CancelTranscodeJob(transcode_pb2.CancelTranscodeJobRequest(job_id=job_id), metadata=rig.metadata(), timeout=10)
-    deadline = time.monotonic() + 30
-    while rig.output_keys(video_id) and time.monotonic() < deadline:
-        time.sleep(0.3)
+    assert rig.outputs_left_after(video_id, 30) == []
     time.sleep(2)  # long enough for a straggling upload to show
     assert rig.output_keys(video_id) == []
     assert get(stub, rig, job_id).status == CANCELLED
