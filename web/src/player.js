@@ -228,7 +228,7 @@ export class Player {
     this.root.querySelector(".player-title").textContent = video.title || this.t("video.untitled");
     this.showError("");
     this.root.dataset.state = "loading";
-    delete this.root.dataset.lastError;
+    delete this.root.dataset.errors;
     delete this.root.dataset.audioTracks;
     if (!this.root.open) this.root.showModal();
     this.video.focus();
@@ -345,7 +345,10 @@ export class Player {
     });
     this.hls = hls;
     hls.on(Hls.Events.ERROR, (event, data) => {
-      this.root.dataset.lastError = data.details; // fatal or not: what a spec or a bug report reads
+      // Every kind of error seen, fatal or not, as "type:details" (say "mediaError:bufferSeekOverHole"):
+      // hls.js reports and recovers from some on its own; a spec or a bug report reads the list.
+      const seen = new Set((this.root.dataset.errors || "").split(" ").filter(Boolean));
+      this.root.dataset.errors = [...seen.add(`${data.type}:${data.details}`)].join(" ");
       if (!data.fatal) return;
       this.root.dataset.state = "failed";
       this.root.dataset.fatalError = data.details;
