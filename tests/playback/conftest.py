@@ -198,8 +198,8 @@ AUDIO_MEDIA_TAG = (
 """The demuxed master's audio line, attribute for attribute as issue 17's transcoder writes it."""
 
 
-def make_demuxed_ladder(out: Path) -> HlsLadder:
-    """A 6-second demuxed VOD output in issue 17's layout, made by FFmpeg into ``out``.
+def make_demuxed_ladder(out: Path, seconds: int = DEMUXED_SECONDS) -> HlsLadder:
+    """A demuxed VOD output (6 seconds unless told) in issue 17's layout, made by FFmpeg into ``out``.
 
     One source (test pattern and a 440 Hz tone, H.264 in yuv420p so browsers decode it)
     is cut twice: ``-map 0:v -an`` into each video-only rung, ``-map 0:a -vn`` once into
@@ -211,8 +211,8 @@ def make_demuxed_ladder(out: Path) -> HlsLadder:
     out.mkdir(parents=True, exist_ok=True)
     _ffmpeg(
         "-f", "lavfi", "-i", "testsrc=size=480x360:rate=25",
-        "-f", "lavfi", "-i", f"sine=frequency=440:duration={DEMUXED_SECONDS}",
-        "-t", str(DEMUXED_SECONDS), "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p",
+        "-f", "lavfi", "-i", f"sine=frequency=440:duration={seconds}",
+        "-t", str(seconds), "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p",
         "-c:a", "aac", "-ac", "2", str(source),
     )  # fmt: skip
     hls = ("-f", "hls", "-hls_time", "1", "-hls_list_size", "0", "-hls_playlist_type", "vod", "-start_number", "0")

@@ -63,8 +63,22 @@ async def demuxed_video(
     and the catalog calls it ready); its files under ``hls/{video_id}/`` become a
     6-second ladder of video-only rungs and one ``audio/`` rendition, made by FFmpeg.
     """
-    video = await upload_ready(course, small_video, "demuxed_lecture.mp4")
-    ladder = await asyncio.to_thread(make_demuxed_ladder, tmp_path_factory.mktemp("demuxed"))
+    return await demuxed(course, web_stack, small_video, tmp_path_factory, seconds=6)
+
+
+@pytest.fixture(scope="module")
+async def long_demuxed_video(
+    course: Course, web_stack: WebStack, small_video: bytes, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, Any]:
+    """As :func:`demuxed_video`, 40 seconds long: longer than the buffer plus a token's life."""
+    return await demuxed(course, web_stack, small_video, tmp_path_factory, seconds=LONG_SECONDS)
+
+
+async def demuxed(
+    course: Course, web_stack: WebStack, source: bytes, tmp_path_factory: pytest.TempPathFactory, *, seconds: int
+) -> dict[str, Any]:
+    video = await upload_ready(course, source, f"demuxed_lecture_{seconds}s.mp4")
+    ladder = await asyncio.to_thread(make_demuxed_ladder, tmp_path_factory.mktemp("demuxed"), seconds)
     settings = web_stack.stack.infra.settings
     publish_hls(s3_client(settings), settings.s3_bucket, str(video["video_id"]), ladder.files)
     return video
@@ -180,6 +194,28 @@ async def test_playback_continues_past_the_first_access_tokens_expiry_with_fresh
     late = [response for at, response in segments if at > expiry]
     assert late, "segments were fetched after the first token expired"
     assert all(response.ok for _, response in segments), [r.url for _, r in segments if not r.ok]
+
+
+async def test_a_demuxed_lecture_plays_on_past_the_first_tokens_expiry_with_freshly_signed_audio_segments(
+    context: BrowserContext, course: Course, long_demuxed_video: dict[str, Any]
+) -> None:
+    page = await context.new_page()
+    frame = await open_tool(page, course, user=course.instructor_id, roles=[INSTRUCTOR_ROLE])
+    audio_segments: list[tuple[float, Response]] = []
+    page.on(
+        "response",
+        lambda response: audio_segments.append((time.time(), response)) if "/audio/seg_" in response.url else None,
+    )
+    await play(frame, long_demuxed_video["video_id"])
+    first_expiry = datetime.fromisoformat(await frame.locator("#player").get_attribute("data-token-expires") or "")
+
+    reached = await played_past(frame, LONG_SECONDS - 3, within=LONG_SECONDS + 20)
+
+    assert reached > HLS_TOKEN_TTL_SECONDS + 20
+    late = [response for at, response in audio_segments if at > first_expiry.timestamp()]
+    assert late, "audio segments were fetched after the first token expired"
+    assert all(response.ok for _, response in audio_segments), [r.url for _, r in audio_segments if not r.ok]
+    assert await frame.locator("#player").get_attribute("data-fatal-error") is None
 
 
 async def current_time(frame: Frame) -> float:
