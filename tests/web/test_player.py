@@ -77,6 +77,7 @@ async def long_demuxed_video(
 async def demuxed(
     course: Course, web_stack: WebStack, source: bytes, tmp_path_factory: pytest.TempPathFactory, *, seconds: int
 ) -> dict[str, Any]:
+    """Upload ``source`` until ready, then store a ``seconds``-long demuxed ladder in place of its HLS output."""
     video = await upload_ready(course, source, f"demuxed_lecture_{seconds}s.mp4")
     ladder = await asyncio.to_thread(make_demuxed_ladder, tmp_path_factory.mktemp("demuxed"), seconds)
     settings = web_stack.stack.infra.settings

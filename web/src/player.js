@@ -366,7 +366,7 @@ export class Player {
     });
     this.video.addEventListener("playing", () => (this.started = true), { once: true });
     hls.on(Hls.Events.LEVEL_SWITCHED, (event, data) => this.paintQuality(data.level));
-    // How many alternative-audio tracks the master offers: 0 for a muxed video, 1 for a demuxed one.
+    // How many alternative-audio tracks the master offers: 1 for a demuxed video (unset for a muxed one).
     hls.on(Hls.Events.AUDIO_TRACKS_UPDATED, (event, data) => (this.root.dataset.audioTracks = String(data.audioTracks.length)));
     hls.attachMedia(this.video);
     hls.loadSource(this.masterUrl);
