@@ -8,6 +8,11 @@ Routes (all bound in playback.proto; these handlers replace the generic ones):
   to the signed URL, or in proxy mode the bytes, streamed from object storage)
 - ``OPTIONS`` on any of them: the CORS preflight (:func:`hls_preflight_middleware`).
 
+``{rendition}`` is a rung (``720p``) or, for a demuxed video, its one audio rendition
+``audio`` (listed by the master's ``EXT-X-MEDIA``): both handlers check the name with
+:func:`playback_svc.domain.check_rendition_name`, the very pattern playback_svc applies
+before its whitelist, so the edge refuses nothing playback_svc would serve.
+
 Why the edge serves playlists itself: the generic path costs a gRPC round trip to
 playback_svc per request, and a rewritten hour-long variant (600 signed URLs, ~250 kB)
 crosses that hop each time; bench/playback.py measures both. Here a request costs the

@@ -12,7 +12,10 @@
 - **Whitelist.** A rendition is a name the video's own master playlist lists
   (``720p``); a segment is a name its own variant playlist lists (``seg_00042.ts``).
   Both must also match a strict pattern first, so nothing free-form (``..``, ``%2e``,
-  slashes, other extensions) ever reaches an object key.
+  slashes, other extensions) ever reaches an object key. Video rungs are listed by
+  ``EXT-X-STREAM-INF``; a demuxed video (issue 17: long videos transcoded in chunks) also
+  lists its one audio rendition, always named ``audio``, by the ``URI`` attribute of its
+  ``EXT-X-MEDIA:TYPE=AUDIO`` tag (RFC 8216 4.3.4.1), and nowhere else.
 - **Rewriting.** Variant URIs in the master get the token; segment URIs in a variant
   become whatever the delivery mode says (signed S3 or CDN URL, or the edge's own
   segment route with the token). EVENT playlists (still transcoding) and VOD ones are
@@ -47,11 +50,17 @@ VARIANT_PLAYLIST = "index.m3u8"
 MASTER_MAX_AGE_SECONDS = 30
 """The master changes once, when transcoding ends (measured bandwidths); 30 s stale is harmless."""
 
-RENDITION_NAME = re.compile(r"[0-9]{2,4}p")
-"""Rung names as the transcoder writes them (``360p``, ``1080p``); nothing else is a rendition."""
+AUDIO_RENDITION = "audio"
+"""The one audio rendition of a demuxed video (``hls/{video_id}/audio/``), shared by every rung."""
+RENDITION_NAME = re.compile(r"[0-9]{2,4}p|audio")
+"""Rung names as the transcoder writes them (``360p``, ``1080p``), and :data:`AUDIO_RENDITION`;
+nothing else is a rendition."""
 SEGMENT_NAME = re.compile(r"seg_[0-9]{5}\.(?:ts|m4s)|init(?:_[0-9]{1,5})?\.mp4")
 """Media segment and fMP4 init names as the transcoder writes them."""
 _VARIANT_URI = re.compile(r"([0-9]{2,4}p)/index\.m3u8")
+_AUDIO_URI = re.compile(r"(audio)/index\.m3u8")
+_AUDIO_MEDIA_TAG = "#EXT-X-MEDIA:TYPE=AUDIO,"
+"""How a demuxed master's audio tag starts: the transcoder writes TYPE first, URI last."""
 _URI_ATTRIBUTE = re.compile(r'URI="([^"]*)"')
 _TARGET_DURATION = re.compile(r"#EXT-X-TARGETDURATION:([0-9]+)")
 _EXTINF = re.compile(r"#EXTINF:([0-9]+(?:\.[0-9]*)?)")
@@ -164,7 +173,7 @@ def links_expiry(token_expires_at: int, now: float, window: int) -> int:
 
 
 def check_rendition_name(name: str) -> str:
-    """A well-formed rung name, or PlaylistNotFound (the whitelist check follows)."""
+    """A well-formed rung name or ``audio``, or PlaylistNotFound (the whitelist check follows)."""
     if not RENDITION_NAME.fullmatch(name):
         raise errors.PlaylistNotFound("no such playlist for this video")
     return name
@@ -207,20 +216,32 @@ def _unreadable(what: str) -> errors.StoredPlaylistUnreadable:
 
 
 def parse_master(text: str) -> MasterPlaylist:
-    """Lines and renditions of a stored master playlist; any unexpected URI refuses the whole file."""
+    """Lines and renditions of a stored master playlist; any unexpected URI refuses the whole file.
+
+    Rung URIs (``360p/index.m3u8``) are accepted on URI lines and in the URI attribute of
+    other tags; ``audio/index.m3u8`` only in the URI attribute of an
+    ``#EXT-X-MEDIA:TYPE=AUDIO,...`` tag, which may list nothing else. A master must list
+    at least one rung: an audio rendition alone is nothing a player can choose.
+    """
     lines = tuple(line.strip() for line in text.splitlines() if line.strip())
     if not lines or lines[0] != "#EXTM3U":
         raise _unreadable("master playlist")
     renditions: list[str] = []
     for line in lines:
         uris = _URI_ATTRIBUTE.findall(line) if line.startswith("#") else [line]
+        if line.startswith(_AUDIO_MEDIA_TAG):
+            allowed = _AUDIO_URI
+        elif line.startswith("#EXT-X-MEDIA:") and uris:
+            raise _unreadable("master playlist")  # subtitle, video or other renditions: not ones we write
+        else:
+            allowed = _VARIANT_URI
         for uri in uris:
-            match = _VARIANT_URI.fullmatch(uri)
+            match = allowed.fullmatch(uri)
             if match is None:
                 raise _unreadable("master playlist")
             if match.group(1) not in renditions:
                 renditions.append(match.group(1))
-    if not renditions:
+    if all(name == AUDIO_RENDITION for name in renditions):
         raise _unreadable("master playlist")
     return MasterPlaylist(lines, tuple(renditions))
 
@@ -269,7 +290,11 @@ def _rewrite(lines: Sequence[str], uri_for: Callable[[str], str]) -> str:
 
 
 def rewrite_master(master: MasterPlaylist, token: str) -> str:
-    """The master with each variant URI carrying the token (relative, so it resolves to the edge)."""
+    """The master with each variant URI carrying the token (relative, so it resolves to the edge).
+
+    That includes the ``URI="audio/index.m3u8"`` attribute of a demuxed video's
+    ``EXT-X-MEDIA`` tag: a player fetches the audio playlist with that URI as written.
+    """
     return _rewrite(master.lines, lambda uri: f"{uri}?token={token}")
 
 

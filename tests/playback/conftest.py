@@ -188,6 +188,64 @@ def ladder(media_dir: Path) -> HlsLadder:
     return HlsLadder(files)
 
 
+DEMUXED_SECONDS = 6
+DEMUXED_RUNGS = (("240p", 320, 240, 300_000), ("360p", 480, 360, 600_000))
+AUDIO_BANDWIDTH = 96_000
+AUDIO_MEDIA_TAG = (
+    '#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="audio",NAME="Audio",DEFAULT=YES,AUTOSELECT=YES,CHANNELS="2",'
+    'URI="audio/index.m3u8"'
+)
+"""The demuxed master's audio line, attribute for attribute as issue 17's transcoder writes it."""
+
+
+def make_demuxed_ladder(out: Path, seconds: int = DEMUXED_SECONDS) -> HlsLadder:
+    """A demuxed VOD output (6 seconds unless told) in issue 17's layout, made by FFmpeg into ``out``.
+
+    One source (test pattern and a 440 Hz tone, H.264 in yuv420p so browsers decode it)
+    is cut twice: ``-map 0:v -an`` into each video-only rung, ``-map 0:a -vn`` once into
+    ``audio/`` (AAC-LC stereo), all as MPEG-TS with 1-second segments. The master lists
+    the audio rendition by EXT-X-MEDIA and every rung with ``AUDIO="audio"``, its CODECS
+    naming both the video and the audio codec (RFC 8216 4.3.4.2).
+    """
+    source = out / "source.mp4"
+    out.mkdir(parents=True, exist_ok=True)
+    _ffmpeg(
+        "-f", "lavfi", "-i", "testsrc=size=480x360:rate=25",
+        "-f", "lavfi", "-i", f"sine=frequency=440:duration={seconds}",
+        "-t", str(seconds), "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p",
+        "-c:a", "aac", "-ac", "2", str(source),
+    )  # fmt: skip
+    hls = ("-f", "hls", "-hls_time", "1", "-hls_list_size", "0", "-hls_playlist_type", "vod", "-start_number", "0")
+    master = ["#EXTM3U", "#EXT-X-VERSION:3", "#EXT-X-INDEPENDENT-SEGMENTS", AUDIO_MEDIA_TAG]
+    for name, width, height, bandwidth in DEMUXED_RUNGS:
+        (out / "hls" / name).mkdir(parents=True)
+        _ffmpeg(
+            "-i", str(source), "-map", "0:v", "-an", "-vf", f"scale={width}:{height}",
+            "-c:v", "libx264", "-preset", "ultrafast", "-profile:v", "baseline", "-pix_fmt", "yuv420p",
+            "-g", "25", "-keyint_min", "25", "-sc_threshold", "0", *hls,
+            "-hls_segment_filename", str(out / "hls" / name / "seg_%05d.ts"), str(out / "hls" / name / "index.m3u8"),
+        )  # fmt: skip
+        master.append(
+            f"#EXT-X-STREAM-INF:BANDWIDTH={bandwidth + AUDIO_BANDWIDTH},AVERAGE-BANDWIDTH={bandwidth},"
+            f'RESOLUTION={width}x{height},CODECS="avc1.42c01e,mp4a.40.2",FRAME-RATE=25.000,AUDIO="audio"'
+        )
+        master.append(f"{name}/index.m3u8")
+    (out / "hls" / "audio").mkdir(parents=True)
+    _ffmpeg(
+        "-i", str(source), "-map", "0:a", "-vn", "-c:a", "aac", "-ac", "2", "-b:a", "96k", *hls,
+        "-hls_segment_filename", str(out / "hls" / "audio" / "seg_%05d.ts"), str(out / "hls" / "audio" / "index.m3u8"),
+    )  # fmt: skip
+    (out / "hls" / "master.m3u8").write_text("\n".join(master) + "\n")
+    root = out / "hls"
+    return HlsLadder({str(p.relative_to(root)): p.read_bytes() for p in root.rglob("*") if p.is_file()})
+
+
+@pytest.fixture(scope="session")
+def demuxed_ladder(media_dir: Path) -> HlsLadder:
+    """A demuxed video's HLS files: video-only rungs and one audio rendition (see :func:`make_demuxed_ladder`)."""
+    return make_demuxed_ladder(media_dir / "demuxed")
+
+
 @pytest.fixture(scope="session")
 def s3(infra: Infra) -> S3Client:
     return s3_client(infra.settings)

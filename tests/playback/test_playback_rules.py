@@ -84,11 +84,20 @@ def test_tokens_of_one_window_share_links_and_no_link_outlives_its_token() -> No
 
 
 @pytest.mark.parametrize(
-    "name", ["..", "%2e%2e", "240p/..", "240p\\..", "2400000p", "240P", "p", "240p ", "240p\x00", "../240p"]
-)
+    "name",
+    [
+        "..", "%2e%2e", "240p/..", "240p\\..", "2400000p", "240P", "p", "240p ", "240p\x00", "../240p",
+        "Audio", "AUDIO", "audio2", "audio_en", "audio/..", "aud", "240paudio", "audio ",
+    ],
+)  # fmt: skip
 def test_rendition_names_outside_the_pattern_are_not_found(name: str) -> None:
     with pytest.raises(errors.PlaylistNotFound):
         domain.check_rendition_name(name)
+
+
+@pytest.mark.parametrize("name", ["240p", "1080p", "audio"])
+def test_rung_names_and_the_one_audio_rendition_are_well_formed(name: str) -> None:
+    assert domain.check_rendition_name(name) == name
 
 
 @pytest.mark.parametrize(
@@ -118,6 +127,53 @@ def test_the_master_lists_the_whitelist_and_its_variant_uris_get_the_token() -> 
     assert master.renditions == ("240p", "360p")
     assert "240p/index.m3u8?token=TOKEN\n" in text and "360p/index.m3u8?token=TOKEN\n" in text
     assert text.count("#EXT-X-STREAM-INF") == 2
+
+
+DEMUXED_MASTER = (
+    "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-INDEPENDENT-SEGMENTS\n"
+    '#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="audio",NAME="Audio",DEFAULT=YES,AUTOSELECT=YES,CHANNELS="2",'
+    'URI="audio/index.m3u8"\n'
+    "#EXT-X-STREAM-INF:BANDWIDTH=1012345,AVERAGE-BANDWIDTH=950000,RESOLUTION=640x360,"
+    'CODECS="avc1.64001e,mp4a.40.2",FRAME-RATE=30.000,AUDIO="audio"\n360p/index.m3u8\n'
+    "#EXT-X-STREAM-INF:BANDWIDTH=2512345,AVERAGE-BANDWIDTH=2400000,RESOLUTION=1280x720,"
+    'CODECS="avc1.64001f,mp4a.40.2",FRAME-RATE=30.000,AUDIO="audio"\n720p/index.m3u8\n'
+)
+"""A demuxed video's master (issue 17): one audio rendition for every video-only rung."""
+
+
+def test_a_demuxed_master_whitelists_its_audio_rendition_and_its_media_uri_gets_the_token() -> None:
+    master = domain.parse_master(DEMUXED_MASTER)
+
+    lines = domain.rewrite_master(master, "TOKEN").splitlines()
+
+    assert master.renditions == ("audio", "360p", "720p")
+    assert lines[3] == (
+        '#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="audio",NAME="Audio",DEFAULT=YES,AUTOSELECT=YES,CHANNELS="2",'
+        'URI="audio/index.m3u8?token=TOKEN"'
+    )
+    assert lines[5] == "360p/index.m3u8?token=TOKEN" and lines[7] == "720p/index.m3u8?token=TOKEN"
+    assert lines[4].endswith(',AUDIO="audio"')
+
+
+def test_a_muxed_master_has_no_audio_rendition() -> None:
+    assert "audio" not in domain.parse_master(MASTER).renditions
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        DEMUXED_MASTER.replace('URI="audio/index.m3u8"', 'URI="audio2/index.m3u8"'),
+        DEMUXED_MASTER.replace('URI="audio/index.m3u8"', 'URI="360p/index.m3u8"'),
+        DEMUXED_MASTER.replace('URI="audio/index.m3u8"', 'URI="../audio/index.m3u8"'),
+        DEMUXED_MASTER.replace("360p/index.m3u8", "audio/index.m3u8"),
+        DEMUXED_MASTER.replace("TYPE=AUDIO", "TYPE=SUBTITLES"),
+        DEMUXED_MASTER + '#EXT-X-I-FRAME-STREAM-INF:BANDWIDTH=1,URI="audio/index.m3u8"\n',
+        "#EXTM3U\n" + DEMUXED_MASTER.splitlines()[3] + "\n",
+    ],
+)
+def test_audio_is_listed_only_by_an_audio_media_tag_and_never_alone(text: str) -> None:
+    with pytest.raises(errors.StoredPlaylistUnreadable):
+        domain.parse_master(text)
 
 
 def test_segment_uris_are_replaced_and_a_growing_playlist_is_short_lived() -> None:

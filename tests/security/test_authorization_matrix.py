@@ -312,16 +312,27 @@ def _small_video(directory: Path) -> bytes:
     return path.read_bytes()
 
 
+_VARIANT = (
+    b"#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:1\n#EXT-X-MEDIA-SEQUENCE:0\n"
+    b"#EXT-X-PLAYLIST-TYPE:VOD\n#EXTINF:1.0,\nseg_00000.ts\n#EXT-X-ENDLIST\n"
+)
 HLS_FILES = {
     "master.m3u8": (
-        b"#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-STREAM-INF:BANDWIDTH=200000,RESOLUTION=160x120\n240p/index.m3u8\n"
+        b"#EXTM3U\n#EXT-X-VERSION:3\n"
+        b'#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="audio",NAME="Audio",DEFAULT=YES,AUTOSELECT=YES,CHANNELS="2",'
+        b'URI="audio/index.m3u8"\n'
+        b'#EXT-X-STREAM-INF:BANDWIDTH=200000,RESOLUTION=160x120,AUDIO="audio"\n240p/index.m3u8\n'
     ),
-    "240p/index.m3u8": (
-        b"#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:1\n#EXT-X-MEDIA-SEQUENCE:0\n"
-        b"#EXT-X-PLAYLIST-TYPE:VOD\n#EXTINF:1.0,\nseg_00000.ts\n#EXT-X-ENDLIST\n"
-    ),
+    "240p/index.m3u8": _VARIANT,
     "240p/seg_00000.ts": b"\x47" + bytes(187),
+    "audio/index.m3u8": _VARIANT,
+    "audio/seg_00000.ts": b"\x47" + bytes(187),
 }
+"""The owner's video in the demuxed layout (issue 17): a video-only rung and one audio rendition.
+
+The cells ask for the audio rendition (the one name that is not a rung): the variant and
+segment routes hold it to the same policy as any rung.
+"""
 
 
 @pytest.fixture(scope="session")
@@ -369,7 +380,7 @@ async def owner(security_stack: SecurityStack, tmp_path_factory: pytest.TempPath
         token = await owner.ok("GET", f"/api/v1/media/hls/{video_id}/access-token", owner.instructor)
         world.update(
             hls_token=parse_qs(urlsplit(token["master_url"]).query)["token"][0],
-            rendition="240p",
+            rendition="audio",
             segment="seg_00000.ts",
             name=next(iter(Assets.load().files)),
         )

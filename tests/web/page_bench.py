@@ -18,7 +18,7 @@ resume position), and times are taken inside the page with ``performance.now()``
   sizes) before and after the player opens.
 
 The side-by-side is what someone would otherwise put up: a static HTML page with a plain
-``<video>``, hls.js (the same npm build, light) in a ``<script>`` tag, and the very same
+``<video>``, hls.js (the player's npm build, the full one) in a ``<script>`` tag, and the very same
 HLS files copied from the object store, served by ``python -m http.server``.
 """
 
@@ -45,7 +45,7 @@ from tests.web.conftest import BLOCK_STORAGE, INSTRUCTOR_ROLE, LEARNER_ROLE, STE
 
 ROOT = Path(__file__).resolve().parents[2]
 RUNS = int(os.environ.get("PAGE_BENCH_RUNS", "15"))
-HLS_JS = ROOT / "node_modules" / "hls.js" / "dist" / "hls.light.min.js"
+HLS_JS = ROOT / "node_modules" / "hls.js" / "dist" / "hls.min.js"
 MARK_INTERACTIVE = """
 if (location.pathname === "/lti/launch") {
   const check = () => {
@@ -71,7 +71,7 @@ RESOURCES = """() => performance.getEntriesByType("resource")
 PLAIN_PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>hls.js on a static page</title></head>
 <body><video width="640" height="360" controls playsinline></video><button id="play">Play</button>
-<script src="hls.light.min.js"></script>
+<script src="hls.min.js"></script>
 <script>
 const video = document.querySelector("video");
 document.getElementById("play").addEventListener("click", () => {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import subprocess
 import time
 import uuid
@@ -12,12 +13,15 @@ from typing import Any
 import pytest
 from playwright.async_api import BrowserContext, Frame, Response, expect
 
+from service_kit.object_store import s3_client
+from tests.playback.conftest import make_demuxed_ladder, publish_hls
 from tests.web.conftest import (
     HLS_TOKEN_TTL_SECONDS,
     INSTRUCTOR_ROLE,
     LEARNER,
     LEARNER_ROLE,
     Course,
+    WebStack,
     open_tool,
     upload_ready,
 )
@@ -47,6 +51,38 @@ def long_clip(tmp_path_factory: pytest.TempPathFactory) -> bytes:
 async def long_video(course: Course, long_clip: bytes) -> dict[str, Any]:
     """The long clip, uploaded by the course's instructor and ready."""
     return await upload_ready(course, long_clip, "long_lecture.mp4")
+
+
+@pytest.fixture(scope="module")
+async def demuxed_video(
+    course: Course, web_stack: WebStack, small_video: bytes, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, Any]:
+    """A ready video whose stored HLS output is then replaced by issue 17's demuxed layout.
+
+    The catalog entry is made by a real upload and transcode (so the library lists it
+    and the catalog calls it ready); its files under ``hls/{video_id}/`` become a
+    6-second ladder of video-only rungs and one ``audio/`` rendition, made by FFmpeg.
+    """
+    return await demuxed(course, web_stack, small_video, tmp_path_factory, seconds=6)
+
+
+@pytest.fixture(scope="module")
+async def long_demuxed_video(
+    course: Course, web_stack: WebStack, small_video: bytes, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, Any]:
+    """As :func:`demuxed_video`, 40 seconds long: longer than the buffer plus a token's life."""
+    return await demuxed(course, web_stack, small_video, tmp_path_factory, seconds=LONG_SECONDS)
+
+
+async def demuxed(
+    course: Course, web_stack: WebStack, source: bytes, tmp_path_factory: pytest.TempPathFactory, *, seconds: int
+) -> dict[str, Any]:
+    """Upload ``source`` until ready, then store a ``seconds``-long demuxed ladder in place of its HLS output."""
+    video = await upload_ready(course, source, f"demuxed_lecture_{seconds}s.mp4")
+    ladder = await asyncio.to_thread(make_demuxed_ladder, tmp_path_factory.mktemp("demuxed"), seconds)
+    settings = web_stack.stack.infra.settings
+    publish_hls(s3_client(settings), settings.s3_bucket, str(video["video_id"]), ladder.files)
+    return video
 
 
 async def play(frame: Frame, video_id: str) -> None:
@@ -102,6 +138,35 @@ async def test_a_learner_plays_a_published_video(context: BrowserContext, course
     assert await frame.locator("#player").get_attribute("data-fatal-error") is None
 
 
+async def test_a_demuxed_video_plays_with_its_one_audio_track_and_no_hls_error(
+    context: BrowserContext, course: Course, demuxed_video: dict[str, Any]
+) -> None:
+    page = await context.new_page()
+    frame = await open_tool(page, course, user=course.instructor_id, roles=[INSTRUCTOR_ROLE])
+    video_id = demuxed_video["video_id"]
+    fetched: list[Response] = []
+    page.on("response", lambda response: fetched.append(response) if f"/{video_id}/" in response.url else None)
+
+    await play(frame, video_id)
+    reached = await played_past(frame, 2.5)
+
+    dialog = frame.locator("#player")
+    assert reached > 2.5, "past the first segments of both the video and the audio rendition"
+    await expect(dialog).to_have_attribute("data-audio-tracks", "1")
+    assert await dialog.get_attribute("data-fatal-error") is None
+    # hls.js also reports buffer bookkeeping it recovers from itself (mediaError:bufferSeekOverHole
+    # on a muxed video; mediaError:bufferAppendNoProgress on the first audio fragment here, its
+    # buffer then covering the fragment): those are not ours. Nothing refused, unreadable or lost is.
+    errors = (await dialog.get_attribute("data-errors") or "").split()
+    assert not [e for e in errors if not e.startswith("mediaError:buffer")], errors
+    decoded = int(await dialog.locator("video").evaluate("v => v.webkitAudioDecodedByteCount"))
+    assert decoded > 0, "the audio rendition's sound was decoded"
+    audio = [r for r in fetched if "/audio/" in r.url]
+    assert any("/audio/index.m3u8?token=" in r.url and r.ok for r in audio), [r.url for r in fetched]
+    assert any(re.search(r"/audio/seg_[0-9]{5}\.ts\?", r.url) and r.ok for r in audio), [r.url for r in audio]
+    assert all(r.ok for r in fetched), [(r.status, r.url) for r in fetched if not r.ok]
+
+
 async def test_playback_continues_past_the_first_access_tokens_expiry_with_fresh_tokens_and_segment_urls(
     context: BrowserContext, course: Course, long_video: dict[str, Any]
 ) -> None:
@@ -130,6 +195,28 @@ async def test_playback_continues_past_the_first_access_tokens_expiry_with_fresh
     late = [response for at, response in segments if at > expiry]
     assert late, "segments were fetched after the first token expired"
     assert all(response.ok for _, response in segments), [r.url for _, r in segments if not r.ok]
+
+
+async def test_a_demuxed_lecture_plays_on_past_the_first_tokens_expiry_with_freshly_signed_audio_segments(
+    context: BrowserContext, course: Course, long_demuxed_video: dict[str, Any]
+) -> None:
+    page = await context.new_page()
+    frame = await open_tool(page, course, user=course.instructor_id, roles=[INSTRUCTOR_ROLE])
+    audio_segments: list[tuple[float, Response]] = []
+    page.on(
+        "response",
+        lambda response: audio_segments.append((time.time(), response)) if "/audio/seg_" in response.url else None,
+    )
+    await play(frame, long_demuxed_video["video_id"])
+    first_expiry = datetime.fromisoformat(await frame.locator("#player").get_attribute("data-token-expires") or "")
+
+    reached = await played_past(frame, LONG_SECONDS - 3, within=LONG_SECONDS + 20)
+
+    assert reached > HLS_TOKEN_TTL_SECONDS + 20
+    late = [response for at, response in audio_segments if at > first_expiry.timestamp()]
+    assert late, "audio segments were fetched after the first token expired"
+    assert all(response.ok for _, response in audio_segments), [r.url for _, r in audio_segments if not r.ok]
+    assert await frame.locator("#player").get_attribute("data-fatal-error") is None
 
 
 async def current_time(frame: Frame) -> float:

@@ -5,9 +5,11 @@
 // expiry, so before then the player asks for a new token and, for every rendition it has
 // loaded, the variant playlist again: later requests for a playlist get the new token, and
 // later requests for a segment get that segment's fresh URL. A long lecture never stops.
-// The light build (about 230 kB less): our renditions carry their audio, with no subtitle,
-// alternative-audio or DRM tracks for the full build's extra code to play.
-import Hls from "hls.js/light";
+// The full build, not the light one (about 225 kB less): a demuxed video (issue 17: a long
+// lecture transcoded in chunks) keeps its audio in one alternative-audio rendition, the
+// master's EXT-X-MEDIA:TYPE=AUDIO, and the light build leaves out the audio-track code that
+// plays it (it would play such a video without sound).
+import Hls from "hls.js";
 import { tokenRefreshDelay, withToken } from "./lib/hls-token.js";
 
 const RETRY_MS = 5_000;
@@ -226,6 +228,8 @@ export class Player {
     this.root.querySelector(".player-title").textContent = video.title || this.t("video.untitled");
     this.showError("");
     this.root.dataset.state = "loading";
+    delete this.root.dataset.errors;
+    delete this.root.dataset.audioTracks;
     if (!this.root.open) this.root.showModal();
     this.video.focus();
     try {
@@ -288,13 +292,17 @@ export class Player {
     }
   }
 
-  // Fetch the variant playlist of every rendition hls.js has loaded, with the new token, and
-  // remember each segment's new URL: the xhrSetup below swaps it in for the stale one.
+  // Fetch the variant playlist of every rendition hls.js has loaded (video rungs and, for a
+  // demuxed video, its audio rendition), with the new token, and remember each segment's new
+  // URL: the xhrSetup below swaps it in for the stale one.
   async resignSegments(hls) {
-    const loaded = hls.levels.filter((level) => level.details);
+    const loaded = [
+      ...hls.levels.filter((level) => level.details).map((level) => level.url[0]),
+      ...hls.audioTracks.filter((track) => track.details).map((track) => track.url),
+    ];
     await Promise.all(
-      loaded.map(async (level) => {
-        const url = withToken(level.url[0], this.token);
+      loaded.map(async (playlistUrl) => {
+        const url = withToken(playlistUrl, this.token);
         const response = await fetch(url, { credentials: "omit", cache: "no-store" });
         if (!response.ok) throw new Error(`${response.status}`);
         const text = await response.text();
@@ -337,6 +345,10 @@ export class Player {
     });
     this.hls = hls;
     hls.on(Hls.Events.ERROR, (event, data) => {
+      // Every kind of error seen, fatal or not, as "type:details" (say "mediaError:bufferSeekOverHole"):
+      // hls.js reports and recovers from some on its own; a spec or a bug report reads the list.
+      const seen = new Set((this.root.dataset.errors || "").split(" ").filter(Boolean));
+      this.root.dataset.errors = [...seen.add(`${data.type}:${data.details}`)].join(" ");
       if (!data.fatal) return;
       this.root.dataset.state = "failed";
       this.root.dataset.fatalError = data.details;
@@ -354,6 +366,8 @@ export class Player {
     });
     this.video.addEventListener("playing", () => (this.started = true), { once: true });
     hls.on(Hls.Events.LEVEL_SWITCHED, (event, data) => this.paintQuality(data.level));
+    // How many alternative-audio tracks the master offers: 1 for a demuxed video (unset for a muxed one).
+    hls.on(Hls.Events.AUDIO_TRACKS_UPDATED, (event, data) => (this.root.dataset.audioTracks = String(data.audioTracks.length)));
     hls.attachMedia(this.video);
     hls.loadSource(this.masterUrl);
   }

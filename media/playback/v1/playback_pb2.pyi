@@ -237,7 +237,9 @@ class GetPlaylistRequest(_message.Message):
     video_id: _builtins.str
     """Identifier of the video."""
     rendition: _builtins.str
-    """Rendition whose variant playlist to return, e.g. "720p"; empty for the master playlist."""
+    """Rendition whose variant playlist to return, e.g. "720p", or "audio" for a demuxed video's
+    audio rendition (listed by the master's EXT-X-MEDIA); empty for the master playlist.
+    """
     token: _builtins.str
     """Access token for the video."""
     def __init__(
@@ -309,7 +311,7 @@ class ResolveSegmentRequest(_message.Message):
     video_id: _builtins.str
     """Identifier of the video."""
     rendition: _builtins.str
-    """Rendition the segment belongs to, e.g. "720p"."""
+    """Rendition the segment belongs to, e.g. "720p" or "audio"."""
     segment: _builtins.str
     """File name of the segment, e.g. "seg_00001.ts"."""
     token: _builtins.str
