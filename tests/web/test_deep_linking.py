@@ -227,6 +227,8 @@ async def test_a_ready_video_shows_its_poster_in_the_library(context: BrowserCon
     frame = await open_tool(page, course, user=course.instructor_id, roles=[INSTRUCTOR_ROLE])
     image = frame.locator(f"#video-{video_id} .poster img")
     await expect(image).to_be_visible()
+    # Posters load lazily: other tests' videos may push this one below the fold.
+    await image.scroll_into_view_if_needed()
     await expect(frame.locator(f"#video-{video_id} .poster span")).to_be_hidden()
     assert await image.evaluate("i => i.complete && i.naturalWidth > 0"), "the poster loaded"
 
