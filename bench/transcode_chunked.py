@@ -150,8 +150,9 @@ def wait_for_workers(redis_url: str, pids: Mapping[int, int]) -> None:
 class HorseWatch:
     """Which core each work horse ran on: RQ forks a horse per job, and a chunk's ``worker`` names the horse.
 
-    Every :data:`WATCH_SECONDS` it lists the children of each worker (``/proc/<pid>/task/*/children``);
-    a horse inherits its worker's pinning, so it inherits the core here too.
+    Every :data:`WATCH_SECONDS` it lists each worker's descendants (``/proc/<pid>/task/*/children``,
+    recursively, in case a horse hands the encode to a child); they inherit the worker's
+    pinning, so they get its core here. With a single worker every process is its own.
     """
 
     def __init__(self, workers: Mapping[int, int]) -> None:
@@ -171,23 +172,30 @@ class HorseWatch:
     def _watch(self) -> None:
         while not self._stop.is_set():
             for pid, core in self.workers.items():
-                for child in _children(pid):
-                    self.cores.setdefault(child, core)
+                for descendant in _descendants(pid):
+                    self.cores.setdefault(descendant, core)
             self._stop.wait(WATCH_SECONDS)
 
     def core_of(self, worker: str) -> int | None:
         """The core of a chunk's ``worker`` (``host:pid``, transcode_svc's worker name), None when not seen."""
+        if len(set(self.workers.values())) == 1:
+            return next(iter(self.workers.values()))
         _, _, pid = worker.rpartition(":")
         return self.cores.get(int(pid)) if pid.isdigit() else None
 
 
-def _children(pid: int) -> list[int]:
-    children: list[int] = []
-    with contextlib.suppress(OSError):
-        for task in Path(f"/proc/{pid}/task").iterdir():
-            with contextlib.suppress(OSError):
-                children += [int(child) for child in (task / "children").read_text().split()]
-    return children
+def _descendants(pid: int) -> list[int]:
+    found: list[int] = []
+    pending = [pid]
+    while pending:
+        parent = pending.pop()
+        with contextlib.suppress(OSError):
+            for task in Path(f"/proc/{parent}/task").iterdir():
+                with contextlib.suppress(OSError):
+                    children = [int(child) for child in (task / "children").read_text().split()]
+                    found += children
+                    pending += children
+    return found
 
 
 def read_chunks(database_url: str, job_id: str, watch: HorseWatch) -> list[ChunkRow] | None:
@@ -226,7 +234,7 @@ def chunk_summary(chunks: Sequence[ChunkRow]) -> dict[str, Any]:
     times = [chunk.encode_seconds for chunk in chunks]
     by_worker: dict[str, int] = {}
     for chunk in chunks:
-        by_worker[_worker_label(chunk)] = by_worker.get(_worker_label(chunk), 0) + 1
+        by_worker[worker_group(chunk)] = by_worker.get(worker_group(chunk), 0) + 1
     return {
         "count": len(chunks),
         "encode_min_s": round(min(times), 2),
@@ -234,6 +242,16 @@ def chunk_summary(chunks: Sequence[ChunkRow]) -> dict[str, Any]:
         "encode_max_s": round(max(times), 2),
         "by_worker": by_worker,
     }
+
+
+def worker_group(chunk: ChunkRow) -> str:
+    """The worker a chunk counts for: its core, else the horse's ``host:pid``.
+
+    A worker forks a new horse for every chunk ticket, so the name in the row differs from
+    one ticket to the next even on one worker; grouping by core puts them back together
+    (the busiest worker's total, the projection's measured makespan, depends on it).
+    """
+    return f"core {chunk.core}" if chunk.core is not None else chunk.worker
 
 
 def _worker_label(chunk: ChunkRow) -> str:
@@ -333,7 +351,8 @@ def _projection(
         rows = chunk_rows.get(key)
         if rows:
             chunks = [
-                ChunkTime(row.index, row.start_seconds, row.end_seconds, row.encode_seconds, row.worker) for row in rows
+                ChunkTime(row.index, row.start_seconds, row.end_seconds, row.encode_seconds, worker_group(row))
+                for row in rows
             ]
             projected: Projection = project(chunks, runs[key]["ready_s"], PROJECTED_WORKERS, LECTURE_SECONDS)
             return {
