@@ -443,11 +443,17 @@ def report(result: Mapping[str, Any], chunk_rows: Mapping[str, list[ChunkRow] | 
                 [
                     "workers",
                     f"{result['source_seconds']} s source, ready s",
+                    "measured",
                     f"{lecture_minutes}-minute lecture, ready s",
                 ],
                 [
-                    [n, f"{projection['source_ready_s'][n]:.0f}", f"{projection['lecture_ready_s'][n]:.0f}"]
-                    for n in projection["source_ready_s"]
+                    [
+                        n,
+                        f"{projection['source_ready_s'][n]:.0f}",
+                        _measured_ready(runs, n),
+                        f"{projection['lecture_ready_s'][n]:.0f}",
+                    ]
+                    for n in sorted(projection["source_ready_s"], key=int)
                 ],
             )
         )
@@ -460,6 +466,12 @@ def report(result: Mapping[str, Any], chunk_rows: Mapping[str, list[ChunkRow] | 
         f"same {result['cpus']} cores, so each run includes what they took"
     )
     return "\n".join(lines)
+
+
+def _measured_ready(runs: Mapping[str, Mapping[str, Any]], workers: str) -> str:
+    """The chunked run with that many workers (b: 1, c: 2), to set beside its projection; "-" when none ran."""
+    key = {"1": "b", "2": "c"}.get(workers, "")
+    return f"{runs[key]['ready_s']:.0f} ({key})" if key in runs else "-"
 
 
 if __name__ == "__main__":
