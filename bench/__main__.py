@@ -17,6 +17,7 @@ BENCHMARKS = (
     "bench.upload",
     "bench.transcode",
     "bench.transcode_job",
+    "bench.transcode_chunked",
     "bench.playback",
     "bench.attendance",
     "bench.pages",

@@ -30,133 +30,23 @@ BENCH_TRANSCODE_GRIDS="6 s" one grid).
 
 from __future__ import annotations
 
-import dataclasses
-import json
 import os
 import sys
 import tempfile
 import time
-import uuid
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import grpc
-
 from bench._support import RESULTS_DIR, spawned, table, write_result
+from bench.job_path import STARTUP_SECONDS, JobPath, retry_until_served
 from bench.stack import environment, infrastructure, service_ports
 from bench.transcode import make_source
-from media.transcode.v1 import transcode_pb2, transcode_pb2_grpc
-from service_kit import ffprobe
-from service_kit.auth import INSTRUCTOR, issue_session_token
-from service_kit.object_store import s3_client
-from service_kit.settings import load_settings
-from transcode_svc.ladder import probe_file
 
 NAME = "transcode_job"
-ORGANIZATION = "bench-org"
-POLL_SECONDS = 0.1
-STARTUP_SECONDS = 60.0
 TARGET_PLAYABLE_SECONDS = 5.0
 GRIDS = {"6 s": {"HLS_OPENING_SEGMENTS": "0"}, "2 s opening": {}}
 """The segment grids compared: before issue 17 (every segment 6 s) and the defaults."""
 BEFORE, AFTER = "6 s", "2 s opening"
-SUCCEEDED = transcode_pb2.TRANSCODE_JOB_STATUS_SUCCEEDED
-FINAL = {SUCCEEDED, transcode_pb2.TRANSCODE_JOB_STATUS_FAILED, transcode_pb2.TRANSCODE_JOB_STATUS_CANCELLED}
-
-
-class JobPath:
-    """A caller of the running transcode_svc, with the bucket the worker reads and writes."""
-
-    def __init__(self, env: dict[str, str]) -> None:
-        settings = load_settings(env, dotenv_path=Path("/nonexistent/.env"))
-        self.s3 = s3_client(settings)
-        self.bucket = settings.s3_bucket
-        self.channel = grpc.insecure_channel(env["TRANSCODE_SVC_ADDR"])
-        self.stub = transcode_pb2_grpc.TranscodeServiceStub(self.channel)
-        token = issue_session_token(
-            env["JWT_SECRET_KEY"],
-            user_id="bench-instructor",
-            organization_id=ORGANIZATION,
-            course_id="bench-course",
-            roles=[INSTRUCTOR],
-            ttl_seconds=7200,
-        )
-        self.metadata = (("authorization", f"Bearer {token}"),)
-
-    def time_job(self, source: Path, deadline_seconds: float, worker_log: Path | None = None) -> dict[str, float]:
-        """Store the source as upload_svc would, start the job, and time it to playable and ready.
-
-        With ``worker_log``, the worker's stages of this job are read from it too.
-        """
-        video_id = str(uuid.uuid4())
-        key = f"uploads/{ORGANIZATION}/{video_id}/source"
-        self.s3.upload_file(str(source), self.bucket, key)
-        facts = probe_file(str(source))
-        url = self.s3.generate_presigned_url("get_object", Params={"Bucket": self.bucket, "Key": key}, ExpiresIn=600)
-        probe_started = time.perf_counter()
-        ffprobe.probe(url, timeout_seconds=60)  # what upload_svc does on complete, over a presigned GET
-        probe_seconds = time.perf_counter() - probe_started
-        probe = transcode_pb2.ProbeFacts(**dataclasses.asdict(facts))
-        request = transcode_pb2.StartTranscodeRequest(
-            video_id=video_id, organization_id=ORGANIZATION, source_key=key, probe=probe
-        )
-        started = time.perf_counter()
-        job_id = self.stub.StartTranscode(request, metadata=self.metadata, timeout=10).job.job_id
-        start_seconds = time.perf_counter() - started
-        playable: float | None = None
-        while time.perf_counter() - started < deadline_seconds:
-            job = self.stub.GetTranscodeJob(
-                transcode_pb2.GetTranscodeJobRequest(job_id=job_id), metadata=self.metadata, timeout=10
-            ).job
-            now = time.perf_counter() - started
-            if playable is None and job.playable:
-                playable = now
-                self.s3.head_object(Bucket=self.bucket, Key=f"hls/{video_id}/master.m3u8")
-            if job.status in FINAL:
-                if job.status != SUCCEEDED:
-                    raise RuntimeError(f"the job ended {transcode_pb2.TranscodeJobStatus.Name(job.status)}")
-                queued = job.started_at.ToDatetime() - job.created_at.ToDatetime()
-                playable = playable if playable is not None else now
-                timed = {
-                    "probe_s": round(probe_seconds, 3),
-                    "start_rpc_s": round(start_seconds, 3),
-                    "playable_s": round(playable, 2),
-                    "playable_after_complete_s": round(probe_seconds + playable, 2),
-                    "ready_s": round(now, 2),
-                    "queued_s": round(queued.total_seconds(), 2),
-                }
-                return timed | (worker_stages(worker_log, video_id) if worker_log is not None else {})
-            time.sleep(POLL_SECONDS)
-        raise TimeoutError(f"the job did not finish within {deadline_seconds:.0f} s")
-
-    def close(self) -> None:
-        self.channel.close()
-
-
-def worker_stages(worker_log: Path, video_id: str) -> dict[str, float]:
-    """The worker's timings of one job, from its JSON log lines (see the module's docstring)."""
-    lines = []
-    for raw in worker_log.read_text(errors="replace").splitlines():
-        try:
-            line = json.loads(raw)
-        except ValueError:
-            continue
-        if isinstance(line, dict) and line.get("video_id") == video_id:
-            lines.append(line)
-    first = [line for line in lines if line.get("msg") == "first segment published"]
-
-    def since_created(message: str) -> float:
-        return float(next(line["since_created_seconds"] for line in lines if line.get("msg") == message))
-
-    return {
-        "horse_s": since_created("transcode started"),
-        "ffmpeg_s": since_created("ffmpeg started"),
-        "first_segment_lowest_s": min(float(line["seen_seconds"]) for line in first),
-        "first_segment_highest_s": max(float(line["seen_seconds"]) for line in first),
-        "first_upload_s": max(float(line["upload_seconds"]) for line in first),
-        "playable_worker_s": since_created("transcode playable"),
-    }
 
 
 def _grids() -> dict[str, dict[str, str]]:
@@ -203,11 +93,11 @@ def main() -> dict[str, Any]:
                             environment({"LOG_LEVEL": "INFO", "HLS_OPENING_SEGMENTS": "3", **settings}),
                             spawned([sys.executable, "-m", "transcode_svc.worker"], worker_log),
                         ):
-                            _retry_until_served(lambda: path.time_job(warm_up, STARTUP_SECONDS))
+                            retry_until_served(lambda: path.time_job(warm_up, STARTUP_SECONDS))
                             for seconds, source in sources.items():
                                 result[f"{grid}: source_{seconds}s"] = path.time_job(
                                     source, deadline_seconds=seconds * 20 + 120, worker_log=worker_log
-                                )
+                                ).timings
                 finally:
                     path.close()
     print(stage_table(result, lengths))
@@ -249,19 +139,6 @@ def stage_table(result: dict[str, Any], lengths: list[int]) -> str:
             timed = result[f"{grid}: source_{seconds}s"]
             rows.append([grid, f"{seconds} s", *(f"{timed[key]:.2f}" for _, key in STAGE_COLUMNS)])
     return table(["grid", "source", *(label for label, _ in STAGE_COLUMNS)], rows)
-
-
-def _retry_until_served(attempt: Callable[[], object]) -> None:
-    """transcode_svc and the worker need a moment after spawning: the warm-up job waits for both."""
-    deadline = time.monotonic() + STARTUP_SECONDS
-    while True:
-        try:
-            attempt()
-            return
-        except grpc.RpcError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.3)
 
 
 if __name__ == "__main__":
