@@ -211,6 +211,7 @@ def encode_chunk(
         with sessions.begin() as session:
             held = store.finish_chunk_sync(session, claim, uploads.records(), seconds)
         if not held:
+            _release(sessions, claim, "the job ended or another worker took the chunk", final=False)
             return ChunkOutcome.LOST
         log.info(
             "chunk encoded",
@@ -229,10 +230,10 @@ def encode_chunk(
         if recorder.error is not None:
             _give_back(sessions, claim, settings, recorder.error)
             raise recorder.error from None
-        if recorder.lost:
-            return ChunkOutcome.LOST
+        # Given back either way (a no-op when another worker holds it now), so the job's own
+        # worker does not wait for a lease to lapse before it cleans up.
         _release(sessions, claim, "stopped", final=False)
-        return ChunkOutcome.STOPPED
+        return ChunkOutcome.LOST if recorder.lost else ChunkOutcome.STOPPED
     except ladder.LadderError as exc:
         recorder.abandon()
         try:

@@ -433,16 +433,23 @@ def claim_chunk_sync(session: Session, job_id: uuid.UUID, worker: str, lease_sec
     return ChunkClaim(job_id, ChunkPlan(row[0], row[1], row[2], row[3], row[4]), claim, row[5])
 
 
-def _held(claim: ChunkClaim) -> Any:
-    """The claim is still the chunk's, and the job still runs (a cancel or a failure ends every claim)."""
-    running = select(JobRow.id).where(JobRow.id == claim.job_id, JobRow.status == JobStatus.RUNNING.value)
-    return (
+def _held(claim: ChunkClaim, *, while_running: bool = True) -> Any:
+    """The claim is still the chunk's and, unless ``while_running`` is False, the job still runs.
+
+    A cancel or a failure of the job ends every claim for recording and finishing; giving
+    a chunk back (:func:`release_chunk_sync`) works after it too, so the job's own worker
+    sees at once that nobody holds the chunk any more.
+    """
+    held = (
         (ChunkRow.job_id == claim.job_id)
         & (ChunkRow.chunk_index == claim.plan.index)
         & (ChunkRow.claim == claim.claim)
         & (ChunkRow.state == "running")
-        & ChunkRow.job_id.in_(running)
     )
+    if not while_running:
+        return held
+    running = select(JobRow.id).where(JobRow.id == claim.job_id, JobRow.status == JobStatus.RUNNING.value)
+    return held & ChunkRow.job_id.in_(running)
 
 
 def chunk_changes_sync(session: Session, job_id: uuid.UUID) -> list[tuple[int, str, datetime]]:
@@ -505,7 +512,7 @@ def release_chunk_sync(session: Session, claim: ChunkClaim, reason: str, *, fina
     """Give the chunk back: ``pending`` for another try, or ``failed`` with ``reason`` (final)."""
     session.execute(
         update(ChunkRow)
-        .where(_held(claim))
+        .where(_held(claim, while_running=False))
         .values(
             state="failed" if final else "pending", error_reason=reason[:500], lease_until=None, updated_at=utcnow()
         )
