@@ -24,7 +24,7 @@ import pytest
 
 from media.transcode.v1 import transcode_pb2
 from tests.transcode.conftest import TranscodeRig
-from tests.transcode.sources import make_source, truncate
+from tests.transcode.sources import make_source
 from tests.transcode.test_transcode_jobs import (
     CANCELLED,
     FAILED,
@@ -34,6 +34,7 @@ from tests.transcode.test_transcode_jobs import (
     get,
     kill_machine,
     start,
+    start_truncated,
     wait_until,
 )
 
@@ -331,21 +332,9 @@ def test_a_cancelled_chunked_job_stops_every_worker_and_leaves_no_outputs(
 def test_a_chunked_source_ffmpeg_cannot_read_fails_with_its_reason_and_no_outputs(
     stub: Any, rig: TranscodeRig, tmp_path: Path
 ) -> None:
-    source = make_source(tmp_path / "in.mp4", size="320x240", seconds=12)
-    truncate(source)
-    video_id, key = rig.put_source(source)
-    reply = stub.StartTranscode(
-        transcode_pb2.StartTranscodeRequest(
-            video_id=video_id,
-            organization_id=rig.organization_id,
-            source_key=key,
-            probe=transcode_pb2.ProbeFacts(duration_seconds=12, width=320, height=240, frame_rate=25, has_audio=True),
-        ),
-        metadata=rig.metadata(),
-        timeout=10,
-    )
+    video_id, job_id = start_truncated(stub, rig, tmp_path, 12)
     rig.start_worker(**CHUNKED)
-    job = wait_until(stub, rig, reply.job.job_id, lambda j: j.status in FINAL)
+    job = wait_until(stub, rig, job_id, lambda j: j.status in FINAL)
     assert job.status == FAILED
     assert "moov atom not found" in job.error_reason
     assert rig.output_keys(video_id) == []

@@ -167,23 +167,25 @@ def test_a_start_without_probe_facts_is_refused_with_the_field_named(stub: Any, 
     assert "probe" in (caught.value.details() or "")
 
 
-def test_a_truncated_source_ends_failed_with_ffmpegs_reason(stub: Any, rig: TranscodeRig, tmp_path: Path) -> None:
-    source = make_source(tmp_path / "in.mp4", size="320x240", seconds=2)
-    facts_path = tmp_path / "whole.mp4"
-    facts_path.write_bytes(source.read_bytes())
-    truncate(source)
+def start_truncated(stub: Any, rig: TranscodeRig, tmp_path: Path, seconds: float) -> tuple[str, str]:
+    """A 320x240 source cut short after it was probed (its MP4 index lost); returns (video_id, job_id)."""
+    source = truncate(make_source(tmp_path / "in.mp4", size="320x240", seconds=seconds))
     video_id, key = rig.put_source(source)
+    facts = transcode_pb2.ProbeFacts(duration_seconds=seconds, width=320, height=240, frame_rate=25, has_audio=True)
     reply = stub.StartTranscode(
         transcode_pb2.StartTranscodeRequest(
-            video_id=video_id,
-            organization_id=rig.organization_id,
-            source_key=key,
-            probe=transcode_pb2.ProbeFacts(duration_seconds=2, width=320, height=240, frame_rate=25, has_audio=True),
+            video_id=video_id, organization_id=rig.organization_id, source_key=key, probe=facts
         ),
+        metadata=rig.metadata(),
         timeout=10,
     )
+    return video_id, reply.job.job_id
+
+
+def test_a_truncated_source_ends_failed_with_ffmpegs_reason(stub: Any, rig: TranscodeRig, tmp_path: Path) -> None:
+    video_id, job_id = start_truncated(stub, rig, tmp_path, 2)
     rig.start_worker()
-    job = wait_until(stub, rig, reply.job.job_id, lambda j: j.status in FINAL)
+    job = wait_until(stub, rig, job_id, lambda j: j.status in FINAL)
     assert job.status == FAILED
     assert "moov atom not found" in job.error_reason
     assert rig.output_keys(video_id) == []
