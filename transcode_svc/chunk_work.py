@@ -40,14 +40,12 @@ from service_kit.context import job_id_var
 from service_kit.settings import Settings, load_settings
 from transcode_svc import adapters, domain, ladder, store
 from transcode_svc.domain import PicturePlan, PublishedSegment, RenditionPlan
-from transcode_svc.job_support import CancelWatch, Poller, blame_source, sessions_for
+from transcode_svc.job_support import MISSED_BEATS, CancelWatch, Poller, blame_source, sessions_for
 
 log = logging.getLogger(__name__)
 
 UPLOAD_POLL_SECONDS = 0.1
 """How often a chunk's uploader looks for segments FFmpeg has closed."""
-MISSED_BEATS = 3
-"""A chunk's lease: this many heartbeats (TRANSCODE_HEARTBEAT_SECONDS), as for RQ jobs."""
 
 
 def worker_name() -> str:

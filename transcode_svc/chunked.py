@@ -96,7 +96,6 @@ class AudioRendition:
         self._stop = stop
         self._timeout = timeout_seconds
         self.error: BaseException | None = None
-        self._done = threading.Event()
         self._thread = thread_in_this_context(self._run, "audio-rendition")
 
     def start(self) -> None:
@@ -107,12 +106,6 @@ class AudioRendition:
             ladder.run_command(self._command, should_stop=self._stop, timeout_seconds=self._timeout)
         except BaseException as exc:  # raised by finish() in the coordinator
             self.error = exc
-        finally:
-            self._done.set()
-
-    @property
-    def done(self) -> bool:
-        return self._done.is_set()
 
     def finish(self) -> list[PublishedSegment]:
         """Wait for FFmpeg, upload the rest, and return every segment; raise what FFmpeg hit."""
@@ -362,19 +355,13 @@ def _encode_until_done(
             if outcome is ChunkOutcome.FAILED:
                 publisher.publish()
                 raise ChunkFailed(publisher.failure or "a chunk of the source could not be decoded")
-        elif _all_done(run.sessions, run.job.job_id):
+        elif publisher.all_done:
             return
         elif stop():
             raise _Cancelled
         else:
             time.sleep(WAIT_POLL_SECONDS)
         claim = _claim(run)
-
-
-def _all_done(sessions: sessionmaker[Session], job_id: uuid.UUID) -> bool:
-    with sessions.begin() as session:
-        changes = store.chunk_changes_sync(session, job_id)
-    return bool(changes) and all(state == "done" for _, state, _ in changes)
 
 
 def _let_chunks_stop(sessions: sessionmaker[Session], job_id: uuid.UUID) -> None:

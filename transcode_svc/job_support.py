@@ -13,6 +13,7 @@ import logging
 import threading
 import time
 import uuid
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -26,6 +27,8 @@ from transcode_svc.domain import JobStatus, Progress, RenditionPlan
 
 log = logging.getLogger(__name__)
 
+MISSED_BEATS = 3
+"""Heartbeats (TRANSCODE_HEARTBEAT_SECONDS) a running job, or a chunk's holder, may miss before it counts as gone."""
 CANCEL_POLL_SECONDS = 0.5
 REDIS_PROGRESS_MIN_INTERVAL = 0.5
 """Progress reaches Redis at most this often (PostgreSQL every TRANSCODE_PROGRESS_FLUSH_SECONDS)."""
@@ -48,7 +51,7 @@ def thread_in_this_context(target: Callable[[], None], name: str) -> threading.T
     return threading.Thread(target=context.run, args=(target,), name=name, daemon=True)
 
 
-class Poller:
+class Poller(ABC):
     """A thread calling :meth:`tick` every ``interval`` seconds until stopped; what it raises waits for its owner.
 
     The publishers and chunk recorders that upload while FFmpeg encodes are pollers: the
@@ -63,8 +66,9 @@ class Poller:
         self._error: BaseException | None = None
         self._thread = thread_in_this_context(self._run, name)
 
+    @abstractmethod
     def tick(self) -> None:
-        raise NotImplementedError
+        """One pass of the work; what it raises ends the thread and reaches the owner."""
 
     def start(self) -> None:
         self._thread.start()

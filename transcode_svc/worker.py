@@ -38,12 +38,10 @@ from service_kit.settings import Settings, load_settings_or_exit
 from transcode_svc import adapters
 from transcode_svc import jobs as _jobs  # noqa: F401 (imported before RQ forks: see preload)
 from transcode_svc.adapters import TRANSCODE_QUEUE
+from transcode_svc.job_support import MISSED_BEATS
 from transcode_svc.metrics import WORKER_METRICS
 
 log = logging.getLogger(__name__)
-
-MISSED_BEATS = 3
-"""Heartbeats a running job may miss before it counts as abandoned."""
 
 
 class TranscodeQueue(Queue):

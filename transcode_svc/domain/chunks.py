@@ -25,7 +25,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from transcode_svc.domain.playlists import START_AT_BEGINNING, Segment, SegmentGrid, measured_bandwidths
+from transcode_svc.domain.playlists import START_AT_BEGINNING, SegmentGrid, measured_bandwidths
 
 MIN_CHUNK_SEGMENTS = 2
 """A chunk spans at least this many segments: shorter ones cost a seek and an encoder start each."""
@@ -197,8 +197,3 @@ def variant_playlist(segments: Sequence[PublishedSegment], target_duration: int,
 def segment_bandwidths(segments: Sequence[PublishedSegment]) -> tuple[int, int]:
     """(peak, average) bits per second of a rendition from its segments (RFC 8216 4.3.4.2)."""
     return measured_bandwidths([(segment.duration, segment.size) for segment in segments])
-
-
-def as_segments(published: Sequence[PublishedSegment]) -> list[Segment]:
-    """The playlist view of published segments (name and duration)."""
-    return [Segment(segment.uri, segment.duration) for segment in published]
