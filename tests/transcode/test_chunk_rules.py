@@ -10,6 +10,7 @@ import random
 
 import pytest
 
+from service_kit.settings import SettingsError, load_transcode_settings
 from transcode_svc import domain, ladder
 from transcode_svc.domain import ChunkPlan, ChunkProgress, PublishedSegment, SegmentGrid
 
@@ -166,3 +167,24 @@ def test_progress_counts_done_chunks_whole_and_running_ones_as_far_as_they_got()
 def test_a_published_segment_round_trips_through_the_chunk_tables_json() -> None:
     original = PublishedSegment("seg_00012.ts", 6.006, 812345)
     assert PublishedSegment.of_record(original.as_record()) == original
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "expected"),
+    [
+        ("TRANSCODE_CHUNK_THRESHOLD_SECONDS", "-1", "0 or more (0: never chunk)"),
+        ("TRANSCODE_CHUNK_THRESHOLD_SECONDS", "five minutes", "0 or more (0: never chunk)"),
+        ("TRANSCODE_CHUNK_SECONDS", "0", "a positive number of seconds"),
+    ],
+)
+def test_a_chunk_setting_out_of_range_is_refused_with_what_to_write_instead(
+    variable: str, value: str, expected: str
+) -> None:
+    with pytest.raises(SettingsError, match=variable) as refused:
+        load_transcode_settings({variable: value})
+    assert expected in str(refused.value)
+
+
+def test_chunking_is_on_for_sources_over_five_minutes_in_one_minute_chunks_by_default() -> None:
+    settings = load_transcode_settings({})
+    assert (settings.chunk_threshold_seconds, settings.chunk_seconds) == (300.0, 60.0)
